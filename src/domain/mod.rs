@@ -1,0 +1,12 @@
+//! Value types that cannot be wrong. No I/O, no async, no SQL; nothing else of the crate but
+//! [`crate::geo::Coordinates`], which is a value type too.
+
+pub mod doctor;
+pub mod ids;
+pub mod insee;
+pub mod patient;
+
+pub use doctor::Doctor;
+pub use ids::{CabinetId, IdError, PatientId, Rpps, RppsError};
+pub use insee::{Departement, InseeCode, InseeError};
+pub use patient::{MaxKm, MaxKmError, Patient, Tier};

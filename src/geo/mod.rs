@@ -1,0 +1,171 @@
+//! Coordinates, the distance of FORMATS.md §1, and a spatial index over points.
+//!
+//! No I/O here. Distances are haversine metres on a sphere of radius 6,371,008.8 m; the index
+//! only prunes with a conservative chord bound and always decides with [`haversine_m`].
+
+mod index;
+
+pub use index::PointIndex;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Mean Earth radius of FORMATS.md §1, in metres.
+pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// WGS84 decimal degrees: finite, |lat| ≤ 90, |lon| ≤ 180.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "(f64, f64)", into = "(f64, f64)")]
+pub struct Coordinates {
+    lat: f64,
+    lon: f64,
+}
+
+/// Why a pair of numbers is not a position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoordinatesError {
+    #[error("latitude must be a finite number between -90 and 90")]
+    Latitude,
+    #[error("longitude must be a finite number between -180 and 180")]
+    Longitude,
+}
+
+impl Coordinates {
+    /// # Errors
+    /// When either value is not finite or out of range.
+    pub fn new(lat: f64, lon: f64) -> Result<Self, CoordinatesError> {
+        if !lat.is_finite() || lat.abs() > 90.0 {
+            return Err(CoordinatesError::Latitude);
+        }
+        if !lon.is_finite() || lon.abs() > 180.0 {
+            return Err(CoordinatesError::Longitude);
+        }
+        Ok(Self { lat, lon })
+    }
+
+    /// Latitude in degrees.
+    pub fn lat(&self) -> f64 {
+        self.lat
+    }
+
+    /// Longitude in degrees.
+    pub fn lon(&self) -> f64 {
+        self.lon
+    }
+
+    /// The point on the unit sphere, for chord bounds.
+    pub fn unit_vector(&self) -> [f64; 3] {
+        let (phi, lambda) = (self.lat.to_radians(), self.lon.to_radians());
+        [
+            phi.cos() * lambda.cos(),
+            phi.cos() * lambda.sin(),
+            phi.sin(),
+        ]
+    }
+}
+
+impl TryFrom<(f64, f64)> for Coordinates {
+    type Error = CoordinatesError;
+    fn try_from((lat, lon): (f64, f64)) -> Result<Self, CoordinatesError> {
+        Self::new(lat, lon)
+    }
+}
+
+impl From<Coordinates> for (f64, f64) {
+    fn from(c: Coordinates) -> (f64, f64) {
+        (c.lat, c.lon)
+    }
+}
+
+impl fmt::Display for Coordinates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "({:.5}, {:.5})", self.lat, self.lon)
+    }
+}
+
+/// Haversine distance in metres, exactly as FORMATS.md §1 writes it.
+pub fn haversine_m(a: Coordinates, b: Coordinates) -> f64 {
+    let (phi1, phi2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dphi = (b.lat - a.lat).to_radians();
+    let dlambda = (b.lon - a.lon).to_radians();
+    let s1 = (dphi / 2.0).sin();
+    let s2 = (dlambda / 2.0).sin();
+    let h = s1 * s1 + phi1.cos() * phi2.cos() * s2 * s2;
+    2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+}
+
+/// The cost of a pair: the distance rounded to the nearest metre, ties to even (FORMATS.md §1).
+pub fn cost_m(distance_m: f64) -> u32 {
+    // A distance on Earth is below 2.1e7 m, well inside u32.
+    distance_m.round_ties_even() as u32
+}
+
+/// A distance limit in metres from kilometres (`max_km × 1000`, FORMATS.md §2).
+pub fn limit_m(max_km: f64) -> f64 {
+    max_km * 1000.0
+}
+
+/// Squared chord length between two unit vectors.
+#[inline]
+pub fn chord2(a: &[f64; 3], b: &[f64; 3]) -> f64 {
+    let (x, y, z) = (a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+    x * x + y * y + z * z
+}
+
+/// The squared chord that corresponds to a great-circle distance, widened by a margin that
+/// covers floating-point error, so that `chord2 > chord2_bound(d)` proves `haversine > d`.
+pub fn chord2_bound(distance_m: f64) -> f64 {
+    let angle = (distance_m + 1.0) / EARTH_RADIUS_M;
+    if angle >= std::f64::consts::PI {
+        return f64::INFINITY;
+    }
+    let c = 2.0 * (angle / 2.0).sin();
+    c * c * (1.0 + 1e-9) + 1e-15
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinates_are_range_checked() {
+        assert!(Coordinates::new(48.69, 6.18).is_ok());
+        assert_eq!(Coordinates::new(91.0, 0.0), Err(CoordinatesError::Latitude));
+        assert_eq!(
+            Coordinates::new(0.0, -180.5),
+            Err(CoordinatesError::Longitude)
+        );
+        assert_eq!(
+            Coordinates::new(f64::NAN, 0.0),
+            Err(CoordinatesError::Latitude)
+        );
+        assert!(Coordinates::new(-90.0, 180.0).is_ok());
+    }
+
+    #[test]
+    fn haversine_matches_known_distances() {
+        // One degree of latitude on this sphere: 2πR/360 = 111,195.08 m.
+        let a = Coordinates::new(48.0, 6.0).unwrap();
+        let b = Coordinates::new(49.0, 6.0).unwrap();
+        assert!((haversine_m(a, b) - 111_195.08).abs() < 0.01);
+        assert_eq!(haversine_m(a, a), 0.0);
+    }
+
+    #[test]
+    fn cost_rounds_ties_to_even() {
+        assert_eq!(cost_m(10.5), 10);
+        assert_eq!(cost_m(11.5), 12);
+        assert_eq!(cost_m(11.49), 11);
+    }
+
+    #[test]
+    fn chord_bound_never_prunes_a_pair_within_the_distance() {
+        let a = Coordinates::new(48.69, 6.18).unwrap();
+        for i in 0..2000 {
+            let b =
+                Coordinates::new(48.69 + f64::from(i) * 1e-4, 6.18 - f64::from(i) * 7e-5).unwrap();
+            let d = haversine_m(a, b);
+            assert!(chord2(&a.unit_vector(), &b.unit_vector()) <= chord2_bound(d));
+        }
+    }
+}

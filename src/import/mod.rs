@@ -1,0 +1,1 @@
+//! CSV readers (being written).

@@ -1,0 +1,17 @@
+//! CPTS matching & garde engine: médecin-traitant matching for orphan patients, and cabinet de
+//! garde rosters with consultation slots (see README.md and FORMATS.md).
+
+/// CLI subcommands: match, fixtures, garde.
+pub mod cli;
+/// Value types that cannot be wrong: RPPS, INSEE, patient ids, tiers.
+pub mod domain;
+/// Deterministic instances built from the reference data in fixtures/.
+pub mod fixtures;
+/// Coordinates, haversine distance, spatial index.
+pub mod geo;
+/// CSV readers: typed rows, errors with file, line, column and field.
+pub mod import;
+/// Médecin-traitant matching: network, exact optimum, oracle, explanations.
+pub mod matching;
+/// Generic optimisation: min-cost flow and MILP glue, indices and integer costs only.
+pub mod solver;

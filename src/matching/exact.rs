@@ -1,0 +1,1 @@
+//! Independent exact MILP oracle (being written).

@@ -1,0 +1,1 @@
+//! Why a patient stayed unmatched (being written).

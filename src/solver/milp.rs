@@ -1,0 +1,1 @@
+//! good_lp glue: the one place that picks the MILP backend (HiGHS).
