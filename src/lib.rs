@@ -7,6 +7,8 @@ pub mod cli;
 pub mod domain;
 /// Deterministic instances built from the reference data in fixtures/.
 pub mod fixtures;
+/// Cabinet de garde rosters (FORMATS.md §3): calendar, exact schedule, reports, slots.
+pub mod garde;
 /// Coordinates, haversine distance, spatial index.
 pub mod geo;
 /// CSV readers: typed rows, errors with file, line, column and field.

@@ -92,9 +92,10 @@ impl PointIndex {
         self.units.is_empty()
     }
 
-    /// Calls `f(id)` for every point that may lie within `radius_m` of `center` (a superset:
-    /// all points within the radius, and some just beyond it). Ids come in cell order.
-    pub fn for_each_near(&self, center: Coordinates, radius_m: f64, mut f: impl FnMut(u32)) {
+    /// Calls `f(id, chord2)` for every point that may lie within `radius_m` of `center` (a
+    /// superset: all points within the radius, and some just beyond it), with the squared chord
+    /// between the unit vectors, a monotone stand-in for the distance. Ids come in cell order.
+    pub fn for_each_near(&self, center: Coordinates, radius_m: f64, mut f: impl FnMut(u32, f64)) {
         if self.units.is_empty() {
             return;
         }
@@ -145,8 +146,9 @@ impl PointIndex {
                 let s = self.starts[row * self.cols + c0] as usize;
                 let e = self.starts[row * self.cols + c1 + 1] as usize;
                 for &id in &self.items[s..e] {
-                    if chord2(&u, &self.units[id as usize]) <= bound {
-                        f(id);
+                    let c2 = chord2(&u, &self.units[id as usize]);
+                    if c2 <= bound {
+                        f(id, c2);
                     }
                 }
             }
@@ -174,7 +176,7 @@ mod tests {
         let c = Coordinates::new(48.77, 6.41).unwrap();
         for r in [0.0, 800.0, 5000.0, 20_000.0, 200_000.0] {
             let mut got = Vec::new();
-            idx.for_each_near(c, r, |i| got.push(i));
+            idx.for_each_near(c, r, |i, _| got.push(i));
             for (i, p) in pts.iter().enumerate() {
                 if haversine_m(c, *p) <= r {
                     assert!(got.contains(&(i as u32)), "missed {i} at r={r}");
@@ -191,7 +193,7 @@ mod tests {
         ];
         let idx = PointIndex::new(&pts, 1000.0);
         let mut got = Vec::new();
-        idx.for_each_near(pts[0], 5000.0, |i| got.push(i));
+        idx.for_each_near(pts[0], 5000.0, |i, _| got.push(i));
         got.sort_unstable();
         assert_eq!(got, vec![0, 1]);
     }

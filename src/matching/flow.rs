@@ -1,22 +1,497 @@
-//! Instance → network → Matching (being written).
+//! Instance → transportation network → [`Matching`]: the exact lexicographic optimum of
+//! FORMATS.md §2, with a certificate.
+//!
+//! # How the lexicographic order holds
+//!
+//! Patients are sources with one unit each; doctors with capacity are sinks; a patient left
+//! unmatched pays a penalty `W(tier)`: `W3 = B`, `W2 = 2B`, `W1 = 3B` with
+//! `B = (D + 1)·(c_max + 1)`, where `D` is the number of doctors with capacity and `c_max` the
+//! largest pair cost. Every change between two assignments splits into simple residual cycles;
+//! a simple cycle crosses each doctor at most once, so its change in metres is below `B`, and it
+//! changes the tier counts by at most `+1` in one tier and `−1` in another. Hence a cycle that
+//! improves the lexicographic objective (one more tier-`k` patient, or a tier-`j` for a
+//! tier-`k > j`, or the same counts for fewer metres) has a negative weighted cost: the weighted
+//! optimum is the lexicographic optimum, in `i64` (B < 2^50 for any instance on Earth).
+//!
+//! # Candidates and pricing
+//!
+//! The network never holds every eligible pair. Each patient starts with its `K` nearest eligible
+//! doctors, found through a [`PointIndex`]. After a solve, every other eligible pair is *priced*
+//! with the optimal potentials: a pair with a negative reduced cost joins and the solver resumes
+//! from its current flow. When no pair is left, the potentials prove optimality over all pairs
+//! ([`Certificate`]). A patient is skipped when the distance to its K-th candidate already rules
+//! out any negative reduced cost, so pricing touches few pairs.
 
-use super::{Instance, Matching, Objective};
+use super::instance::{Instance, Matching, Objective};
+use crate::geo::{EARTH_RADIUS_M, PointIndex, chord2_bound, cost_m, haversine_m};
+use crate::solver::transport::{self, Arcs, Transport, UNASSIGNED};
+use std::time::{Duration, Instant};
 
-/// The exact lexicographic optimum of FORMATS.md §2.
+/// Candidate doctors per patient before pricing.
+pub const CANDIDATES: usize = 8;
+
+/// Why a batch cannot be solved.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the network is malformed")]
+    Network(#[from] transport::Error),
+}
+
+/// Dual potentials proving optimality (FORMATS.md §2, checked by `cpts verify`).
+///
+/// With `p(q) = p(d) − cost(q, d)` for a patient matched to `d` and `p(q) = −penalty[tier]`
+/// for an unmatched one, every eligible pair satisfies `cost + p(q) − p(d) ≥ 0`, every matched
+/// patient `penalty + p(q) ≥ 0`, every doctor with spare capacity `p(d) ≥ 0` and every doctor
+/// with patients `p(d) ≤ 0`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Certificate {
+    /// Penalty of leaving a patient of tier 1, 2, 3 unmatched.
+    pub penalty: [i64; 3],
+    /// The `B` of the module documentation, and what it was derived from.
+    pub bound: i64,
+    pub doctors_with_capacity: u64,
+    pub max_cost_m: u64,
+    /// Potential of each doctor, in instance order (0 for doctors without capacity).
+    pub potential: Vec<i64>,
+}
+
+/// Time spent per stage of [`solve`].
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct Timings {
+    pub candidates: Duration,
+    pub flow: Duration,
+    pub pricing: Duration,
+}
+
+/// Work counters of [`solve`].
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct Counters {
+    /// Arcs in the network at the end.
+    pub arcs: u64,
+    /// Arcs added by pricing.
+    pub priced_in: u64,
+    /// Pricing rounds (the last one adds nothing).
+    pub pricing_rounds: u32,
+    /// Shortest-path searches of the flow solver.
+    pub searches: u64,
+}
+
+/// The exact lexicographic optimum of FORMATS.md §2, with its proof.
 #[derive(Clone, Debug)]
 pub struct Solution {
     pub matching: Matching,
     pub objective: Objective,
+    pub certificate: Certificate,
+    pub timings: Timings,
+    pub counters: Counters,
 }
 
-/// Solves `inst` exactly.
-pub fn solve(inst: &Instance) -> Solution {
-    let matching = Matching {
-        doctor_of: vec![None; inst.patients.len()],
-    };
+/// Solves `inst` exactly (FORMATS.md §2).
+///
+/// # Errors
+/// [`Error::Network`] only if the instance breaks the solver's input rules, which a parsed
+/// instance cannot do.
+///
+/// # Complexity
+/// Candidates: O(P · doctors within the limit) chord tests and O(P · K) haversines. Flow: see
+/// [`crate::solver::transport`]. Pricing: O(P) plus the pairs near patients whose reduced costs
+/// could be negative.
+pub fn solve(inst: &Instance) -> Result<Solution, Error> {
+    solve_with(inst, &mut |_, _| {})
+}
+
+/// [`solve`], reporting progress as `(stage, fraction done)`.
+///
+/// # Errors
+/// As [`solve`].
+pub fn solve_with(inst: &Instance, progress: &mut dyn FnMut(&str, f64)) -> Result<Solution, Error> {
+    let t0 = Instant::now();
+    let net = Network::build(inst, progress);
+    let t1 = Instant::now();
+    let mut tr = Transport::new(net.capacity.clone(), net.penalties(inst), &net.arcs)?;
+    let arcs_at_start = tr.arc_count();
+    drop(net.arcs);
+    progress("flow", 0.0);
+    tr.solve();
+    let mut flow_time = t1.elapsed();
+    tracing::debug!(
+        ms = flow_time.as_secs_f64() * 1e3,
+        searches = tr.stats().searches,
+        "first solve"
+    );
+    let mut pricing_time = Duration::ZERO;
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        let tp = Instant::now();
+        let new = net.sparse.price(inst, &tr);
+        pricing_time += tp.elapsed();
+        if new.is_empty() {
+            break;
+        }
+        let tf = Instant::now();
+        tr.add_arcs(&new)?;
+        tr.solve();
+        flow_time += tf.elapsed();
+        tracing::debug!(
+            round = rounds,
+            sources = new.len(),
+            ms = tf.elapsed().as_secs_f64() * 1e3,
+            "priced in"
+        );
+    }
+    let doctor_of: Vec<Option<u32>> = tr
+        .assignment()
+        .iter()
+        .map(|&s| (s != UNASSIGNED).then(|| net.sparse.doctors.doctor_of_sink[s as usize]))
+        .collect();
+    let matching = Matching { doctor_of };
     let objective = matching.objective(inst);
-    Solution {
+    let mut potential = vec![0i64; inst.doctors.len()];
+    for (s, &d) in net.sparse.doctors.doctor_of_sink.iter().enumerate() {
+        potential[d as usize] = tr.potentials()[s];
+    }
+    let certificate = Certificate {
+        penalty: net.penalty,
+        bound: net.bound,
+        doctors_with_capacity: net.capacity.len() as u64,
+        max_cost_m: net.max_cost,
+        potential,
+    };
+    let st = tr.stats();
+    tracing::debug!(
+        searches = st.searches,
+        settled = st.settled,
+        relaxed = st.relaxed,
+        rounds,
+        "flow solved"
+    );
+    let counters = Counters {
+        arcs: tr.arc_count() as u64,
+        priced_in: (tr.arc_count() - arcs_at_start) as u64,
+        pricing_rounds: rounds,
+        searches: tr.stats().searches,
+    };
+    let timings = Timings {
+        candidates: t1 - t0,
+        flow: flow_time,
+        pricing: pricing_time,
+    };
+    Ok(Solution {
         matching,
         objective,
+        certificate,
+        timings,
+        counters,
+    })
+}
+
+/// Doctors with capacity (the *sinks*), indexed for "which doctors are eligible for this
+/// patient".
+pub struct DoctorIndex {
+    /// Sink index → doctor index in the instance.
+    pub doctor_of_sink: Vec<u32>,
+    index: PointIndex,
+    /// Per sink: squared-chord bound of the doctor's own limit (∞ when none).
+    doctor_bound2: Vec<f64>,
+}
+
+impl DoctorIndex {
+    /// Indexes the doctors of `inst` that have capacity.
+    pub fn new(inst: &Instance) -> Self {
+        let doctor_of_sink: Vec<u32> = (0..inst.doctors.len() as u32)
+            .filter(|&d| inst.doctors[d as usize].capacity > 0)
+            .collect();
+        let coords: Vec<_> = doctor_of_sink
+            .iter()
+            .map(|&d| inst.doctors[d as usize].coords)
+            .collect();
+        let cell = (inst.default_max_km.metres() / 4.0).clamp(500.0, 20_000.0);
+        let index = PointIndex::new(&coords, cell);
+        let doctor_bound2 = doctor_of_sink
+            .iter()
+            .map(|&d| {
+                inst.doctors[d as usize]
+                    .max_km
+                    .map_or(f64::INFINITY, |k| chord2_bound(k.metres()))
+            })
+            .collect();
+        Self {
+            doctor_of_sink,
+            index,
+            doctor_bound2,
+        }
+    }
+
+    /// The exact cost of pair (patient q, sink s) if eligible (FORMATS.md §2).
+    pub fn cost(&self, inst: &Instance, q: usize, s: u32) -> Option<i64> {
+        let d = self.doctor_of_sink[s as usize] as usize;
+        let (p, doc) = (&inst.patients[q], &inst.doctors[d]);
+        let dist = haversine_m(p.coords, doc.coords);
+        (dist <= inst.limit_m(p, doc)).then(|| i64::from(cost_m(dist)))
+    }
+
+    /// Calls `f(sink, cost)` for every eligible pair of patient `q`, in index order.
+    pub fn for_each_eligible(&self, inst: &Instance, q: usize, mut f: impl FnMut(u32, i64)) {
+        let p = &inst.patients[q];
+        let limit = p.max_km.unwrap_or(inst.default_max_km).metres();
+        self.index.for_each_near(p.coords, limit, |s, c2| {
+            if c2 <= self.doctor_bound2[s as usize]
+                && let Some(c) = self.cost(inst, q, s)
+            {
+                f(s, c);
+            }
+        });
+    }
+
+    /// The nearest sink to patient `q` whatever the limits, with its distance in metres.
+    pub fn nearest(&self, inst: &Instance, q: usize) -> Option<(u32, f64)> {
+        let p = &inst.patients[q];
+        let mut radius = p.max_km.unwrap_or(inst.default_max_km).metres().max(1000.0);
+        while !self.index.is_empty() {
+            let mut best: Option<(u32, f64)> = None;
+            self.index.for_each_near(p.coords, radius, |s, _| {
+                let d = inst.doctors[self.doctor_of_sink[s as usize] as usize].coords;
+                let m = haversine_m(p.coords, d);
+                if m <= radius && best.is_none_or(|b| (m, s) < (b.1, b.0)) {
+                    best = Some((s, m));
+                }
+            });
+            if best.is_some() || radius > 2.1e7 {
+                return best;
+            }
+            radius *= 4.0;
+        }
+        None
+    }
+
+    /// Number of sinks.
+    pub fn len(&self) -> usize {
+        self.doctor_of_sink.len()
+    }
+
+    /// True when no doctor has capacity.
+    pub fn is_empty(&self) -> bool {
+        self.doctor_of_sink.is_empty()
+    }
+}
+
+/// The index and what candidate generation learnt, for pricing.
+struct Sparse {
+    doctors: DoctorIndex,
+    /// Per patient: a lower bound in metres on the distance to any eligible doctor that is not a
+    /// candidate (∞ when every eligible doctor is a candidate).
+    beyond_m: Vec<f64>,
+}
+
+struct Network {
+    sparse: Sparse,
+    capacity: Vec<u32>,
+    arcs: Vec<Arcs>,
+    penalty: [i64; 3],
+    bound: i64,
+    max_cost: u64,
+}
+
+impl Network {
+    fn build(inst: &Instance, progress: &mut dyn FnMut(&str, f64)) -> Self {
+        let doctors = DoctorIndex::new(inst);
+        let capacity = doctors
+            .doctor_of_sink
+            .iter()
+            .map(|&d| inst.doctors[d as usize].capacity)
+            .collect();
+        let mut sparse = Sparse {
+            doctors,
+            beyond_m: Vec::new(),
+        };
+        let n = inst.patients.len();
+        let mut arcs = Vec::with_capacity(n);
+        let mut beyond = Vec::with_capacity(n);
+        let mut near: Vec<(f64, u32)> = Vec::new();
+        let mut max_cost = 0u64;
+        for q in 0..n {
+            if q % 65_536 == 0 {
+                progress("candidates", q as f64 / n as f64);
+            }
+            let (list, b) = sparse.candidates(inst, q, &mut near);
+            max_cost = list.iter().fold(max_cost, |m, &(_, c)| m.max(c as u64));
+            arcs.push(list);
+            beyond.push(b);
+        }
+        sparse.beyond_m = beyond;
+        // Pricing may bring in pairs costlier than any candidate: bound c_max by the largest limit.
+        let limit_cap = inst
+            .max_patient_limit_m()
+            .min(std::f64::consts::PI * EARTH_RADIUS_M);
+        let max_cost = max_cost.max(limit_cap.ceil() as u64);
+        let d = sparse.doctors.len() as i64;
+        let bound = (d + 1) * (max_cost as i64 + 1);
+        Self {
+            sparse,
+            capacity,
+            arcs,
+            penalty: [3 * bound, 2 * bound, bound],
+            bound,
+            max_cost,
+        }
+    }
+
+    fn penalties(&self, inst: &Instance) -> Vec<i64> {
+        inst.patients
+            .iter()
+            .map(|p| self.penalty[p.tier().index()])
+            .collect()
+    }
+}
+
+impl Sparse {
+    fn cost(&self, inst: &Instance, q: usize, s: u32) -> Option<i64> {
+        self.doctors.cost(inst, q, s)
+    }
+
+    /// The K nearest eligible doctors of patient `q`, and the bound on the others' distance.
+    fn candidates(&self, inst: &Instance, q: usize, near: &mut Vec<(f64, u32)>) -> (Arcs, f64) {
+        let p = &inst.patients[q];
+        let limit = p.max_km.unwrap_or(inst.default_max_km).metres();
+        near.clear();
+        self.doctors.index.for_each_near(p.coords, limit, |s, c2| {
+            if c2 <= self.doctors.doctor_bound2[s as usize] {
+                near.push((c2, s));
+            }
+        });
+        let by_chord = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        if near.len() > CANDIDATES {
+            near.select_nth_unstable_by(CANDIDATES - 1, by_chord);
+        }
+        let take = near.len().min(CANDIDATES);
+        let mut list: Arcs = near[..take]
+            .iter()
+            .filter_map(|&(_, s)| self.cost(inst, q, s).map(|c| (s, c)))
+            .collect();
+        if near.len() <= CANDIDATES {
+            return (list, f64::INFINITY);
+        }
+        if list.len() < take {
+            // Some of the nearest fail the exact test (within a metre of a limit): take every
+            // eligible one instead, so the bound below stays true.
+            list = near
+                .iter()
+                .filter_map(|&(_, s)| self.cost(inst, q, s).map(|c| (s, c)))
+                .collect();
+            return (list, f64::INFINITY);
+        }
+        let kth = near[..take].iter().map(|x| x.0).fold(0.0, f64::max);
+        // Distance of a chord, less a metre for rounding: no non-candidate is nearer.
+        let d = 2.0 * EARTH_RADIUS_M * (kth.sqrt() / 2.0).min(1.0).asin() - 1.0;
+        (list, d)
+    }
+
+    /// Eligible pairs outside the network with a negative reduced cost, per patient.
+    fn price(&self, inst: &Instance, tr: &Transport) -> Vec<(u32, Arcs)> {
+        let pot = tr.potentials();
+        let pmax = pot.iter().copied().max().unwrap_or(0);
+        let mut out = Vec::new();
+        for q in 0..inst.patients.len() {
+            let lb = self.beyond_m[q];
+            if lb.is_infinite() {
+                continue;
+            }
+            let pq = tr.source_potential(q);
+            // A new pair (q, s) enters iff cost + p(q) − p(s) < 0, and cost ≥ distance − 0.5.
+            let reach = (pmax - pq) as f64 + 0.5;
+            if lb >= reach {
+                continue;
+            }
+            let p = &inst.patients[q];
+            let radius = p.max_km.unwrap_or(inst.default_max_km).metres().min(reach);
+            let mut found: Arcs = Vec::new();
+            self.doctors.index.for_each_near(p.coords, radius, |s, _| {
+                if tr.arcs(q).any(|(d, _)| d == s) {
+                    return;
+                }
+                if let Some(c) = self.cost(inst, q, s)
+                    && c + pq - pot[s as usize] < 0
+                {
+                    found.push((s, c));
+                }
+            });
+            if !found.is_empty() {
+                out.push((q as u32, found));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Doctor, MaxKm, Patient};
+    use crate::geo::Coordinates;
+
+    fn patient(i: usize, lat: f64, lon: f64, ald: bool) -> Patient {
+        Patient {
+            id: format!("p{i}").parse().unwrap(),
+            coords: Coordinates::new(lat, lon).unwrap(),
+            insee: "54395".parse().unwrap(),
+            age: 40,
+            ald,
+            css: false,
+            max_km: None,
+        }
+    }
+
+    fn doctor(body: &str, lat: f64, lon: f64, capacity: u32) -> Doctor {
+        Doctor {
+            rpps: crate::domain::Rpps::with_check_digit(body).unwrap(),
+            name: String::new(),
+            coords: Coordinates::new(lat, lon).unwrap(),
+            insee: "54395".parse().unwrap(),
+            capacity,
+            max_km: None,
+        }
+    }
+
+    #[test]
+    fn a_far_ald_patient_beats_a_near_other_one() {
+        // One seat: tier 1 first (FORMATS.md §2), whatever the distance.
+        let inst = Instance {
+            patients: vec![
+                patient(0, 48.69, 6.18, false),
+                patient(1, 48.72, 6.18, true),
+            ],
+            doctors: vec![doctor("1000000001", 48.69, 6.181, 1)],
+            default_max_km: MaxKm::new(10.0).unwrap(),
+        };
+        let s = solve(&inst).unwrap();
+        assert_eq!(s.matching.doctor_of, vec![None, Some(0)]);
+        assert_eq!(s.objective.matched, [1, 0, 0]);
+    }
+
+    #[test]
+    fn pricing_brings_in_far_doctors_when_near_ones_are_full() {
+        // 12 patients at one point, 12 doctors of capacity 1 at growing distances: only 8 are
+        // candidates, pricing must bring in the others so that all 12 are matched.
+        let patients = (0..12).map(|i| patient(i, 48.69, 6.18, false)).collect();
+        let doctors = (0..12)
+            .map(|i| {
+                doctor(
+                    &format!("10000000{i:02}"),
+                    48.69 + 0.001 * i as f64,
+                    6.18,
+                    1,
+                )
+            })
+            .collect();
+        let inst = Instance {
+            patients,
+            doctors,
+            default_max_km: MaxKm::new(10.0).unwrap(),
+        };
+        let s = solve(&inst).unwrap();
+        assert_eq!(s.objective.matched, [0, 0, 12]);
+        assert!(s.counters.priced_in >= 4);
+        s.matching.check(&inst).unwrap();
     }
 }

@@ -1,7 +1,7 @@
 //! A matching instance (FORMATS.md §2) and what every solver returns: [`Matching`], its
 //! [`Objective`] and its feasibility check.
 
-use crate::domain::{Doctor, MaxKm, Patient, Tier};
+use crate::domain::{Doctor, MaxKm, Patient};
 use crate::geo::{cost_m, haversine_m};
 use serde::{Deserialize, Serialize};
 

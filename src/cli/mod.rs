@@ -1,7 +1,13 @@
 //! Subcommands of the `cpts` binary.
 
+mod matching;
+mod progress;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+
+/// Exit code for refused input (a CSV with errors, a bad argument value).
+pub const EXIT_BAD_INPUT: u8 = 2;
 
 /// CPTS matching & garde engine.
 #[derive(Debug, Parser)]
@@ -14,8 +20,10 @@ pub struct Cli {
 /// What to run.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Placeholder while the crate is being laid out.
-    Version,
+    /// Run a matching batch on an instance folder (patients.csv, doctors.csv).
+    Match(matching::MatchArgs),
+    /// Regenerate the in-repo fixtures, or write one large instance with --area.
+    Fixtures(crate::fixtures::FixturesArgs),
 }
 
 /// Structured logs on stderr; `RUST_LOG` sets the level (default `warn`).
@@ -31,9 +39,13 @@ pub fn init_tracing() {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Version => {
-            println!("cpts {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
+        Command::Match(a) => matching::run(&a),
+        Command::Fixtures(a) => match crate::fixtures::run(&a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -1,0 +1,286 @@
+//! `cpts match DIR`: load, solve, explain, write assignments.csv, unmatched.csv, summary.json
+//! and certificate.json (FORMATS.md §2), and print a one-screen summary.
+
+use super::progress::Step;
+use crate::domain::MaxKm;
+use crate::import::{self, ImportError};
+use crate::matching::explain::{self, Detail, Reason};
+use crate::matching::{self, DEFAULT_MAX_KM, Instance, Solution};
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Arguments of `cpts match`.
+#[derive(Debug, clap::Args)]
+pub struct MatchArgs {
+    /// Instance folder with patients.csv and doctors.csv (FORMATS.md §2).
+    pub dir: PathBuf,
+    /// Output folder [default: out/<name of DIR>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Limit for patients without their own max_km, in km.
+    #[arg(long, default_value_t = DEFAULT_MAX_KM, value_parser = parse_max_km)]
+    pub default_max_km: f64,
+}
+
+fn parse_max_km(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    MaxKm::new(v).map(f64::from).map_err(|e| e.to_string())
+}
+
+/// Runs `cpts match`; exit code 2 on refused input, 1 on any other failure.
+pub fn run(args: &MatchArgs) -> ExitCode {
+    match run_inner(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(ImportError::Invalid(errors)) = e.downcast_ref::<ImportError>() {
+                eprintln!("error: the instance was refused; nothing was written\n{errors}");
+                return ExitCode::from(super::EXIT_BAD_INPUT);
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_inner(args: &MatchArgs) -> anyhow::Result<()> {
+    let t_all = Instant::now();
+    let default =
+        MaxKm::new(args.default_max_km).map_err(|e| anyhow::anyhow!("--default-max-km {e}"))?;
+    let out = args.out.clone().unwrap_or_else(|| default_out(&args.dir));
+
+    let step = Step::start("load");
+    let inst = import::load_matching_instance(&args.dir, default)?;
+    let checksum =
+        checksum(&args.dir).with_context(|| format!("reading {}", args.dir.display()))?;
+    let t_load = step.finish();
+
+    let step = Step::start("solve");
+    let sol = matching::flow::solve_with(&inst, &mut |stage, f| step.update(stage, f))?;
+    step.finish();
+    sol.matching
+        .check(&inst)
+        .context("the solver returned an infeasible assignment")?;
+
+    let step = Step::start("explain");
+    let unmatched = explain::explain(&inst, &sol);
+    let t_explain = step.finish();
+
+    let step = Step::start("write");
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    write_outputs(&out, &inst, &sol, &unmatched, &checksum, t_load, t_explain)?;
+    let t_write = step.finish();
+
+    print_summary(
+        &args.dir,
+        &out,
+        &inst,
+        &sol,
+        &unmatched,
+        [t_load, t_explain, t_write],
+        t_all.elapsed(),
+    );
+    Ok(())
+}
+
+fn default_out(dir: &Path) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map_or_else(|| "batch".into(), |n| n.to_string_lossy().into_owned());
+    Path::new("out").join(name)
+}
+
+/// SHA-256 of patients.csv then doctors.csv, as read.
+fn checksum(dir: &Path) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    for f in ["patients.csv", "doctors.csv"] {
+        h.update(std::fs::read(dir.join(f))?);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes `name` through a temporary file and a rename, so a crash never leaves half a file.
+fn write_atomic(
+    dir: &Path,
+    name: &str,
+    body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let path = dir.join(name);
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    body(&mut w)
+        .and_then(|()| w.flush())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+fn write_outputs(
+    out: &Path,
+    inst: &Instance,
+    sol: &Solution,
+    unmatched: &[explain::Unmatched],
+    checksum: &str,
+    t_load: Duration,
+    t_explain: Duration,
+) -> anyhow::Result<()> {
+    write_atomic(out, "assignments.csv", |w| {
+        writeln!(w, "patient_id,rpps,distance_m")?;
+        for (q, d) in sol.matching.doctor_of.iter().enumerate() {
+            if let Some(d) = *d {
+                let (p, doc) = (&inst.patients[q], &inst.doctors[d as usize]);
+                let m = crate::geo::cost_m(crate::geo::haversine_m(p.coords, doc.coords));
+                writeln!(w, "{},{},{}", p.id, doc.rpps, m)?;
+            }
+        }
+        Ok(())
+    })?;
+    write_atomic(out, "unmatched.csv", |w| {
+        writeln!(w, "patient_id,tier,reason,detail")?;
+        for u in unmatched {
+            let p = &inst.patients[u.patient as usize];
+            writeln!(
+                w,
+                "{},{},{},\"{}\"",
+                p.id,
+                u.tier.number(),
+                u.reason.code(),
+                Detail(u, inst)
+            )?;
+        }
+        Ok(())
+    })?;
+    let sizes = matching::Matching::tier_sizes(inst);
+    let reasons = count_reasons(unmatched);
+    let summary = serde_json::json!({
+        "objective": {
+            "matched_tier_1": sol.objective.matched[0],
+            "matched_tier_2": sol.objective.matched[1],
+            "matched_tier_3": sol.objective.matched[2],
+            "total_m": sol.objective.metres,
+        },
+        "patients": { "tier_1": sizes[0], "tier_2": sizes[1], "tier_3": sizes[2] },
+        "unmatched": { "no_doctor_in_range": reasons.0, "capacity_exhausted": reasons.1 },
+        "doctors": inst.doctors.len(),
+        "doctors_with_capacity": sol.certificate.doctors_with_capacity,
+        "capacity": inst.doctors.iter().map(|d| u64::from(d.capacity)).sum::<u64>(),
+        "default_max_km": inst.default_max_km.km(),
+        "timings_ms": {
+            "load": ms(t_load),
+            "candidates": ms(sol.timings.candidates),
+            "flow": ms(sol.timings.flow),
+            "pricing": ms(sol.timings.pricing),
+            "explain": ms(t_explain),
+        },
+        "solver": sol.counters,
+        "instance_sha256": checksum,
+        "engine": concat!("cpts ", env!("CARGO_PKG_VERSION")),
+    });
+    write_atomic(out, "summary.json", |w| {
+        serde_json::to_writer_pretty(&mut *w, &summary)?;
+        writeln!(w)
+    })?;
+    write_atomic(out, "certificate.json", |w| {
+        let c = &sol.certificate;
+        let potentials: serde_json::Map<String, serde_json::Value> = inst
+            .doctors
+            .iter()
+            .zip(&c.potential)
+            .filter(|(d, _)| d.capacity > 0)
+            .map(|(d, p)| (d.rpps.to_string(), serde_json::Value::from(*p)))
+            .collect();
+        let body = serde_json::json!({
+            "penalty_tier_1": c.penalty[0],
+            "penalty_tier_2": c.penalty[1],
+            "penalty_tier_3": c.penalty[2],
+            "bound": c.bound,
+            "doctors_with_capacity": c.doctors_with_capacity,
+            "max_cost_m": c.max_cost_m,
+            "doctor_potential": potentials,
+        });
+        serde_json::to_writer(&mut *w, &body)?;
+        writeln!(w)
+    })?;
+    Ok(())
+}
+
+fn count_reasons(unmatched: &[explain::Unmatched]) -> (u64, u64) {
+    let range = unmatched
+        .iter()
+        .filter(|u| matches!(u.reason, Reason::NoDoctorInRange { .. }))
+        .count() as u64;
+    (range, unmatched.len() as u64 - range)
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e5).round() / 100.0
+}
+
+fn print_summary(
+    dir: &Path,
+    out: &Path,
+    inst: &Instance,
+    sol: &Solution,
+    unmatched: &[explain::Unmatched],
+    [t_load, t_explain, t_write]: [Duration; 3],
+    total: Duration,
+) {
+    let sizes = matching::Matching::tier_sizes(inst);
+    let m = sol.objective.matched;
+    let matched: u64 = m.iter().sum();
+    let capacity: u64 = inst.doctors.iter().map(|d| u64::from(d.capacity)).sum();
+    let (range, exhausted) = count_reasons(unmatched);
+    let km = sol.objective.metres as f64 / 1000.0;
+    println!("cpts match {} -> {}", dir.display(), out.display());
+    println!(
+        "  patients   {} (tier 1: {}, tier 2: {}, tier 3: {}); doctors {}, {} with capacity, {} places",
+        inst.patients.len(),
+        sizes[0],
+        sizes[1],
+        sizes[2],
+        inst.doctors.len(),
+        sol.certificate.doctors_with_capacity,
+        capacity
+    );
+    for k in 0..3 {
+        let pct = if sizes[k] == 0 {
+            100.0
+        } else {
+            100.0 * m[k] as f64 / sizes[k] as f64
+        };
+        println!(
+            "  tier {}     {:>7} / {:<7} matched ({pct:.1}%)",
+            k + 1,
+            m[k],
+            sizes[k]
+        );
+    }
+    println!(
+        "  unmatched  {} (no_doctor_in_range: {range}, capacity_exhausted: {exhausted})",
+        unmatched.len()
+    );
+    let mean = if matched == 0 {
+        0.0
+    } else {
+        km / matched as f64
+    };
+    println!(
+        "  distance   {km:.1} km in all, {mean:.2} km per matched patient (optimal: certificate.json)"
+    );
+    println!(
+        "  time       load {:.1} ms, candidates {:.1} ms, flow {:.1} ms, pricing {:.1} ms ({} rounds), explain {:.1} ms, write {:.1} ms; total {:.1} ms",
+        ms(t_load),
+        ms(sol.timings.candidates),
+        ms(sol.timings.flow),
+        ms(sol.timings.pricing),
+        sol.counters.pricing_rounds,
+        ms(t_explain),
+        ms(t_write),
+        ms(total)
+    );
+}

@@ -1,0 +1,31 @@
+//! Cabinet de garde scheduling (FORMATS.md §3) and consultation slots (§4).
+//!
+//! * [`calendar`]: shifts of a period, public holidays (Alsace-Moselle included), DST.
+//! * [`import`]: the four CSV files of an instance folder → [`Instance`], or every error.
+//! * [`instance`]: the typed instance, its shifts and who may take each one.
+//! * [`schedule`]: the exact lexicographic optimum by min-cost flow ([`crate::solver::mcmf`]),
+//!   and the feasibility check every roster passes.
+//! * [`exact`]: the independent MILP oracle (tests and benches).
+//! * [`report`]: empty positions and why, carence per cabinet and month, fairness.
+//! * [`slots`]: consultation slots of a roster.
+//! * [`fixtures`]: deterministic instances from the reference data (metz-q, metz-y, dept-y).
+//! * [`cli`]: `cpts garde DIR`.
+//!
+//! The core (`import` → `schedule` → `report`/`slots`) does no I/O but reading bytes; the
+//! HTTP API reuses it as is. Only `cli` and `fixtures` write files.
+
+pub mod calendar;
+pub mod cli;
+pub mod exact;
+pub mod fixtures;
+pub mod import;
+pub mod instance;
+pub mod report;
+pub mod schedule;
+pub mod slots;
+
+pub use cli::{GardeArgs, run_cli};
+pub use fixtures::generate_fixtures;
+pub use import::{GardeImportError, read_instance};
+pub use instance::{Cabinet, GardeDoctor, Instance, Period, Window};
+pub use schedule::{Objective, Roster, Schedule, solve};

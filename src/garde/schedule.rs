@@ -1,0 +1,649 @@
+//! Fills the shifts of a garde instance with the exact lexicographic optimum of FORMATS.md §3:
+//! most filled positions, then least Σ load², then least total distance.
+//!
+//! # Network
+//!
+//! One min-cost flow with node supplies ([`crate::solver::mcmf`]):
+//!
+//! ```text
+//! s ──(k-th shift of d: cap 1, cost M·(2k−1))──▶ d ──(cap 1, 0)──▶ (d, day) ──(cap 1, metres)──▶ shift j
+//! s ──(unfilled: cap P_j, cost B)──────────────────────────────────────────────────────────────▶ shift j
+//! supplies: b(s) = Σ P_j, b(j) = −P_j
+//! ```
+//!
+//! * `k = 1..cap_d` with `cap_d = min(max_shifts, days with a candidate shift)`: the `k`-th
+//!   shift of a doctor costs `M·(2k − 1)`, and `1 + 3 + … + (2L − 1) = L²`, so a min-cost flow
+//!   uses them in order and pays `M·load²` per doctor (convex costs as parallel unit arcs).
+//! * The node `(d, day)` (one in-arc of capacity 1) enforces one shift per doctor per calendar
+//!   day. It exists only when the doctor has two or more candidate shifts that day (several
+//!   cabinets in range); otherwise the doctor's arc goes straight to the shift.
+//! * An arc `→ j` exists only when the doctor is available for the whole shift and the cabinet
+//!   within the doctor's `max_km` ([`Eligibility`]).
+//! * Every shift receives exactly `P_j = min(need, candidates)` units: from doctors (filled) or
+//!   through its own "unfilled" arc at cost `B`. Positions beyond the number of candidates can
+//!   never be filled and stay out of the network.
+//!
+//! The cost of a flow is `B·unfilled + M·Σ load² + metres`.
+//!
+//! # Why the weights give the lexicographic optimum
+//!
+//! Let `D` bound the metres of any feasible roster: `D = min(Σ_d cap_d · far_d, Σ_j P_j ·
+//! far_j)`, with `far` the largest candidate distance of a doctor or a shift. Let
+//! `K = max cap_d`. Weights: `M = D + 1` and `B = M·(2K − 1) + D + 1`, in `i64` (checked).
+//!
+//! * **Level 1 (filled).** Take the min-cost flow `g` and any flow `f` with more filled
+//!   positions. `f − g` splits into simple cycles of the residual network of `g`, each feasible
+//!   on its own; one of them, `C`, fills one more position. A simple cycle passes through `s`
+//!   once: it enters `s` by undoing one "unfilled" unit (`−B`) and leaves by one load arc of
+//!   some doctor (`+M·(2k+1) ≤ M·(2K − 1)`); its metres change by at most `D`. So
+//!   `cost(C) ≤ −B + M·(2K − 1) + D < 0`, and `g` was not min-cost: a contradiction. Hence
+//!   `g` fills the most positions.
+//! * **Levels 2 and 3.** Among flows with as many filled positions, cost differences are
+//!   `M·ΔΣ load² + Δmetres` with `|Δmetres| ≤ D < M`: a smaller Σ load² always wins, and at
+//!   equal Σ load² fewer metres win.
+//!
+//! # Which flow algorithm, and why
+//!
+//! [`Network::solve`] (cost scaling). Successive shortest paths ([`Network::solve_ssp`]) solve
+//! the same network exactly, but each search settles every node within one `M` of its start
+//! before it can prefer a doctor with a lighter load: most of the network, once per filled
+//! position. Measured (release, `cargo run --release --example garde_tmp`): 116 ms on `metz-q`
+//! and 46 s on `dept-y` for the flow, against the targets of 15 ms and 1 s. A staged variant
+//! (min-cost max-flow on the load costs by primal-dual, then metres on the arcs left tight by
+//! its duals) took 157 ms and 8.2 s: after stage 1 nearly every arc is still tight. Cost
+//! scaling does not care how far apart the weights are: `log_α(n·B)` phases.
+//!
+//! # What this room does not do
+//!
+//! No I/O and no explanations: [`super::report`] says why a position stays empty.
+
+use super::instance::{Eligibility, Instance};
+use crate::geo::{cost_m, haversine_m};
+use crate::solver::mcmf::{self, ArcId, Network};
+use chrono::NaiveDate;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// The objective vector of FORMATS.md §3, compared lexicographically as (filled ↑, Σ load² ↓,
+/// metres ↓).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Objective {
+    /// Filled positions.
+    pub filled: u64,
+    /// Σ over doctors of load², load = shifts assigned.
+    pub sum_load_squared: u64,
+    /// Σ integer metres doctor → cabinet over assigned positions.
+    pub metres: u64,
+}
+
+/// One position filled: a doctor on a cabinet's shift of a date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Assignment {
+    pub date: NaiveDate,
+    /// Index in [`Instance::cabinets`].
+    pub cabinet: u32,
+    /// Index in [`Instance::doctors`].
+    pub doctor: u32,
+    /// Integer metres doctor → cabinet.
+    pub metres: u32,
+}
+
+/// A roster: every assignment, sorted by (date, cabinet, doctor).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Roster {
+    pub assignments: Vec<Assignment>,
+}
+
+impl Roster {
+    /// Builds a roster, sorting the assignments.
+    pub fn new(mut assignments: Vec<Assignment>) -> Self {
+        assignments.sort_unstable();
+        Self { assignments }
+    }
+
+    /// Shifts assigned to each doctor.
+    pub fn loads(&self, doctors: usize) -> Vec<u32> {
+        let mut loads = vec![0u32; doctors];
+        for a in &self.assignments {
+            loads[a.doctor as usize] += 1;
+        }
+        loads
+    }
+
+    /// The objective, recomputed from the assignments and the coordinates.
+    pub fn objective(&self, inst: &Instance) -> Objective {
+        let sum_load_squared = self
+            .loads(inst.doctors.len())
+            .iter()
+            .map(|&l| u64::from(l) * u64::from(l))
+            .sum();
+        let metres = self
+            .assignments
+            .iter()
+            .map(|a| {
+                let d = &inst.doctors[a.doctor as usize];
+                let c = &inst.cabinets[a.cabinet as usize];
+                u64::from(cost_m(haversine_m(d.coords, c.coords)))
+            })
+            .sum();
+        Objective {
+            filled: self.assignments.len() as u64,
+            sum_load_squared,
+            metres,
+        }
+    }
+
+    /// Checks every constraint of FORMATS.md §3 from the instance alone (calendar, windows,
+    /// haversine), independently of [`Eligibility`] and of the network, and that no position
+    /// stays empty while a doctor could take it as things are (a cheap optimality test).
+    ///
+    /// # Errors
+    /// Every violation found, one line each.
+    pub fn check(&self, inst: &Instance) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        let mut per_shift: HashMap<(NaiveDate, u32), u32> = HashMap::new();
+        let mut per_day: HashMap<(u32, NaiveDate), u32> = HashMap::new();
+        for a in &self.assignments {
+            let (Some(cab), Some(doc)) = (
+                inst.cabinets.get(a.cabinet as usize),
+                inst.doctors.get(a.doctor as usize),
+            ) else {
+                errors.push(format!("{a:?}: no such cabinet or doctor"));
+                continue;
+            };
+            if a.date < inst.period.start() || a.date > inst.period.end() {
+                errors.push(format!("{a:?}: outside the period"));
+            }
+            let Some(kind) = super::calendar::shift_kind(a.date, cab.alsace_moselle()) else {
+                errors.push(format!("{a:?}: no shift at {} that day", cab.id));
+                continue;
+            };
+            let (start, end) = super::calendar::shift_instants(a.date, kind);
+            if !inst.windows[a.doctor as usize]
+                .iter()
+                .any(|w| w.covers(start, end))
+            {
+                errors.push(format!("{a:?}: {} is not available", doc.rpps));
+            }
+            let m = haversine_m(doc.coords, cab.coords);
+            if m > doc.max_km.metres() {
+                errors.push(format!("{a:?}: {} is beyond max_km", doc.rpps));
+            }
+            if a.metres != cost_m(m) {
+                errors.push(format!("{a:?}: wrong distance, {} m", cost_m(m)));
+            }
+            *per_shift.entry((a.date, a.cabinet)).or_default() += 1;
+            *per_day.entry((a.doctor, a.date)).or_default() += 1;
+        }
+        for ((date, c), n) in &per_shift {
+            if *n > inst.cabinets[*c as usize].need {
+                errors.push(format!(
+                    "{date} {}: {n} doctors",
+                    inst.cabinets[*c as usize].id
+                ));
+            }
+        }
+        for ((d, date), n) in &per_day {
+            if *n > 1 {
+                errors.push(format!(
+                    "{} has {n} shifts on {date}",
+                    inst.doctors[*d as usize].rpps
+                ));
+            }
+        }
+        let loads = self.loads(inst.doctors.len());
+        for (d, doc) in inst.doctors.iter().enumerate() {
+            if loads[d] > doc.max_shifts {
+                errors.push(format!("{} has {} shifts > max_shifts", doc.rpps, loads[d]));
+            }
+        }
+        if errors.is_empty() {
+            self.check_no_free_candidate(inst, &per_shift, &per_day, &loads, &mut errors);
+        }
+        errors.sort();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn check_no_free_candidate(
+        &self,
+        inst: &Instance,
+        per_shift: &HashMap<(NaiveDate, u32), u32>,
+        per_day: &HashMap<(u32, NaiveDate), u32>,
+        loads: &[u32],
+        errors: &mut Vec<String>,
+    ) {
+        for date in inst.period.dates() {
+            for (c, cab) in inst.cabinets.iter().enumerate() {
+                let Some(kind) = super::calendar::shift_kind(date, cab.alsace_moselle()) else {
+                    continue;
+                };
+                let c = c as u32;
+                if per_shift.get(&(date, c)).copied().unwrap_or(0) >= cab.need {
+                    continue;
+                }
+                let (start, end) = super::calendar::shift_instants(date, kind);
+                for (d, doc) in inst.doctors.iter().enumerate() {
+                    let free = loads[d] < doc.max_shifts
+                        && !per_day.contains_key(&(d as u32, date))
+                        && haversine_m(doc.coords, cab.coords) <= doc.max_km.metres()
+                        && inst.windows[d].iter().any(|w| w.covers(start, end));
+                    if free {
+                        errors.push(format!(
+                            "{date} {}: a position is empty while {} is free",
+                            cab.id, doc.rpps
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why a roster cannot be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// Weights or network beyond exact `i64` arithmetic (far beyond any real territory).
+    #[error("instance too large for exact integer weights")]
+    TooLarge,
+    /// The flow solver refused the network: a bug, the network is feasible by construction.
+    #[error("flow solver failed")]
+    Flow(#[from] mcmf::McmfError),
+}
+
+/// Size of the network, the weights used, and the work done.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct NetworkStats {
+    pub nodes: u64,
+    pub arcs: u64,
+    /// `(doctor, day)` nodes (days with two or more candidate shifts).
+    pub day_nodes: u64,
+    /// Σ P_j: positions that have at least one candidate each.
+    pub positions_in_network: u64,
+    /// `M` and `B` of the module documentation.
+    pub weight_load: i64,
+    pub weight_unfilled: i64,
+    /// Flow solver work.
+    pub work: mcmf::Work,
+}
+
+/// Time spent per stage of [`solve`].
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct Timings {
+    pub eligibility: Duration,
+    pub network: Duration,
+    pub flow: Duration,
+}
+
+/// The optimum and how it was found.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub eligibility: Eligibility,
+    pub roster: Roster,
+    pub objective: Objective,
+    pub stats: NetworkStats,
+    pub timings: Timings,
+}
+
+/// Which exact flow algorithm [`solve_with`] uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// [`Network::solve`]: network simplex, the default.
+    Simplex,
+    /// [`Network::solve_ssp`]: successive shortest paths, a slower cross-check.
+    ShortestPaths,
+}
+
+/// Solves `inst` exactly (FORMATS.md §3; module documentation for the network and weights).
+///
+/// # Errors
+/// [`ScheduleError::TooLarge`] when the weights would not fit exact `i64` arithmetic;
+/// [`ScheduleError::Flow`] only on a bug.
+///
+/// # Complexity
+/// [`Eligibility::new`], then a network of `O(doctors · K + candidate pairs + shifts)` arcs
+/// solved by cost scaling in `O(log(n·B))` refine phases.
+pub fn solve(inst: &Instance) -> Result<Schedule, ScheduleError> {
+    solve_with(inst, Algorithm::Simplex)
+}
+
+/// [`solve`] with a chosen flow algorithm; both give the same objective.
+///
+/// # Errors
+/// As [`solve`].
+pub fn solve_with(inst: &Instance, algorithm: Algorithm) -> Result<Schedule, ScheduleError> {
+    let t0 = Instant::now();
+    let eligibility = Eligibility::new(inst);
+    let t1 = Instant::now();
+    let built = Built::new(inst, &eligibility)?;
+    let t2 = Instant::now();
+    let flow = match algorithm {
+        Algorithm::Simplex => built.net.solve()?,
+        Algorithm::ShortestPaths => built.net.solve_ssp()?,
+    };
+    let t3 = Instant::now();
+    let assignments = built
+        .pairs
+        .iter()
+        .filter(|p| flow.flow(p.arc) > 0)
+        .map(|p| {
+            let s = &eligibility.shifts[p.shift as usize];
+            Assignment {
+                date: s.date,
+                cabinet: s.cabinet as u32,
+                doctor: p.doctor,
+                metres: p.metres,
+            }
+        })
+        .collect();
+    let roster = Roster::new(assignments);
+    let objective = roster.objective(inst);
+    let stats = NetworkStats {
+        nodes: built.net.node_count() as u64,
+        arcs: built.net.arc_count() as u64,
+        work: flow.work(),
+        ..built.stats
+    };
+    debug_assert_eq!(
+        flow.cost(),
+        i128::from(stats.weight_unfilled)
+            * i128::from(stats.positions_in_network - objective.filled)
+            + i128::from(stats.weight_load) * i128::from(objective.sum_load_squared)
+            + i128::from(objective.metres)
+    );
+    Ok(Schedule {
+        eligibility,
+        roster,
+        objective,
+        stats,
+        timings: Timings {
+            eligibility: t1 - t0,
+            network: t2 - t1,
+            flow: t3 - t2,
+        },
+    })
+}
+
+/// An arc that puts a doctor on a shift.
+struct Pair {
+    arc: ArcId,
+    shift: u32,
+    doctor: u32,
+    metres: u32,
+}
+
+struct Built {
+    net: Network,
+    pairs: Vec<Pair>,
+    stats: NetworkStats,
+}
+
+impl Built {
+    fn new(inst: &Instance, el: &Eligibility) -> Result<Self, ScheduleError> {
+        // Per doctor, its candidate (shift, metres) in shift order, hence grouped by day.
+        let mut of_doctor: Vec<Vec<(u32, u32)>> = vec![Vec::new(); inst.doctors.len()];
+        for (j, cands) in el.candidates.iter().enumerate() {
+            for c in cands {
+                of_doctor[c.doctor as usize].push((j as u32, c.metres));
+            }
+        }
+        let day_of = |j: u32| el.shifts[j as usize].day;
+        let positions: Vec<u32> = el
+            .shifts
+            .iter()
+            .zip(&el.candidates)
+            .map(|(s, c)| inst.cabinets[s.cabinet].need.min(c.len() as u32))
+            .collect();
+        let caps: Vec<u32> = of_doctor
+            .iter()
+            .enumerate()
+            .map(|(d, list)| {
+                let mut days = 0u32;
+                let mut last = usize::MAX;
+                for &(j, _) in list {
+                    if day_of(j) != last {
+                        days += 1;
+                        last = day_of(j);
+                    }
+                }
+                days.min(inst.doctors[d].max_shifts)
+            })
+            .collect();
+
+        // Weights (module documentation), in i128 then checked into i64.
+        let far = |list: &[(u32, u32)]| list.iter().map(|p| i128::from(p.1)).max().unwrap_or(0);
+        let by_doctor: i128 = of_doctor
+            .iter()
+            .zip(&caps)
+            .map(|(l, &k)| i128::from(k) * far(l))
+            .sum();
+        let by_shift: i128 = el
+            .candidates
+            .iter()
+            .zip(&positions)
+            .map(|(c, &p)| {
+                i128::from(p) * c.iter().map(|x| i128::from(x.metres)).max().unwrap_or(0)
+            })
+            .sum();
+        let d_max = by_doctor.min(by_shift);
+        let m = d_max + 1;
+        let k_max = i128::from(caps.iter().copied().max().unwrap_or(0));
+        let b = m * (2 * k_max - 1).max(1) + d_max + 1;
+        // The flow solver multiplies costs by its node count: keep B far below its limit.
+        if b > i128::from(i64::MAX >> 24) {
+            return Err(ScheduleError::TooLarge);
+        }
+        let (m, b) = (m as i64, b as i64);
+
+        let s = 0usize;
+        let mut net = Network::new(1);
+        let shift_node: Vec<Option<usize>> = positions
+            .iter()
+            .map(|&p| (p > 0).then(|| net.add_node()))
+            .collect();
+        let mut total = 0i64;
+        for (j, node) in shift_node.iter().enumerate() {
+            if let Some(v) = *node {
+                let p = i64::from(positions[j]);
+                net.add_arc(s, v, p, b);
+                net.set_supply(v, -p);
+                total += p;
+            }
+        }
+        net.set_supply(s, total);
+        let mut pairs = Vec::new();
+        let mut day_nodes = 0u64;
+        for (d, list) in of_doctor.iter().enumerate() {
+            if caps[d] == 0 {
+                continue;
+            }
+            let dn = net.add_node();
+            for k in 1..=i64::from(caps[d]) {
+                net.add_arc(s, dn, 1, m * (2 * k - 1));
+            }
+            let mut i = 0;
+            while i < list.len() {
+                let day = day_of(list[i].0);
+                let mut e = i + 1;
+                while e < list.len() && day_of(list[e].0) == day {
+                    e += 1;
+                }
+                let from = if e - i == 1 {
+                    dn
+                } else {
+                    day_nodes += 1;
+                    let v = net.add_node();
+                    net.add_arc(dn, v, 1, 0);
+                    v
+                };
+                for &(j, metres) in &list[i..e] {
+                    let to = shift_node[j as usize].expect("a shift with a candidate has a node");
+                    let arc = net.add_arc(from, to, 1, i64::from(metres));
+                    pairs.push(Pair {
+                        arc,
+                        shift: j,
+                        doctor: d as u32,
+                        metres,
+                    });
+                }
+                i = e;
+            }
+        }
+        let stats = NetworkStats {
+            day_nodes,
+            positions_in_network: total as u64,
+            weight_load: m,
+            weight_unfilled: b,
+            ..NetworkStats::default()
+        };
+        Ok(Self { net, pairs, stats })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{MaxKm, Rpps};
+    use crate::garde::instance::{Cabinet, GardeDoctor, Period, Window};
+    use crate::geo::Coordinates;
+    use chrono::{DateTime, Utc};
+
+    fn cabinet(id: &str, lat: f64, need: u32) -> Cabinet {
+        Cabinet {
+            id: id.parse().unwrap(),
+            name: String::new(),
+            coords: Coordinates::new(lat, 6.18).unwrap(),
+            insee: "54395".parse().unwrap(),
+            need,
+            slot_minutes: 15,
+        }
+    }
+
+    fn doctor(i: u32, lat: f64, max_shifts: u32, max_km: f64) -> GardeDoctor {
+        GardeDoctor {
+            rpps: Rpps::with_check_digit(&format!("10000000{i:02}")).unwrap(),
+            name: String::new(),
+            coords: Coordinates::new(lat, 6.18).unwrap(),
+            insee: "54395".parse().unwrap(),
+            max_shifts,
+            max_km: MaxKm::new(max_km).unwrap(),
+        }
+    }
+
+    fn window(s: &str, e: &str) -> Window {
+        let t = |x: &str| DateTime::parse_from_rfc3339(x).unwrap().with_timezone(&Utc);
+        Window {
+            start: t(s),
+            end: t(e),
+        }
+    }
+
+    fn week() -> Period {
+        // Monday 2 to Saturday 7 March 2026: 5 evening shifts and one Saturday morning.
+        Period::new("2026-03-02".parse().unwrap(), "2026-03-07".parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn load_is_spread_before_distance_is_saved() {
+        // One cabinet needing 1, two evenings (Mon, Tue). Doctor A is 1 km away, B 5 km: both
+        // available both evenings. Σ load² favours 1 + 1 over 2 + 0 even though A is nearer.
+        let inst = Instance {
+            cabinets: vec![cabinet("C", 48.70, 1)],
+            doctors: vec![doctor(1, 48.709, 5, 10.0), doctor(2, 48.745, 5, 10.0)],
+            windows: vec![
+                vec![window(
+                    "2026-03-02T00:00:00+01:00",
+                    "2026-03-04T00:00:00+01:00",
+                )],
+                vec![window(
+                    "2026-03-02T00:00:00+01:00",
+                    "2026-03-04T00:00:00+01:00",
+                )],
+            ],
+            period: Period::new("2026-03-02".parse().unwrap(), "2026-03-03".parse().unwrap())
+                .unwrap(),
+        };
+        let s = solve(&inst).unwrap();
+        assert_eq!(s.objective.filled, 2);
+        assert_eq!(s.objective.sum_load_squared, 2);
+        s.roster.check(&inst).unwrap();
+    }
+
+    #[test]
+    fn filling_beats_fairness() {
+        // One cabinet needing 1 on Monday and Tuesday evenings; only doctor A can come (B is
+        // 111 km away). Two filled positions with load 2 (Σ load² = 4) beat one with load 1.
+        let inst = Instance {
+            cabinets: vec![cabinet("C", 48.70, 1)],
+            doctors: vec![doctor(1, 48.70, 3, 10.0), doctor(2, 49.70, 3, 10.0)],
+            windows: vec![
+                vec![window("2026-03-02T17:00:00Z", "2026-03-03T19:00:00Z")],
+                vec![window("2026-03-02T17:00:00Z", "2026-03-03T19:00:00Z")],
+            ],
+            period: Period::new("2026-03-02".parse().unwrap(), "2026-03-03".parse().unwrap())
+                .unwrap(),
+        };
+        let s = solve(&inst).unwrap();
+        assert_eq!(
+            s.objective,
+            Objective {
+                filled: 2,
+                sum_load_squared: 4,
+                metres: 0
+            }
+        );
+    }
+
+    #[test]
+    fn distance_decides_only_between_equally_fair_rosters() {
+        // Two evenings, need 1; A is 1 km away, B 5 km, both free both evenings and allowed
+        // 2 shifts: each gets one (Σ load² 2). Then a third doctor C at 0 km with a single
+        // evening (Monday) takes Monday and A keeps Tuesday: metres 0 + 1,001 (haversine of
+        // 0.009° of latitude, rounded).
+        let mut doctors = vec![doctor(1, 48.709, 2, 10.0), doctor(2, 48.745, 2, 10.0)];
+        doctors.push(doctor(3, 48.70, 1, 10.0));
+        let both = vec![window(
+            "2026-03-02T00:00:00+01:00",
+            "2026-03-04T00:00:00+01:00",
+        )];
+        let inst = Instance {
+            cabinets: vec![cabinet("C", 48.70, 1)],
+            doctors,
+            windows: vec![
+                both.clone(),
+                both,
+                vec![window("2026-03-02T17:00:00Z", "2026-03-02T19:00:00Z")],
+            ],
+            period: Period::new("2026-03-02".parse().unwrap(), "2026-03-03".parse().unwrap())
+                .unwrap(),
+        };
+        let s = solve(&inst).unwrap();
+        assert_eq!(
+            s.objective,
+            Objective {
+                filled: 2,
+                sum_load_squared: 2,
+                metres: 1001
+            }
+        );
+        s.roster.check(&inst).unwrap();
+    }
+
+    #[test]
+    fn one_shift_per_day_across_cabinets() {
+        // Two cabinets on the same Monday evening, one doctor in range of both: only one.
+        let inst = Instance {
+            cabinets: vec![cabinet("A", 48.70, 1), cabinet("B", 48.71, 1)],
+            doctors: vec![doctor(1, 48.705, 5, 10.0)],
+            windows: vec![vec![window("2026-03-02T17:00:00Z", "2026-03-02T19:00:00Z")]],
+            period: week(),
+        };
+        let s = solve(&inst).unwrap();
+        assert_eq!(s.objective.filled, 1);
+        assert_eq!(s.stats.day_nodes, 1);
+        s.roster.check(&inst).unwrap();
+    }
+}
