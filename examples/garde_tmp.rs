@@ -21,6 +21,18 @@ fn main() -> anyhow::Result<()> {
             }
             r
         }
+        Some("exact") => {
+            exact(&args[2]);
+            Ok(())
+        }
         _ => anyhow::bail!("usage: garde_tmp fixtures | run DIR [OUT]"),
     }
+}
+
+#[allow(dead_code)]
+fn exact(dir: &str) {
+    let inst = cpts::garde::read_instance(Path::new(dir)).unwrap();
+    let t = std::time::Instant::now();
+    let r = cpts::garde::exact::solve(&inst, &cpts::solver::milp::Options::default()).unwrap();
+    println!("exact {:?} in {:?}", r.objective(&inst), t.elapsed());
 }

@@ -33,6 +33,7 @@ use super::{FeasibilityError, Instance, Matching, Objective};
 use crate::geo::{cost_m, haversine_m};
 use crate::solver::milp::{self, BinaryProgram, Options, Sense};
 use std::fmt;
+use std::time::Instant;
 
 /// A stage of the lexicographic model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,6 +146,15 @@ fn agree(reported: f64, recomputed: u64, scale: f64) -> bool {
 /// # Complexity
 /// O(P·D) to find the pairs, then four MILP solves over E eligible pairs (module doc).
 pub fn solve(inst: &Instance) -> Result<Matching, Error> {
+    solve_with(inst, &Options::default())
+}
+
+/// [`solve`] with solver limits (a time limit, threads, HiGHS's log).
+///
+/// # Errors
+/// As [`solve`]; a limit reached gives [`Error::Milp`] with [`milp::Error::Stopped`].
+pub fn solve_with(inst: &Instance, options: &Options) -> Result<Matching, Error> {
+    let started = Instant::now();
     let pairs = eligible_pairs(inst);
     let mut program = BinaryProgram::new(pairs.len());
     let mut of_patient: Vec<Vec<(usize, i64)>> = vec![Vec::new(); inst.patients.len()];
@@ -163,7 +173,12 @@ pub fn solve(inst: &Instance) -> Result<Matching, Error> {
         }
     }
 
-    let options = Options::default();
+    tracing::debug!(
+        pairs = pairs.len(),
+        rows = program.rows(),
+        elapsed_s = started.elapsed().as_secs_f64(),
+        "exact model built"
+    );
     let mut optima = [0u64; 3];
     for (t, optimum) in optima.iter_mut().enumerate() {
         let stage = Stage::Tier(t as u8 + 1);
@@ -174,8 +189,9 @@ pub fn solve(inst: &Instance) -> Result<Matching, Error> {
             .map(|(j, _)| (j, 1))
             .collect();
         let best = program
-            .solve(Sense::Maximise, &count, &options)
+            .solve(Sense::Maximise, &count, options)
             .map_err(|source| Error::Milp { stage, source })?;
+        tracing::debug!(%stage, elapsed_s = started.elapsed().as_secs_f64(), "stage solved");
         let n = best.ones().filter(|&j| pairs[j].tier == t).count() as u64;
         if !agree(best.objective, n, count.len() as f64) {
             return Err(Error::Disagree {
@@ -194,11 +210,15 @@ pub fn solve(inst: &Instance) -> Result<Matching, Error> {
         .map(|(j, pair)| (j, i64::from(pair.cost)))
         .collect();
     let best = program
-        .solve(Sense::Minimise, &metres, &options)
+        .solve(Sense::Minimise, &metres, options)
         .map_err(|source| Error::Milp {
             stage: Stage::Metres,
             source,
         })?;
+    tracing::debug!(
+        elapsed_s = started.elapsed().as_secs_f64(),
+        "metres stage solved"
+    );
 
     let mut matching = Matching {
         doctor_of: vec![None; inst.patients.len()],
@@ -229,12 +249,12 @@ pub fn solve(inst: &Instance) -> Result<Matching, Error> {
             recomputed: ours.metres,
         });
     }
-    for t in 0..3 {
-        if ours.matched[t] != optima[t] {
+    for (t, (&last, &optimum)) in ours.matched.iter().zip(&optima).enumerate() {
+        if last != optimum {
             return Err(Error::StageLost {
                 stage: Stage::Tier(t as u8 + 1),
-                optimum: optima[t],
-                last: ours.matched[t],
+                optimum,
+                last,
             });
         }
     }

@@ -58,6 +58,8 @@ pub struct Options {
     pub time_limit_s: Option<f64>,
     /// Threads HiGHS may use; `None` lets HiGHS choose.
     pub threads: Option<u32>,
+    /// Let HiGHS print its log on stdout (off by default: tests and batches stay quiet).
+    pub log: bool,
 }
 
 /// One row: `Σ coef·x[col]` compared with a bound.
@@ -185,9 +187,10 @@ impl BinaryProgram {
         };
         let mut problem: HighsProblem = unsolved
             .using(highs)
-            .set_option("output_flag", false)
+            .set_option("output_flag", options.log)
             .set_option("mip_rel_gap", 0.0)
             .set_option("mip_abs_gap", 0.5);
+        problem.set_verbose(options.log);
         if let Some(t) = options.time_limit_s {
             problem = problem.set_time_limit(t);
         }

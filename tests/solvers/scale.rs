@@ -12,12 +12,12 @@ use std::time::Instant;
 /// 13,000 patients and 100 doctors (capacity 40–142, about 9,100 in all) in the box of the
 /// property tests, 10 km default; tiers, own limits and doctor limits drawn like the
 /// properties'. Seeded, so the same every run.
-fn nancy_sized(seed: u64) -> Instance {
+fn nancy_sized(seed: u64, n_patients: usize, n_doctors: usize) -> Instance {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let point = |rng: &mut ChaCha8Rng| {
         Coordinates::new(rng.random_range(48.6..48.8), rng.random_range(6.05..6.35)).unwrap()
     };
-    let doctors = (0..100)
+    let doctors = (0..n_doctors)
         .map(|i| {
             let at = point(&mut rng);
             let mut d = doctor(i, at, rng.random_range(40..=142));
@@ -27,7 +27,7 @@ fn nancy_sized(seed: u64) -> Instance {
             d
         })
         .collect();
-    let patients = (0..13_000)
+    let patients = (0..n_patients)
         .map(|i| {
             let coords = point(&mut rng);
             Patient {
@@ -51,7 +51,7 @@ fn nancy_sized(seed: u64) -> Instance {
 #[test]
 #[ignore = "minutes in debug; run with --release -- --ignored --nocapture"]
 fn exact_model_agrees_with_the_flow_on_13k_patients() {
-    let inst = nancy_sized(13);
+    let inst = nancy_sized(13, 13_000, 100);
     let t = Instant::now();
     let fast = matching::solve(&inst).unwrap();
     let flow_s = t.elapsed().as_secs_f64();
@@ -64,4 +64,15 @@ fn exact_model_agrees_with_the_flow_on_13k_patients() {
     );
     assert_eq!(fast.matching.check(&inst), Ok(()));
     assert_eq!(fast.objective, exact.objective(&inst), "flow vs exact MILP");
+}
+
+#[test]
+#[ignore = "profiling"]
+fn zz_profile() {
+    let n: usize = std::env::var("ZZ_N").unwrap().parse().unwrap();
+    let inst = nancy_sized(13, n, 100);
+    let t = Instant::now();
+    let opts = cpts::solver::milp::Options { log: true, ..Default::default() };
+    let exact = exact::solve_with(&inst, &opts).unwrap();
+    eprintln!("n {n}: exact {:.2} s {:?}", t.elapsed().as_secs_f64(), exact.objective(&inst));
 }
