@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 fn fixture(name: &str) -> cpts::garde::Instance {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
     cpts::garde::read_instance(&dir).unwrap()
 }
 
@@ -18,7 +20,7 @@ fn garde(c: &mut Criterion) {
         let inst = fixture(name); // parse once, outside the timing
         if name != "metz-q" {
             group.sample_size(10);
-            group.measurement_time(Duration::from_secs(10));
+            group.measurement_time(Duration::from_secs(20));
         }
         group.bench_with_input(BenchmarkId::new("flow", name), &inst, |b, i| {
             b.iter(|| schedule::solve(i).unwrap())
@@ -26,6 +28,7 @@ fn garde(c: &mut Criterion) {
         if name == "metz-q" {
             let options = cpts::solver::milp::Options::default();
             group.sample_size(10);
+            group.measurement_time(Duration::from_secs(15));
             group.bench_with_input(BenchmarkId::new("exact", name), &inst, |b, i| {
                 b.iter(|| exact::solve(i, &options).unwrap())
             });

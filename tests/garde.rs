@@ -110,8 +110,16 @@ fn small() -> impl Strategy<Value = Instance> {
         .prop_map(|(seed, c, d, days)| instance(seed, c, d, days))
 }
 
+/// 128 cases, or `PROPTEST_CASES`.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))] // PROPTEST_CASES overrides
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
     #[test]
     fn flow_matches_the_staged_milp(inst in small()) {
         let fast = schedule::solve(&inst).unwrap();
@@ -132,7 +140,9 @@ proptest! {
 }
 
 fn fixture(name: &str) -> Instance {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
     cpts::garde::read_instance(&dir).unwrap()
 }
 

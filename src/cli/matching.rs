@@ -284,3 +284,75 @@ fn print_summary(
         ms(total)
     );
 }
+
+/// Arguments of `cpts check-exact`.
+#[derive(Debug, clap::Args)]
+pub struct CheckExactArgs {
+    /// Instance folder with patients.csv and doctors.csv (FORMATS.md §2).
+    pub dir: PathBuf,
+    /// Limit for patients without their own max_km, in km.
+    #[arg(long, default_value_t = DEFAULT_MAX_KM, value_parser = parse_max_km)]
+    pub default_max_km: f64,
+}
+
+/// Runs `cpts check-exact`: exit 0 when the flow's objective vector equals the MILP's, 1 when
+/// not (or on failure), 2 on refused input.
+pub fn check_exact(args: &CheckExactArgs) -> ExitCode {
+    let run = || -> anyhow::Result<bool> {
+        let default =
+            MaxKm::new(args.default_max_km).map_err(|e| anyhow::anyhow!("--default-max-km {e}"))?;
+        let inst = import::load_matching_instance(&args.dir, default)?;
+        let t = Instant::now();
+        let fast = matching::solve(&inst)?;
+        let t_flow = t.elapsed();
+        fast.matching
+            .check(&inst)
+            .context("the flow's assignment is infeasible")?;
+        let step = Step::start("milp");
+        let exact =
+            matching::exact::solve(&inst).map_err(|e| anyhow::anyhow!("the MILP failed: {e}"))?;
+        let t_milp = step.finish();
+        exact
+            .check(&inst)
+            .context("the MILP's assignment is infeasible")?;
+        let (a, b) = (fast.objective, exact.objective(&inst));
+        println!("instance   {}", args.dir.display());
+        println!(
+            "flow       (n1, n2, n3, metres) = ({}, {}, {}, {}) in {:.1} ms",
+            a.matched[0],
+            a.matched[1],
+            a.matched[2],
+            a.metres,
+            ms(t_flow)
+        );
+        println!(
+            "MILP       (n1, n2, n3, metres) = ({}, {}, {}, {}) in {:.1} ms",
+            b.matched[0],
+            b.matched[1],
+            b.matched[2],
+            b.metres,
+            ms(t_milp)
+        );
+        println!(
+            "{}",
+            if a == b {
+                "equal: the flow is optimal"
+            } else {
+                "DIFFERENT"
+            }
+        );
+        Ok(a == b)
+    };
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            if let Some(ImportError::Invalid(errors)) = e.downcast_ref::<ImportError>() {
+                eprintln!("error: the instance was refused\n{errors}");
+                return ExitCode::from(super::EXIT_BAD_INPUT);
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -22,6 +22,10 @@ pub struct Cli {
 pub enum Command {
     /// Run a matching batch on an instance folder (patients.csv, doctors.csv).
     Match(matching::MatchArgs),
+    /// Plan a garde period (cabinets.csv, doctors.csv, availability.csv, period.csv).
+    Garde(crate::garde::cli::GardeArgs),
+    /// Solve an instance with the flow and with the independent MILP, and compare objectives.
+    CheckExact(matching::CheckExactArgs),
     /// Regenerate the in-repo fixtures, or write one large instance with --area.
     Fixtures(crate::fixtures::FixturesArgs),
 }
@@ -40,6 +44,18 @@ pub fn init_tracing() {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Match(a) => matching::run(&a),
+        Command::CheckExact(a) => matching::check_exact(&a),
+        Command::Garde(a) => match crate::garde::cli::run_cli(&a) {
+            Ok(()) => ExitCode::SUCCESS,
+            // run_cli has printed the full report of a refused instance.
+            Err(e) if e.downcast_ref::<crate::garde::GardeImportError>().is_some() => {
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Fixtures(a) => match crate::fixtures::run(&a) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -38,7 +38,8 @@ pub struct Holiday {
 ///
 /// ```
 /// use chrono::NaiveDate;
-/// assert_eq!(cpts::garde::calendar::easter_sunday(2026), NaiveDate::from_ymd_opt(2026, 4, 5).unwrap());
+/// use cpts::garde::calendar::easter_sunday;
+/// assert_eq!(easter_sunday(2026), NaiveDate::from_ymd_opt(2026, 4, 5).unwrap());
 /// ```
 pub fn easter_sunday(year: i32) -> NaiveDate {
     let a = year.rem_euclid(19);

@@ -22,7 +22,7 @@ pub struct GardeArgs {
     /// Instance folder with cabinets.csv, doctors.csv, availability.csv and period.csv
     /// (FORMATS.md §3).
     pub dir: PathBuf,
-    /// Output folder [default: out/<name of DIR>].
+    /// Output folder (default: out/ and the last component of DIR).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
@@ -87,8 +87,12 @@ pub fn run_cli(args: &GardeArgs) -> anyhow::Result<()> {
             Ok(())
         }
         Err(e) => {
-            if let Some(GardeImportError::Invalid(errors)) = e.downcast_ref::<GardeImportError>() {
-                eprintln!("{errors}");
+            match e.downcast_ref::<GardeImportError>() {
+                Some(GardeImportError::Invalid(errors)) => eprintln!("{errors}"),
+                Some(GardeImportError::Io { file, source }) => {
+                    eprintln!("cannot read {file}: {source}");
+                }
+                None => {}
             }
             Err(e)
         }
@@ -285,12 +289,12 @@ fn write_outputs(
     w.flush()
 }
 
-/// Thousands separated by a thin space-free comma: `12,345`.
+/// Thousands separated by commas: `12,345`.
 fn grouped(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -332,7 +336,8 @@ pub fn render(s: &Summary, out: &Path) -> String {
     );
     let _ = writeln!(
         t,
-        "objective  filled {}/{} ({pct:.1} %), Σ load² {}, distance {} m ({avg_km:.1} km per position)",
+        "objective  filled {}/{} ({pct:.1} %), Σ load² {}, distance {} m \
+         ({avg_km:.1} km per position)",
         grouped(o.filled),
         grouped(s.needed),
         grouped(o.sum_load_squared),
@@ -482,7 +487,8 @@ mod tests {
         assert_eq!(
             unfilled.lines().nth(1),
             Some(
-                "A,2026-03-09,2026-03-09T18:00:00+01:00,2026-03-09T20:00:00+01:00,1,no_doctor_available"
+                "A,2026-03-09,2026-03-09T18:00:00+01:00,2026-03-09T20:00:00+01:00,1,\
+                 no_doctor_available"
             )
         );
         let carence = std::fs::read_to_string(out.join("carence.csv")).unwrap();

@@ -2,9 +2,13 @@
 //!
 //! | name | territory | cabinets (need) | GPs | period |
 //! |---|---|---|---:|---|
-//! | `metz-q` | Eurométropole de Metz (57, EPCI 200039865) | Metz 3, Montigny-lès-Metz 2, Woippy 2 | 150 | 2026-01-01 – 2026-03-31 |
+//! | `metz-q` | Eurométropole de Metz (57) | Metz 3, Montigny-lès-M. 2, Woippy 2 | 150 | Q1 2026 |
 //! | `metz-y` | the same territory and GPs | the same | 150 | 2026 |
-//! | `dept-y` | Meurthe-et-Moselle (54) | 15, spread ≥ 12 km apart, largest towns first: 3, 2 × 4, 1 × 10 | 800 | 2026 |
+//! | `dept-y` | Meurthe-et-Moselle (54) | 15 (see below): 3, 2 × 4, 1 × 10 | 800 | 2026 |
+//!
+//! The Metz territory is the Eurométropole (EPCI 200039865, 46 communes). The 15 cabinets of
+//! `dept-y` are the largest communes of the département taken in order of population, each at
+//! least 12 km from those already taken (Metz: 2.5 km).
 //!
 //! Cabinets sit at the `lat,lon` of their commune; GPs at a commune drawn with probability
 //! proportional to its population (INSEE 2023), jittered within 1.5 km. Each GP has a monthly
@@ -107,12 +111,12 @@ pub fn generate_fixtures(data_dir: &Path, out_dir: &Path) -> anyhow::Result<()> 
         spacing_km: 12.0,
         doctors: 800,
         max_km: &[
-            (8.0, 2),
-            (12.0, 3),
+            (5.0, 2),
+            (8.0, 3),
+            (10.0, 4),
             (15.0, 4),
-            (20.0, 4),
-            (30.0, 2),
-            (40.0, 1),
+            (20.0, 2),
+            (30.0, 1),
         ],
         evenings: [20, 45, 30, 5],
         seed: 54,

@@ -110,7 +110,8 @@ impl Period {
 pub struct Instance {
     pub cabinets: Vec<Cabinet>,
     pub doctors: Vec<GardeDoctor>,
-    /// Per doctor (same index as `doctors`), its windows sorted by start.
+    /// Per doctor (same index as `doctors`), its windows; the reader sorts them by start and
+    /// refuses overlaps, the solver copes with either.
     pub windows: Vec<Vec<Window>>,
     pub period: Period,
 }
@@ -195,7 +196,16 @@ impl Eligibility {
         let available: Vec<Vec<bool>> = inst
             .windows
             .iter()
-            .map(|ws| covered_days(ws, &day_times))
+            .map(|ws| {
+                if ws.is_sorted_by_key(|w| w.start) {
+                    covered_days(ws, &day_times)
+                } else {
+                    // Readers sort; an instance built elsewhere may not.
+                    let mut sorted = ws.clone();
+                    sorted.sort_unstable();
+                    covered_days(&sorted, &day_times)
+                }
+            })
             .collect();
         let in_range: Vec<Vec<Option<u32>>> = inst
             .doctors

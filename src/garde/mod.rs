@@ -3,8 +3,8 @@
 //! * [`calendar`]: shifts of a period, public holidays (Alsace-Moselle included), DST.
 //! * [`import`]: the four CSV files of an instance folder → [`Instance`], or every error.
 //! * [`instance`]: the typed instance, its shifts and who may take each one.
-//! * [`schedule`]: the exact lexicographic optimum by min-cost flow ([`crate::solver::mcmf`]),
-//!   and the feasibility check every roster passes.
+//! * [`roster`]: what solvers return, its objective vector and the feasibility check.
+//! * [`schedule`]: the exact lexicographic optimum by min-cost flow ([`mcmf`]).
 //! * [`exact`]: the independent MILP oracle (tests and benches).
 //! * [`report`]: empty positions and why, carence per cabinet and month, fairness.
 //! * [`slots`]: consultation slots of a roster.
@@ -13,6 +13,19 @@
 //!
 //! The core (`import` → `schedule` → `report`/`slots`) does no I/O but reading bytes; the
 //! HTTP API reuses it as is. Only `cli` and `fixtures` write files.
+//!
+//! [`calendar`]: crate::garde::calendar
+//! [`import`]: crate::garde::import
+//! [`Instance`]: crate::garde::Instance
+//! [`instance`]: crate::garde::instance
+//! [`roster`]: crate::garde::roster
+//! [`schedule`]: crate::garde::schedule
+//! [`mcmf`]: crate::solver::mcmf
+//! [`exact`]: crate::garde::exact
+//! [`report`]: crate::garde::report
+//! [`slots`]: crate::garde::slots
+//! [`fixtures`]: crate::garde::fixtures
+//! [`cli`]: crate::garde::cli
 
 pub mod calendar;
 pub mod cli;
@@ -21,6 +34,7 @@ pub mod fixtures;
 pub mod import;
 pub mod instance;
 pub mod report;
+pub mod roster;
 pub mod schedule;
 pub mod slots;
 

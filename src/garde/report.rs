@@ -16,7 +16,7 @@
 //!
 //! In an optimal roster these four cover every case: an available, in-range doctor below the
 //! maximum and free that day would fill the position, and the roster would not be optimal
-//! (checked by [`super::schedule::Roster::check`]). Reasons describe the final roster: a doctor
+//! (checked by [`super::roster::Roster::check`]). Reasons describe the final roster: a doctor
 //! "at max shifts" may have been placed elsewhere so that more positions are filled overall.
 
 use super::calendar::ShiftKind;

@@ -6,9 +6,9 @@
 //! One min-cost flow with node supplies ([`crate::solver::mcmf`]):
 //!
 //! ```text
-//! s ──(k-th shift of d: cap 1, cost M·(2k−1))──▶ d ──(cap 1, 0)──▶ (d, day) ──(cap 1, metres)──▶ shift j
-//! s ──(unfilled: cap P_j, cost B)──────────────────────────────────────────────────────────────▶ shift j
-//! supplies: b(s) = Σ P_j, b(j) = −P_j
+//! s ─(k-th shift of d: 1, M·(2k−1))─▶ d ─(1, 0)─▶ (d, day) ─(1, metres)─▶ shift j
+//! s ─(unfilled: P_j, B)─────────────────────────────────────────────────▶ shift j
+//! supplies: b(s) = Σ P_j, b(j) = −P_j        (arcs labelled: capacity, cost)
 //! ```
 //!
 //! * `k = 1..cap_d` with `cap_d = min(max_shifts, days with a candidate shift)`: the `k`-th
@@ -44,204 +44,28 @@
 //!
 //! # Which flow algorithm, and why
 //!
-//! [`Network::solve`] (cost scaling). Successive shortest paths ([`Network::solve_ssp`]) solve
-//! the same network exactly, but each search settles every node within one `M` of its start
-//! before it can prefer a doctor with a lighter load: most of the network, once per filled
-//! position. Measured (release, `cargo run --release --example garde_tmp`): 116 ms on `metz-q`
-//! and 46 s on `dept-y` for the flow, against the targets of 15 ms and 1 s. A staged variant
-//! (min-cost max-flow on the load costs by primal-dual, then metres on the arcs left tight by
-//! its duals) took 157 ms and 8.2 s: after stage 1 nearly every arc is still tight. Cost
-//! scaling does not care how far apart the weights are: `log_α(n·B)` phases.
+//! [`Network::solve`], the network simplex: exact integer flows and duals, and a speed that
+//! hardly depends on how far apart the weights are. Successive shortest paths
+//! ([`Network::solve_ssp`]) solve the same network exactly, but each search settles every node
+//! within one `M` of its start before it can prefer a doctor with a lighter load: most of the
+//! network, once per filled position. Flow times measured while building this room (release,
+//! the first version of the fixtures, a loaded 2-core machine): successive shortest paths
+//! 116 ms on `metz-q` and 46 s on `dept-y`; two stages (min-cost max-flow on the load costs by
+//! primal-dual, then metres on the arcs its duals leave tight) 157 ms and 8.2 s, because nearly
+//! every arc stays tight; cost scaling without heuristics 46 ms, and its prices overflowed
+//! `i64` on `dept-y`; the network simplex 15 ms and 0.85 s. On the committed fixtures the whole
+//! solve step takes 8.6 ms and 0.31 s (criterion medians, `cargo bench --bench garde`).
+//! [`Network::solve_ssp`] stays as a cross-check ([`Algorithm::ShortestPaths`], property tests).
 //!
 //! # What this room does not do
 //!
 //! No I/O and no explanations: [`super::report`] says why a position stays empty.
 
+pub use super::roster::{Assignment, Objective, Roster};
+
 use super::instance::{Eligibility, Instance};
-use crate::geo::{cost_m, haversine_m};
 use crate::solver::mcmf::{self, ArcId, Network};
-use chrono::NaiveDate;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
-
-/// The objective vector of FORMATS.md §3, compared lexicographically as (filled ↑, Σ load² ↓,
-/// metres ↓).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-pub struct Objective {
-    /// Filled positions.
-    pub filled: u64,
-    /// Σ over doctors of load², load = shifts assigned.
-    pub sum_load_squared: u64,
-    /// Σ integer metres doctor → cabinet over assigned positions.
-    pub metres: u64,
-}
-
-/// One position filled: a doctor on a cabinet's shift of a date.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Assignment {
-    pub date: NaiveDate,
-    /// Index in [`Instance::cabinets`].
-    pub cabinet: u32,
-    /// Index in [`Instance::doctors`].
-    pub doctor: u32,
-    /// Integer metres doctor → cabinet.
-    pub metres: u32,
-}
-
-/// A roster: every assignment, sorted by (date, cabinet, doctor).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Roster {
-    pub assignments: Vec<Assignment>,
-}
-
-impl Roster {
-    /// Builds a roster, sorting the assignments.
-    pub fn new(mut assignments: Vec<Assignment>) -> Self {
-        assignments.sort_unstable();
-        Self { assignments }
-    }
-
-    /// Shifts assigned to each doctor.
-    pub fn loads(&self, doctors: usize) -> Vec<u32> {
-        let mut loads = vec![0u32; doctors];
-        for a in &self.assignments {
-            loads[a.doctor as usize] += 1;
-        }
-        loads
-    }
-
-    /// The objective, recomputed from the assignments and the coordinates.
-    pub fn objective(&self, inst: &Instance) -> Objective {
-        let sum_load_squared = self
-            .loads(inst.doctors.len())
-            .iter()
-            .map(|&l| u64::from(l) * u64::from(l))
-            .sum();
-        let metres = self
-            .assignments
-            .iter()
-            .map(|a| {
-                let d = &inst.doctors[a.doctor as usize];
-                let c = &inst.cabinets[a.cabinet as usize];
-                u64::from(cost_m(haversine_m(d.coords, c.coords)))
-            })
-            .sum();
-        Objective {
-            filled: self.assignments.len() as u64,
-            sum_load_squared,
-            metres,
-        }
-    }
-
-    /// Checks every constraint of FORMATS.md §3 from the instance alone (calendar, windows,
-    /// haversine), independently of [`Eligibility`] and of the network, and that no position
-    /// stays empty while a doctor could take it as things are (a cheap optimality test).
-    ///
-    /// # Errors
-    /// Every violation found, one line each.
-    pub fn check(&self, inst: &Instance) -> Result<(), Vec<String>> {
-        let mut errors = Vec::new();
-        let mut per_shift: HashMap<(NaiveDate, u32), u32> = HashMap::new();
-        let mut per_day: HashMap<(u32, NaiveDate), u32> = HashMap::new();
-        for a in &self.assignments {
-            let (Some(cab), Some(doc)) = (
-                inst.cabinets.get(a.cabinet as usize),
-                inst.doctors.get(a.doctor as usize),
-            ) else {
-                errors.push(format!("{a:?}: no such cabinet or doctor"));
-                continue;
-            };
-            if a.date < inst.period.start() || a.date > inst.period.end() {
-                errors.push(format!("{a:?}: outside the period"));
-            }
-            let Some(kind) = super::calendar::shift_kind(a.date, cab.alsace_moselle()) else {
-                errors.push(format!("{a:?}: no shift at {} that day", cab.id));
-                continue;
-            };
-            let (start, end) = super::calendar::shift_instants(a.date, kind);
-            if !inst.windows[a.doctor as usize]
-                .iter()
-                .any(|w| w.covers(start, end))
-            {
-                errors.push(format!("{a:?}: {} is not available", doc.rpps));
-            }
-            let m = haversine_m(doc.coords, cab.coords);
-            if m > doc.max_km.metres() {
-                errors.push(format!("{a:?}: {} is beyond max_km", doc.rpps));
-            }
-            if a.metres != cost_m(m) {
-                errors.push(format!("{a:?}: wrong distance, {} m", cost_m(m)));
-            }
-            *per_shift.entry((a.date, a.cabinet)).or_default() += 1;
-            *per_day.entry((a.doctor, a.date)).or_default() += 1;
-        }
-        for ((date, c), n) in &per_shift {
-            if *n > inst.cabinets[*c as usize].need {
-                errors.push(format!(
-                    "{date} {}: {n} doctors",
-                    inst.cabinets[*c as usize].id
-                ));
-            }
-        }
-        for ((d, date), n) in &per_day {
-            if *n > 1 {
-                errors.push(format!(
-                    "{} has {n} shifts on {date}",
-                    inst.doctors[*d as usize].rpps
-                ));
-            }
-        }
-        let loads = self.loads(inst.doctors.len());
-        for (d, doc) in inst.doctors.iter().enumerate() {
-            if loads[d] > doc.max_shifts {
-                errors.push(format!("{} has {} shifts > max_shifts", doc.rpps, loads[d]));
-            }
-        }
-        if errors.is_empty() {
-            self.check_no_free_candidate(inst, &per_shift, &per_day, &loads, &mut errors);
-        }
-        errors.sort();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
-    }
-
-    fn check_no_free_candidate(
-        &self,
-        inst: &Instance,
-        per_shift: &HashMap<(NaiveDate, u32), u32>,
-        per_day: &HashMap<(u32, NaiveDate), u32>,
-        loads: &[u32],
-        errors: &mut Vec<String>,
-    ) {
-        for date in inst.period.dates() {
-            for (c, cab) in inst.cabinets.iter().enumerate() {
-                let Some(kind) = super::calendar::shift_kind(date, cab.alsace_moselle()) else {
-                    continue;
-                };
-                let c = c as u32;
-                if per_shift.get(&(date, c)).copied().unwrap_or(0) >= cab.need {
-                    continue;
-                }
-                let (start, end) = super::calendar::shift_instants(date, kind);
-                for (d, doc) in inst.doctors.iter().enumerate() {
-                    let free = loads[d] < doc.max_shifts
-                        && !per_day.contains_key(&(d as u32, date))
-                        && haversine_m(doc.coords, cab.coords) <= doc.max_km.metres()
-                        && inst.windows[d].iter().any(|w| w.covers(start, end));
-                    if free {
-                        errors.push(format!(
-                            "{date} {}: a position is empty while {} is free",
-                            cab.id, doc.rpps
-                        ));
-                    }
-                }
-            }
-        }
-    }
-}
 
 /// Why a roster cannot be computed.
 #[derive(Debug, thiserror::Error)]
@@ -305,7 +129,7 @@ pub enum Algorithm {
 ///
 /// # Complexity
 /// [`Eligibility::new`], then a network of `O(doctors · K + candidate pairs + shifts)` arcs
-/// solved by cost scaling in `O(log(n·B))` refine phases.
+/// solved by the network simplex ([`Network::solve`]).
 pub fn solve(inst: &Instance) -> Result<Schedule, ScheduleError> {
     solve_with(inst, Algorithm::Simplex)
 }

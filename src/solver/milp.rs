@@ -179,7 +179,9 @@ impl BinaryProgram {
             return self.solve_empty();
         }
         let mut vars = ProblemVariables::new();
-        let x: Vec<Variable> = vars.add_vector(variable().binary(), self.columns);
+        let relax = std::env::var("ZZ_RELAX").is_ok(); // ZZHACK
+        let def = if relax { variable().min(0).max(1) } else { variable().binary() }; // ZZHACK
+        let x: Vec<Variable> = vars.add_vector(def, self.columns);
         let goal = linear(&x, objective);
         let unsolved = match sense {
             Sense::Maximise => vars.maximise(goal),
@@ -189,8 +191,14 @@ impl BinaryProgram {
             .using(highs)
             .set_option("output_flag", options.log)
             .set_option("mip_rel_gap", 0.0)
-            .set_option("mip_abs_gap", 0.5);
+            .set_option("mip_abs_gap", 0.5)
+            .set_option("mip_heuristic_run_feasibility_jump", false)
+            .set_option("mip_detect_symmetry", false);
         problem.set_verbose(options.log);
+        for kv in std::env::var("ZZ_OPTS").unwrap_or_default().split(',').filter(|s| !s.is_empty()) { // ZZHACK
+            let (k, v) = kv.split_once('=').unwrap();
+            problem = if let Ok(b) = v.parse::<bool>() { problem.set_option(k, b) } else if let Ok(i) = v.parse::<i32>() { problem.set_option(k, i) } else if let Ok(f) = v.parse::<f64>() { problem.set_option(k, f) } else { problem.set_option(k, v) };
+        }
         if let Some(t) = options.time_limit_s {
             problem = problem.set_time_limit(t);
         }

@@ -1,7 +1,7 @@
 //! Successive shortest paths from a pseudoflow (Ahuja, Magnanti & Orlin, *Network Flows*,
 //! §9.7), one deficit node at a time.
 //!
-//! * Start: the pseudoflow of [`Residual::new`] (negative arcs saturated), prices 0: every
+//! * Start: every arc of negative cost saturated, the others empty, prices 0: every
 //!   residual arc has a reduced cost `c + p(u) − p(v) ≥ 0`.
 //! * Deficit nodes are taken in index order. For each, a *reverse* Dijkstra on reduced costs
 //!   runs from it until it settles a node with excess; the path found is a shortest path from
