@@ -42,6 +42,9 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
+/// Sweeps of [`Transport::raise_prices`] before the exact routing.
+const PRICE_SWEEPS: usize = 6;
+
 /// "No sink": an unassigned source.
 pub const UNASSIGNED: u32 = u32::MAX;
 /// A source taken out of the flow, waiting to be routed again (warm start only).
@@ -160,11 +163,64 @@ impl Transport {
                 t.attach(q as u32, t.head[s], t.cost[s]);
             }
         }
+        t.raise_prices(PRICE_SWEEPS);
         for d in 0..m {
             t.to_t[d] = (t.held[d].len() as u32).min(t.capacity[d]);
             t.t_deficit += t.excess(d);
         }
         Ok(t)
+    }
+
+    /// A better start than "every source at its cheapest arc": a few Gauss–Seidel sweeps of
+    /// block auction. Each overloaded sink raises its price `π = −p` just enough that only
+    /// `capacity` sources still prefer it; the others move to their next best option (another
+    /// sink at its current price, or unassigned). Every source stays at a best response to the
+    /// prices, so reduced costs stay ≥ 0; a sink whose price rose is full and stays full (prices
+    /// elsewhere only rise), so no sink is left in deficit. What is left over is routed exactly
+    /// by [`Transport::solve`].
+    fn raise_prices(&mut self, sweeps: usize) {
+        let mut margins: Vec<(i64, u32, u32, i64)> = Vec::new();
+        for _ in 0..sweeps {
+            let mut changed = false;
+            for a in 0..self.m {
+                let cap = self.capacity[a] as usize;
+                if self.held[a].len() <= cap {
+                    continue;
+                }
+                let pi_a = -self.pot[a];
+                margins.clear();
+                for &q in &self.held[a] {
+                    let qi = q as usize;
+                    // Next best option of q: (value, sink or NONE for unassigned, arc cost).
+                    let mut best = (self.penalty[qi], NONE, 0i64);
+                    for k in self.start[qi]..self.start[qi + 1] {
+                        let d = self.head[k];
+                        if d as usize == a {
+                            continue;
+                        }
+                        let v = self.cost[k] - self.pot[d as usize];
+                        if v < best.0 {
+                            best = (v, d, self.cost[k]);
+                        }
+                    }
+                    margins.push((best.0 - (self.cost_of[qi] + pi_a), q, best.1, best.2));
+                }
+                margins.sort_unstable_by_key(|&(m, q, _, _)| (m, q));
+                let evict = margins.len() - cap;
+                let raise = margins[evict - 1].0.max(0);
+                self.pot[a] -= raise;
+                for &(_, q, d, c) in &margins[..evict] {
+                    self.detach(q);
+                    if d != NONE {
+                        self.attach(q, d, c);
+                    }
+                }
+                changed = true;
+            }
+            if !changed {
+                break;
+            }
+        }
     }
 
     fn set_arcs(&mut self, arcs: &[Arcs]) -> Result<(), Error> {
