@@ -4,6 +4,7 @@
 
 use crate::instances::small_matching_instance;
 use cpts::matching::{self, Instance, Matching, Objective, exact};
+use cpts::solver::milp::Options;
 use proptest::prelude::*;
 
 /// The best objective over every assignment, by exhaustive search: each patient in turn gets
@@ -79,8 +80,8 @@ proptest! {
         prop_assert!(checked.is_ok(), "oracle answer infeasible: {:?}", checked);
         let obj = m.objective(&inst);
         let sizes = Matching::tier_sizes(&inst);
-        for t in 0..3 {
-            prop_assert!(obj.matched[t] <= sizes[t]);
+        for (matched, size) in obj.matched.iter().zip(sizes) {
+            prop_assert!(*matched <= size);
         }
         let capacity: u64 = inst.doctors.iter().map(|d| u64::from(d.capacity)).sum();
         prop_assert!(obj.matched.iter().sum::<u64>() <= capacity);
@@ -88,7 +89,13 @@ proptest! {
 
     #[test]
     fn exact_model_matches_brute_force_on_tiny_instances(inst in small_matching_instance(6, 3)) {
+        let best = brute_force(&inst);
         let exact = oracle(&inst)?.objective(&inst);
-        prop_assert_eq!(exact, brute_force(&inst), "exact MILP (left) vs brute force (right)");
+        prop_assert_eq!(exact, best, "exact MILP (left) vs brute force (right)");
+        // The same stages through branch and bound, which the LP relaxation usually spares.
+        let branch_and_bound = Options { skip_relaxation: true, ..Options::default() };
+        let bb = exact::solve_with(&inst, &branch_and_bound)
+            .map_err(|e| TestCaseError::fail(format!("oracle (branch and bound) failed: {e}")))?;
+        prop_assert_eq!(bb.objective(&inst), best, "branch and bound (left) vs brute force (right)");
     }
 }

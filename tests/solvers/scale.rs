@@ -65,14 +65,3 @@ fn exact_model_agrees_with_the_flow_on_13k_patients() {
     assert_eq!(fast.matching.check(&inst), Ok(()));
     assert_eq!(fast.objective, exact.objective(&inst), "flow vs exact MILP");
 }
-
-#[test]
-#[ignore = "profiling"]
-fn zz_profile() {
-    let n: usize = std::env::var("ZZ_N").unwrap().parse().unwrap();
-    let inst = nancy_sized(13, n, 100);
-    let t = Instant::now();
-    let opts = cpts::solver::milp::Options { log: true, ..Default::default() };
-    let exact = exact::solve_with(&inst, &opts).unwrap();
-    eprintln!("n {n}: exact {:.2} s {:?}", t.elapsed().as_secs_f64(), exact.objective(&inst));
-}
