@@ -1,4 +1,4 @@
-//! The independent exact oracle of FORMATS.md §2: a 0/1 program solved by MILP, to check
+//! The independent exact oracle of FORMATS.md §2: a 0/1 program solved with HiGHS, to check
 //! [`crate::matching::solve`] in tests and under `--verify`.
 //!
 //! It is written from FORMATS.md alone and shares only the instance types with the flow
@@ -27,9 +27,10 @@
 //! over that polytope, so it keeps exactly a face of it, whose vertices are still integral. So
 //! every stage is solved as an LP ([`BinaryProgram::solve`]: interior point and crossover for
 //! the counts, dual simplex for the metres, each ending on a vertex, then an integer check of
-//! that vertex); branch and bound only runs if numerical trouble leaves a fractional vertex. Four solves of E columns and P + D + 3 rows:
-//! fine for tests and for verifying a batch, far slower than the flow (fixtures/nancy:
-//! 13,000 patients, 1.25 M pairs, about 30 s in release).
+//! that vertex); branch and bound only runs if numerical trouble leaves a fractional vertex.
+//! Four solves of E columns and P + D + 3 rows: fine for tests and for verifying a batch, far
+//! slower than the flow (fixtures/nancy: 13,000 patients, 1.25 M pairs, 30–60 s in release,
+//! against 0.2 s).
 //!
 //! This module must not call the flow solver: it is the flow's judge.
 
@@ -235,8 +236,10 @@ pub fn solve_with(inst: &Instance, options: &Options) -> Result<Matching, Error>
             source,
         })?;
     tracing::debug!(
+        stage = %Stage::Metres,
+        method = ?best.method,
         elapsed_s = started.elapsed().as_secs_f64(),
-        "metres stage solved"
+        "stage solved"
     );
 
     let mut matching = Matching {

@@ -1,6 +1,6 @@
 //! Regressions on the committed fixtures (fixtures/README.md): the tiny ones against their
-//! documented objective vectors, the 13,000-patient ones against the oracle (ignored: about a
-//! minute each in release; `cargo test --release --test solvers -- --ignored --nocapture`).
+//! documented objective vectors, the 13,000-patient ones against the oracle (ignored: 30–60 s
+//! each in release; `cargo test --release --test solvers -- --ignored --nocapture`).
 
 use cpts::domain::MaxKm;
 use cpts::import::load_matching_instance;
@@ -79,13 +79,13 @@ fn flow_agrees_with_the_oracle_on(name: &str) {
 }
 
 #[test]
-#[ignore = "about a minute in release; run with --release -- --ignored --nocapture"]
+#[ignore = "30–60 s in release; run with --release -- --ignored --nocapture"]
 fn flow_agrees_with_the_oracle_on_nancy() {
     flow_agrees_with_the_oracle_on("nancy");
 }
 
 #[test]
-#[ignore = "about a minute in release; run with --release -- --ignored --nocapture"]
+#[ignore = "30–60 s in release; run with --release -- --ignored --nocapture"]
 fn flow_agrees_with_the_oracle_on_scarce() {
     flow_agrees_with_the_oracle_on("scarce");
 }

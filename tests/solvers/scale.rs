@@ -49,7 +49,7 @@ fn nancy_sized(seed: u64, n_patients: usize, n_doctors: usize) -> Instance {
 }
 
 #[test]
-#[ignore = "minutes in debug; run with --release -- --ignored --nocapture"]
+#[ignore = "20–40 s in release; run with --release -- --ignored --nocapture"]
 fn exact_model_agrees_with_the_flow_on_13k_patients() {
     let inst = nancy_sized(13, 13_000, 100);
     let t = Instant::now();
