@@ -4,10 +4,9 @@
 use crate::instances::{doctor, instance};
 use cpts::domain::Patient;
 use cpts::geo::Coordinates;
-use cpts::matching::{self, Instance, exact};
+use cpts::matching::Instance;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::time::Instant;
 
 /// 13,000 patients and 100 doctors (capacity 40–142, about 9,100 in all) in the box of the
 /// property tests, 10 km default; tiers, own limits and doctor limits drawn like the
@@ -52,16 +51,5 @@ fn nancy_sized(seed: u64, n_patients: usize, n_doctors: usize) -> Instance {
 #[ignore = "20–40 s in release; run with --release -- --ignored --nocapture"]
 fn exact_model_agrees_with_the_flow_on_13k_patients() {
     let inst = nancy_sized(13, 13_000, 100);
-    let t = Instant::now();
-    let fast = matching::solve(&inst).unwrap();
-    let flow_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let exact = exact::solve(&inst).unwrap();
-    let exact_s = t.elapsed().as_secs_f64();
-    let capacity: u32 = inst.doctors.iter().map(|d| d.capacity).sum();
-    eprintln!(
-        "13,000 patients, 100 doctors, capacity {capacity}: flow {flow_s:.2} s, exact {exact_s:.2} s"
-    );
-    assert_eq!(fast.matching.check(&inst), Ok(()));
-    assert_eq!(fast.objective, exact.objective(&inst), "flow vs exact MILP");
+    crate::fixtures::assert_flow_equals_oracle("13,000 uniform patients", &inst);
 }
