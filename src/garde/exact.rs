@@ -34,7 +34,7 @@ pub enum ExactError {
 /// The lexicographic optimum of FORMATS.md §3 by staged MILP (module documentation).
 ///
 /// # Errors
-/// [`ExactError::Milp`] when HiGHS fails or stops at `options`' limits.
+/// [`ExactError::Milp`] when the MILP backend fails or stops at `options`' limits.
 ///
 /// # Complexity
 /// Three MILPs over `pairs + Σ_d min(max_shifts, pairs of d)` binaries: exponential in the

@@ -1,4 +1,5 @@
-//! The independent exact oracle of FORMATS.md §2: a 0/1 program solved with HiGHS, to check
+//! The independent exact oracle of FORMATS.md §2: a 0/1 program solved by [`crate::solver::milp`]
+//! (microlp by default, HiGHS with the cargo feature `highs`), to check
 //! [`crate::matching::solve`] in tests and under `--verify`.
 //!
 //! It is written from FORMATS.md alone and shares only the instance types with the flow
@@ -28,9 +29,10 @@
 //! every stage is solved as an LP ([`BinaryProgram::solve`]: interior point and crossover for
 //! the counts, dual simplex for the metres, each ending on a vertex, then an integer check of
 //! that vertex); branch and bound only runs if numerical trouble leaves a fractional vertex.
-//! Four solves of E columns and P + D + 3 rows: fine for tests and for verifying a batch, far
-//! slower than the flow (fixtures/nancy: 13,000 patients, 1.25 M pairs, 30–60 s in release,
-//! against 0.2 s).
+//! Four solves of E columns and P + D + 3 rows: fine for tests and, with HiGHS, for verifying
+//! a batch, far slower than the flow (fixtures/nancy: 13,000 patients, 1.25 M pairs, about a
+//! minute in release with HiGHS, against 0.2 s). microlp, the pure-Rust default, is for small
+//! instances only: at a batch's size, build with `--features highs`.
 //!
 //! This module must not call the flow solver: it is the flow's judge.
 
@@ -136,7 +138,8 @@ fn eligible_pairs(inst: &Instance) -> Vec<Pair> {
 }
 
 /// The solver's float objective must round to the integer read from the binaries. The slack
-/// covers values within HiGHS's integrality tolerance (1e-6 per column) times the costs.
+/// covers values within the backend's integrality tolerance (1e-6 per column for HiGHS and
+/// microlp alike, and for the relaxation check of `milp`) times the costs.
 fn agree(reported: f64, recomputed: u64, scale: f64) -> bool {
     (reported - recomputed as f64).abs() <= 0.5 + 1e-6 * scale
 }
@@ -144,7 +147,7 @@ fn agree(reported: f64, recomputed: u64, scale: f64) -> bool {
 /// The exact lexicographic optimum of FORMATS.md §2, by the staged MILP of this module.
 ///
 /// # Errors
-/// [`Error::Milp`] when HiGHS fails at a stage, and [`Error::Infeasible`],
+/// [`Error::Milp`] when the MILP backend fails at a stage, and [`Error::Infeasible`],
 /// [`Error::TwoDoctors`], [`Error::Disagree`], [`Error::StageLost`] or [`Error::Recount`] when
 /// the answer does not survive its re-check in integers.
 ///
@@ -154,7 +157,7 @@ pub fn solve(inst: &Instance) -> Result<Matching, Error> {
     solve_with(inst, &Options::default())
 }
 
-/// [`solve`] with solver limits (a time limit, threads, HiGHS's log). `options.lp` is
+/// [`solve`] with solver limits (a time limit; with HiGHS, threads and its log). `options.lp` is
 /// ignored: the count stages use interior point and the metres stage dual simplex, the faster
 /// choice for each (see [`LpAlgorithm`]).
 ///

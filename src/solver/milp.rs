@@ -1,21 +1,34 @@
-//! good_lp glue: the one place that names the MILP backend (HiGHS, through good_lp).
+//! good_lp glue: the one place that names the MILP backend (STYLE.md §6).
 //!
 //! A [`BinaryProgram`] is a 0/1 program over column indices with integer coefficients: rows
 //! `Σ a·x ≤ b` or `Σ a·x ≥ b`, and a linear objective. [`BinaryProgram::solve`] builds the
-//! good_lp problem, silences HiGHS, proves optimality (an integral LP relaxation, else branch
-//! and bound with no relative gap), and maps every status to an [`Error`]. Values come back as
-//! floats; read them with [`is_one`] and re-check the answer in integers, because the solver
-//! works within tolerances (STYLE.md §6).
+//! good_lp problem, proves optimality (an integral LP relaxation, else branch and bound with
+//! no gap), and maps every status to an [`Error`]. Values come back as floats; read them with
+//! [`is_one`] and re-check the answer in integers, because the solver works within tolerances
+//! (STYLE.md §6).
+//!
+//! # Backends
+//! By default the backend is microlp, pure Rust: `cargo build` needs nothing but Rust. Its
+//! simplex is fine for the property tests' instances (hundreds of columns) and the garde
+//! oracle, not for a real batch (13,000 patients, over a million columns). The cargo feature
+//! `highs` switches to HiGHS (C++, built from source: cmake, a C++ compiler, libclang), which
+//! checks such a batch in about a minute:
+//! `cargo run --release --features highs -- check-exact fixtures/nancy`. [`BACKEND`] names the
+//! one compiled in. Both honour [`Options::time_limit_s`]; [`Options::threads`],
+//! [`Options::log`] and [`Options::lp`] only steer HiGHS (microlp is single-threaded, quiet,
+//! and always uses its bounded-variable simplex, which also ends on a vertex).
 //!
 //! This room knows indices and numbers only: it must not import `crate::domain`, patients or
 //! cabinets. A program can be solved several times with different objectives and added rows,
 //! which is what a staged lexicographic model needs.
 
-use good_lp::solvers::highs::{HighsProblem, HighsSolution};
 use good_lp::{
     Expression, ProblemVariables, ResolutionError, Solution, SolutionStatus, SolverModel, Variable,
-    constraint, highs, variable,
+    constraint, variable,
 };
+
+/// The MILP backend compiled in: `"HiGHS"` with the cargo feature `highs`, else `"microlp"`.
+pub const BACKEND: &str = backend::NAME;
 
 /// Why a program has no proven optimum.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -55,22 +68,25 @@ pub enum Sense {
 /// Limits for one solve. The default has none.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
-    /// Wall-clock limit in seconds; reaching it gives [`Error::Stopped`].
+    /// Wall-clock limit in seconds for each solver run (both backends); reaching it gives
+    /// [`Error::Stopped`].
     pub time_limit_s: Option<f64>,
-    /// Threads HiGHS may use; `None` lets HiGHS choose.
+    /// Threads HiGHS may use; `None` lets HiGHS choose. Ignored by microlp (one thread).
     pub threads: Option<u32>,
     /// Let HiGHS print its log on stdout (off by default: tests and batches stay quiet).
+    /// Ignored by microlp, which only logs through the `log` crate at debug level.
     pub log: bool,
     /// Go straight to branch and bound, without trying the LP relaxation first.
     pub skip_relaxation: bool,
-    /// The algorithm for the LP relaxation.
+    /// The algorithm for the LP relaxation (HiGHS only).
     pub lp: LpAlgorithm,
 }
 
-/// How HiGHS solves an LP relaxation. Which is faster depends on the program. On assignment
-/// programs of 13,000 rows and 0.5–1.25 M columns, interior point wins by far when the
-/// objective is a count (a very degenerate LP: 5 s against more than 158 s by dual simplex),
-/// dual simplex when it is a sum of distinct costs (10 s against 86 s on fixtures/nancy).
+/// How HiGHS solves an LP relaxation (microlp ignores it: it always runs its bounded-variable
+/// simplex). Which is faster depends on the program. On assignment programs of 13,000 rows and
+/// 0.5–1.25 M columns, interior point wins by far when the objective is a count (a very
+/// degenerate LP: 5 s against more than 158 s by dual simplex), dual simplex when it is a sum of
+/// distinct costs (10 s against 86 s on fixtures/nancy).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LpAlgorithm {
     /// Interior point (IPX), then crossover to an optimal vertex.
@@ -81,6 +97,7 @@ pub enum LpAlgorithm {
 }
 
 impl LpAlgorithm {
+    #[cfg(feature = "highs")]
     fn highs_name(self) -> &'static str {
         match self {
             LpAlgorithm::InteriorPoint => "ipm",
@@ -103,7 +120,7 @@ enum Integrality {
 pub enum Method {
     /// The LP relaxation had an integral optimal vertex.
     IntegralRelaxation,
-    /// HiGHS's branch and bound closed the gap.
+    /// The backend's branch and bound closed the gap.
     BranchAndBound,
 }
 
@@ -200,14 +217,15 @@ impl BinaryProgram {
     /// when that vertex is integral, satisfies every row in exact integer arithmetic, and its
     /// integer objective is within 0.5 of the relaxation's, it is optimal (no integer point
     /// beats the relaxation, and the objective is integral), and no branch and bound runs.
-    /// Otherwise HiGHS's MILP decides, with no relative gap and an absolute gap of 0.5, which
-    /// proves optimality for an integral objective. A program without columns is decided here,
-    /// without calling HiGHS (which refuses empty models).
+    /// Otherwise the backend's branch and bound decides: HiGHS with no relative gap and an
+    /// absolute gap of 0.5, microlp with no gap at all; either proves optimality for an
+    /// integral objective. A program without columns is decided here, without calling the
+    /// backend (HiGHS refuses empty models).
     ///
     /// # Errors
     /// [`Error::Infeasible`], [`Error::Unbounded`], [`Error::Stopped`] at a limit of
-    /// `options`, or [`Error::Solver`] for anything else HiGHS reports, including an answer
-    /// that breaks a row once read as 0/1.
+    /// `options`, or [`Error::Solver`] for anything else the backend reports, including an
+    /// answer that breaks a row once read as 0/1.
     ///
     /// # Panics
     /// When an objective column is out of range (a bug in the caller).
@@ -215,7 +233,8 @@ impl BinaryProgram {
     /// # Complexity
     /// Building is linear in the non-zeros. The relaxation is an interior-point solve
     /// (polynomial) plus crossover, or a simplex (exponential in the worst case, fast in
-    /// practice); branch and bound, when needed, is exponential in the worst case.
+    /// practice; microlp's is far slower than HiGHS's on large programs); branch and bound,
+    /// when needed, is exponential in the worst case.
     pub fn solve(
         &self,
         sense: Sense,
@@ -248,7 +267,7 @@ impl BinaryProgram {
         Ok(mip)
     }
 
-    /// One HiGHS run over the program, binary or relaxed.
+    /// One backend run over the program, binary or relaxed.
     fn run(
         &self,
         sense: Sense,
@@ -267,28 +286,7 @@ impl BinaryProgram {
             Sense::Maximise => vars.maximise(goal),
             Sense::Minimise => vars.minimise(goal),
         };
-        let mut problem: HighsProblem =
-            unsolved.using(highs).set_option("output_flag", options.log);
-        problem.set_verbose(options.log);
-        problem = match integrality {
-            // Crossover after interior point, so the answer is a vertex.
-            Integrality::Relaxed => problem
-                .set_option("solver", options.lp.highs_name())
-                .set_option("run_crossover", "on"),
-            // The heuristics and symmetry detection cost seconds on large programs whose root
-            // LP is usually integral already.
-            Integrality::Binary => problem
-                .set_option("mip_rel_gap", 0.0)
-                .set_option("mip_abs_gap", 0.5)
-                .set_option("mip_heuristic_run_feasibility_jump", false)
-                .set_option("mip_detect_symmetry", false),
-        };
-        if let Some(t) = options.time_limit_s {
-            problem = problem.set_time_limit(t);
-        }
-        if let Some(n) = options.threads {
-            problem = problem.set_threads(n);
-        }
+        let mut problem = backend::model(unsolved, options, integrality);
         for row in &self.rows {
             let lhs = linear(&x, &row.terms);
             let c = match row.bound {
@@ -297,11 +295,13 @@ impl BinaryProgram {
             };
             problem.add_constraint(c);
         }
-        let solution: HighsSolution = problem.solve()?;
+        let solution = problem.solve().map_err(|e| backend::error(e, options))?;
         match solution.status() {
-            // GapLimit: stopped within the gaps set above, which prove optimality here.
-            SolutionStatus::Optimal | SolutionStatus::GapLimit => {}
-            SolutionStatus::TimeLimit => return Err(Error::Stopped),
+            SolutionStatus::Optimal => {}
+            // HiGHS stopped within the gaps of `backend::model`, which prove optimality here.
+            // microlp runs with no gap, so it never reports this.
+            SolutionStatus::GapLimit if backend::GAP_PROVES_OPTIMUM => {}
+            SolutionStatus::GapLimit | SolutionStatus::TimeLimit => return Err(Error::Stopped),
         }
         let values: Vec<f64> = x.iter().map(|&v| solution.value(v)).collect();
         let objective = objective.iter().map(|&(j, c)| c as f64 * values[j]).sum();
@@ -368,6 +368,102 @@ impl BinaryProgram {
             })
         } else {
             Err(Error::Infeasible)
+        }
+    }
+}
+
+/// HiGHS, with the cargo feature `highs`.
+#[cfg(feature = "highs")]
+mod backend {
+    use super::{Error, Integrality, Options};
+    use good_lp::solvers::highs::HighsProblem;
+    use good_lp::variable::UnsolvedProblem;
+    use good_lp::{ResolutionError, highs};
+
+    pub const NAME: &str = "HiGHS";
+
+    /// The gaps set below (none relative, 0.5 absolute) prove optimality for an integral
+    /// objective, so a stop at them is an optimum.
+    pub const GAP_PROVES_OPTIMUM: bool = true;
+
+    /// The HiGHS model for one run, silenced unless `options.log`, with `options`' limits.
+    pub fn model(
+        unsolved: UnsolvedProblem,
+        options: &Options,
+        integrality: Integrality,
+    ) -> HighsProblem {
+        let mut problem = unsolved.using(highs).set_option("output_flag", options.log);
+        problem.set_verbose(options.log);
+        problem = match integrality {
+            // Crossover after interior point, so the answer is a vertex.
+            Integrality::Relaxed => problem
+                .set_option("solver", options.lp.highs_name())
+                .set_option("run_crossover", "on"),
+            // The heuristics and symmetry detection cost seconds on large programs whose root
+            // LP is usually integral already.
+            Integrality::Binary => problem
+                .set_option("mip_rel_gap", 0.0)
+                .set_option("mip_abs_gap", 0.5)
+                .set_option("mip_heuristic_run_feasibility_jump", false)
+                .set_option("mip_detect_symmetry", false),
+        };
+        if let Some(t) = options.time_limit_s {
+            problem = problem.set_time_limit(t);
+        }
+        if let Some(n) = options.threads {
+            problem = problem.set_threads(n);
+        }
+        problem
+    }
+
+    /// good_lp's HiGHS glue reports a limit reached before any feasible point (no primal
+    /// solution to return) as `ResolutionError::Other("NoSolutionFound")`; with a time limit
+    /// set, that is a stop, not a failure.
+    pub fn error(e: ResolutionError, options: &Options) -> Error {
+        match e {
+            ResolutionError::Other("NoSolutionFound") if options.time_limit_s.is_some() => {
+                Error::Stopped
+            }
+            other => other.into(),
+        }
+    }
+}
+
+/// microlp (pure Rust), the default.
+#[cfg(not(feature = "highs"))]
+mod backend {
+    use super::{Error, Integrality, Options};
+    use good_lp::solvers::microlp::MicroLpProblem;
+    use good_lp::variable::UnsolvedProblem;
+    use good_lp::{ResolutionError, WithTimeLimit, microlp};
+
+    pub const NAME: &str = "microlp";
+
+    /// No gap is set, so microlp never stops at one; if it did, that would not be a proof.
+    pub const GAP_PROVES_OPTIMUM: bool = false;
+
+    /// The microlp model for one run: the same for both integralities (binaries are integer
+    /// columns in 0..=1, and its branch and bound runs only when some are declared), with the
+    /// time limit of `options`. Threads, log and LP algorithm do not apply.
+    pub fn model(
+        unsolved: UnsolvedProblem,
+        options: &Options,
+        _integrality: Integrality,
+    ) -> MicroLpProblem {
+        let problem = unsolved.using(microlp);
+        match options.time_limit_s {
+            Some(t) => problem.with_time_limit(t),
+            None => problem,
+        }
+    }
+
+    /// good_lp's microlp glue reports a time limit reached before any feasible point as
+    /// `ResolutionError::Other` (its only use of that variant); a limit reached after one
+    /// comes back as [`good_lp::SolutionStatus::TimeLimit`] instead.
+    pub fn error(e: ResolutionError, _options: &Options) -> Error {
+        match e {
+            ResolutionError::Other(_) => Error::Stopped,
+            other => other.into(),
         }
     }
 }
@@ -439,6 +535,27 @@ mod tests {
                 .unwrap_err(),
             Error::Infeasible
         );
+    }
+
+    #[test]
+    fn a_time_limit_of_zero_stops_both_the_relaxation_and_branch_and_bound() {
+        // The knapsack of the first test: its relaxation needs pivots and is fractional, so
+        // no backend can finish either run before a limit of zero seconds.
+        let mut p = BinaryProgram::new(3);
+        p.add_le([(0, 2), (1, 3), (2, 1)], 5);
+        let objective = [(0, 5), (1, 4), (2, 3)];
+        for skip_relaxation in [false, true] {
+            let options = Options {
+                time_limit_s: Some(0.0),
+                skip_relaxation,
+                ..Options::default()
+            };
+            assert_eq!(
+                p.solve(Sense::Maximise, &objective, &options).unwrap_err(),
+                Error::Stopped,
+                "skip_relaxation: {skip_relaxation}, backend {BACKEND}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The oracle at the size of a real batch. Too slow for every `cargo test`, so ignored; run it
-//! with `cargo test --release --test solvers -- --ignored --nocapture`.
+//! The oracle at the size of a real batch. Too slow for every `cargo test`, so ignored; it needs
+//! the HiGHS backend (microlp, the default, is far too slow at this size): run it with
+//! `cargo test --release --features highs --test solvers -- --ignored --nocapture`.
 
 use crate::instances::{doctor, instance};
 use cpts::domain::Patient;
@@ -48,7 +49,14 @@ fn nancy_sized(seed: u64, n_patients: usize, n_doctors: usize) -> Instance {
 }
 
 #[test]
-#[ignore = "20–40 s in release; run with --release -- --ignored --nocapture"]
+#[cfg_attr(
+    feature = "highs",
+    ignore = "20–40 s in release; run with --release --features highs -- --ignored --nocapture"
+)]
+#[cfg_attr(
+    not(feature = "highs"),
+    ignore = "needs HiGHS: run with --release --features highs -- --ignored --nocapture"
+)]
 fn exact_model_agrees_with_the_flow_on_13k_patients() {
     let inst = nancy_sized(13, 13_000, 100);
     crate::fixtures::assert_flow_equals_oracle("13,000 uniform patients", &inst);
