@@ -1,7 +1,7 @@
 //! CPTS matching & garde engine: médecin-traitant matching for orphan patients, and cabinet de
 //! garde rosters with consultation slots (see README.md and FORMATS.md).
 
-/// CLI subcommands: match, fixtures, garde.
+/// CLI subcommands: match, verify, check-exact, garde, fixtures.
 pub mod cli;
 /// Value types that cannot be wrong: RPPS, INSEE, patient ids, tiers.
 pub mod domain;

@@ -158,3 +158,116 @@ fn a_bad_default_limit_is_refused_by_the_argument_parser() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--default-max-km"));
 }
+
+/// A what-if instance checked by hand: A (Nancy, 54395, 2 places) and B (Vandœuvre, 54547,
+/// 3 places). P1 (ALD) and P2 live next to A, P3 and P4 (aged 75) next to B; everyone is within
+/// 10 km of both. Base: P1, P2 → A and P3, P4 → B. Without A, B's three places go to P1 (tier 1),
+/// P4 (tier 2) and P3, the tier-3 patient nearer B; P2 loses out.
+fn whatif_instance() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("doctors.csv"),
+        "rpps,name,lat,lon,insee,capacity,max_km\n\
+         10990000118,Dr A,48.692100,6.184400,54395,2,\n\
+         10990000126,Dr B,48.660000,6.160000,54547,3,\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("patients.csv"),
+        "patient_id,lat,lon,insee,age,ald,css,max_km\n\
+         P1,48.695000,6.185000,54395,40,1,0,\n\
+         P2,48.690000,6.180000,54395,40,0,0,\n\
+         P3,48.662000,6.162000,54547,40,0,0,\n\
+         P4,48.658000,6.158000,54547,75,0,0,\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn match_without_a_doctor_compares_the_what_if_batch_with_the_base_one() {
+    let inst = whatif_instance();
+    let out = tempfile::tempdir().unwrap();
+    let o = cpts(&[
+        "match",
+        inst.path().to_str().unwrap(),
+        "--without",
+        "10990000118",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("lose out   1 (tier 1: 0, tier 2: 0, tier 3: 1)"),
+        "{stdout}"
+    );
+    // The outputs are the what-if batch's: P2 unmatched, B full.
+    let unmatched = read(&out.path().join("unmatched.csv"));
+    assert_eq!(unmatched.lines().count(), 2, "{unmatched}");
+    assert!(
+        unmatched.contains("P2,3,capacity_exhausted,"),
+        "{unmatched}"
+    );
+    let w: serde_json::Value =
+        serde_json::from_str(&read(&out.path().join("whatif.json"))).unwrap();
+    assert_eq!(w["lose_out"]["tier_3"], 1);
+    assert_eq!(w["lose_out"]["total"], 1);
+    assert_eq!(w["gain"]["total"], 0);
+    assert_eq!(w["reassigned"], 1); // P1, from A to B
+    assert_eq!(w["retired_capacity"], 2);
+    assert_eq!(w["without"][0]["patients_in_base"], 2);
+    assert_eq!(w["base"]["matched_tier_3"], 2);
+    assert_eq!(w["whatif"]["matched_tier_3"], 1);
+    // Nancy: P2 now unmatched (0 → 1), A's 2 places retired; Vandœuvre unchanged, not listed.
+    assert_eq!(
+        read(&out.path().join("whatif_communes.csv")),
+        "insee,lose_out_tier_1,lose_out_tier_2,lose_out_tier_3,gain,unmatched_base,unmatched_whatif,shortfall,retired_capacity\n\
+         54395,0,0,1,0,0,1,1,2\n"
+    );
+    // The what-if result is an ordinary batch: verify accepts it given the same --without,
+    // and refuses to take it for the base batch.
+    let v = cpts(&[
+        "verify",
+        inst.path().to_str().unwrap(),
+        out.path().to_str().unwrap(),
+        "--without",
+        "10990000118",
+    ]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    let v = cpts(&[
+        "verify",
+        inst.path().to_str().unwrap(),
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(v.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&v.stdout).contains("pass --without"));
+}
+
+#[test]
+fn without_refuses_a_bad_key_and_an_unknown_doctor_with_exit_code_2() {
+    let inst = whatif_instance();
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("result");
+    for (arg, message) in [
+        ("10990000119", "check digit does not match (Luhn)"),
+        ("10990000118,123", "expected exactly 11 digits"),
+        (
+            "10990000134",
+            "--without 10990000134: no doctor with this RPPS in doctors.csv",
+        ),
+    ] {
+        let o = cpts(&[
+            "match",
+            inst.path().to_str().unwrap(),
+            "--without",
+            arg,
+            "--out",
+            target.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{arg}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(message), "{arg}: {err}");
+        assert!(!target.exists());
+    }
+}

@@ -1,10 +1,13 @@
 //! `cpts match DIR`: load, solve, explain, write assignments.csv, unmatched.csv, summary.json
-//! and certificate.json (FORMATS.md §2), and print a one-screen summary.
+//! and certificate.json (FORMATS.md §2), and print a one-screen summary. With `--without`, a
+//! what-if batch: the same outputs for the batch without those doctors, plus whatif.json and
+//! whatif_communes.csv comparing it with the base batch ([`crate::matching::whatif`]).
 
 use super::progress::Step;
-use crate::domain::MaxKm;
+use crate::domain::{MaxKm, Rpps};
 use crate::import::{self, ImportError};
 use crate::matching::explain::{self, Detail, Reason};
+use crate::matching::whatif::Comparison;
 use crate::matching::{self, DEFAULT_MAX_KM, Instance, Solution};
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -24,11 +27,49 @@ pub struct MatchArgs {
     /// Limit for patients without their own max_km, in km.
     #[arg(long, default_value_t = DEFAULT_MAX_KM, value_parser = parse_max_km)]
     pub default_max_km: f64,
+    /// What-if: also run the batch without these doctors (RPPS, comma-separated) and compare
+    /// [default --out: out/<name of DIR>-whatif].
+    #[arg(long, value_delimiter = ',', value_parser = parse_rpps_list)]
+    pub without: Vec<Rpps>,
 }
 
-fn parse_max_km(s: &str) -> Result<f64, String> {
+pub(super) fn parse_max_km(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
     MaxKm::new(v).map(f64::from).map_err(|e| e.to_string())
+}
+
+/// One RPPS of a `--without` list.
+pub(super) fn parse_rpps_list(s: &str) -> Result<Rpps, String> {
+    s.trim()
+        .parse::<Rpps>()
+        .map_err(|e| format!("`{}` is not an RPPS number: {e}", s.trim()))
+}
+
+/// Why a `--without` list does not fit the instance.
+#[derive(Debug, thiserror::Error)]
+#[error("--without {0}: no doctor with this RPPS in doctors.csv")]
+pub(super) struct UnknownDoctor(Rpps);
+
+/// The instance indices of the `--without` doctors, deduplicated, in the order given.
+///
+/// # Errors
+/// [`UnknownDoctor`] for the first RPPS that is not in doctors.csv.
+pub(super) fn resolve_without(
+    inst: &Instance,
+    without: &[Rpps],
+) -> Result<Vec<u32>, UnknownDoctor> {
+    let mut out = Vec::with_capacity(without.len());
+    for r in without {
+        let d = inst
+            .doctors
+            .iter()
+            .position(|d| d.rpps == *r)
+            .ok_or_else(|| UnknownDoctor(r.clone()))? as u32;
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    Ok(out)
 }
 
 /// Runs `cpts match`; exit code 2 on refused input, 1 on any other failure.
@@ -38,6 +79,10 @@ pub fn run(args: &MatchArgs) -> ExitCode {
         Err(e) => {
             if let Some(ImportError::Invalid(errors)) = e.downcast_ref::<ImportError>() {
                 eprintln!("error: the instance was refused; nothing was written\n{errors}");
+                return ExitCode::from(super::EXIT_BAD_INPUT);
+            }
+            if e.downcast_ref::<UnknownDoctor>().is_some() {
+                eprintln!("error: {e}; nothing was written");
                 return ExitCode::from(super::EXIT_BAD_INPUT);
             }
             eprintln!("error: {e:#}");
@@ -50,15 +95,37 @@ fn run_inner(args: &MatchArgs) -> anyhow::Result<()> {
     let t_all = Instant::now();
     let default =
         MaxKm::new(args.default_max_km).map_err(|e| anyhow::anyhow!("--default-max-km {e}"))?;
-    let out = args.out.clone().unwrap_or_else(|| default_out(&args.dir));
+    let whatif = !args.without.is_empty();
+    let out = args.out.clone().unwrap_or_else(|| {
+        let out = default_out(&args.dir);
+        if whatif {
+            let mut name = out.into_os_string();
+            name.push("-whatif");
+            name.into()
+        } else {
+            out
+        }
+    });
 
     let step = Step::start("load");
-    let inst = import::load_matching_instance(&args.dir, default)?;
-    let checksum =
-        checksum(&args.dir).with_context(|| format!("reading {}", args.dir.display()))?;
+    let mut inst = import::load_matching_instance(&args.dir, default)?;
+    let checksum = checksum(&args.dir)?;
+    let retired = resolve_without(&inst, &args.without)?;
     let t_load = step.finish();
 
-    let step = Step::start("solve");
+    // What-if: the base batch first, then the same instance with the doctors retired.
+    let base = if whatif {
+        let step = Step::start("base batch");
+        let sol = matching::flow::solve_with(&inst, &mut |stage, f| step.update(stage, f))?;
+        step.finish();
+        let capacities = matching::whatif::retire(&mut inst, &retired);
+        let retired: Vec<(u32, u32)> = retired.iter().copied().zip(capacities).collect();
+        Some((sol, retired))
+    } else {
+        None
+    };
+
+    let step = Step::start(if whatif { "what-if batch" } else { "solve" });
     let sol = matching::flow::solve_with(&inst, &mut |stage, f| step.update(stage, f))?;
     step.finish();
     sol.matching
@@ -71,7 +138,20 @@ fn run_inner(args: &MatchArgs) -> anyhow::Result<()> {
 
     let step = Step::start("write");
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    write_outputs(&out, &inst, &sol, &unmatched, &checksum, t_load, t_explain)?;
+    let batch = Batch {
+        checksum: &checksum,
+        without: &args.without,
+        t_load,
+        t_explain,
+    };
+    write_outputs(&out, &inst, &sol, &unmatched, &batch)?;
+    let comparison = base.map(|(base, retired)| {
+        let c = matching::whatif::compare(&inst, &base.matching, &sol.matching, &retired);
+        (base, c)
+    });
+    if let Some((base, c)) = &comparison {
+        write_whatif(&out, &inst, base, &sol, c)?;
+    }
     let t_write = step.finish();
 
     print_summary(
@@ -83,6 +163,9 @@ fn run_inner(args: &MatchArgs) -> anyhow::Result<()> {
         [t_load, t_explain, t_write],
         t_all.elapsed(),
     );
+    if let Some((base, c)) = &comparison {
+        print_whatif(&out, base, &sol, c);
+    }
     Ok(())
 }
 
@@ -93,11 +176,14 @@ fn default_out(dir: &Path) -> PathBuf {
     Path::new("out").join(name)
 }
 
-/// SHA-256 of patients.csv then doctors.csv, as read.
-fn checksum(dir: &Path) -> std::io::Result<String> {
+/// SHA-256 of patients.csv then doctors.csv, as read (streamed).
+pub(super) fn checksum(dir: &Path) -> anyhow::Result<String> {
     let mut h = Sha256::new();
     for f in ["patients.csv", "doctors.csv"] {
-        h.update(std::fs::read(dir.join(f))?);
+        let path = dir.join(f);
+        let mut file =
+            std::fs::File::open(&path).with_context(|| format!("reading {}", path.display()))?;
+        std::io::copy(&mut file, &mut h).with_context(|| format!("reading {}", path.display()))?;
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
@@ -120,15 +206,28 @@ fn write_atomic(
     Ok(())
 }
 
+/// What a batch's summary.json says beside the solution.
+struct Batch<'a> {
+    checksum: &'a str,
+    /// The retired doctors of a what-if batch (empty otherwise).
+    without: &'a [Rpps],
+    t_load: Duration,
+    t_explain: Duration,
+}
+
 fn write_outputs(
     out: &Path,
     inst: &Instance,
     sol: &Solution,
     unmatched: &[explain::Unmatched],
-    checksum: &str,
-    t_load: Duration,
-    t_explain: Duration,
+    batch: &Batch<'_>,
 ) -> anyhow::Result<()> {
+    let Batch {
+        checksum,
+        without,
+        t_load,
+        t_explain,
+    } = *batch;
     write_atomic(out, "assignments.csv", |w| {
         writeln!(w, "patient_id,rpps,distance_m")?;
         for (q, d) in sol.matching.doctor_of.iter().enumerate() {
@@ -157,7 +256,7 @@ fn write_outputs(
     })?;
     let sizes = matching::Matching::tier_sizes(inst);
     let reasons = count_reasons(unmatched);
-    let summary = serde_json::json!({
+    let mut summary = serde_json::json!({
         "objective": {
             "matched_tier_1": sol.objective.matched[0],
             "matched_tier_2": sol.objective.matched[1],
@@ -181,6 +280,10 @@ fn write_outputs(
         "instance_sha256": checksum,
         "engine": concat!("cpts ", env!("CARGO_PKG_VERSION")),
     });
+    if !without.is_empty() {
+        let list: Vec<&str> = without.iter().map(Rpps::as_str).collect();
+        summary["without"] = serde_json::json!(list);
+    }
     write_atomic(out, "summary.json", |w| {
         serde_json::to_writer_pretty(&mut *w, &summary)?;
         writeln!(w)
@@ -355,4 +458,130 @@ pub fn check_exact(args: &CheckExactArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn objective_json(o: &matching::Objective) -> serde_json::Value {
+    serde_json::json!({
+        "matched_tier_1": o.matched[0],
+        "matched_tier_2": o.matched[1],
+        "matched_tier_3": o.matched[2],
+        "total_m": o.metres,
+    })
+}
+
+fn tiers_json(v: [u64; 3]) -> serde_json::Value {
+    serde_json::json!({
+        "tier_1": v[0], "tier_2": v[1], "tier_3": v[2], "total": v.iter().sum::<u64>(),
+    })
+}
+
+/// whatif.json and whatif_communes.csv (README.md, "What-if").
+fn write_whatif(
+    out: &Path,
+    inst: &Instance,
+    base: &Solution,
+    sol: &Solution,
+    c: &Comparison,
+) -> anyhow::Result<()> {
+    let retired: Vec<serde_json::Value> = c
+        .retired
+        .iter()
+        .map(|r| {
+            let d = &inst.doctors[r.doctor as usize];
+            serde_json::json!({
+                "rpps": d.rpps.as_str(),
+                "insee": d.insee.as_str(),
+                "capacity": r.capacity,
+                "patients_in_base": r.held_in_base,
+            })
+        })
+        .collect();
+    let body = serde_json::json!({
+        "without": retired,
+        "retired_capacity": c.retired.iter().map(|r| u64::from(r.capacity)).sum::<u64>(),
+        "base": objective_json(&base.objective),
+        "whatif": objective_json(&sol.objective),
+        "lose_out": tiers_json(c.lose_out),
+        "gain": tiers_json(c.gain),
+        "reassigned": c.reassigned,
+        "communes_with_shortfall": c.communes.values().filter(|e| e.shortfall() > 0).count(),
+    });
+    write_atomic(out, "whatif.json", |w| {
+        serde_json::to_writer_pretty(&mut *w, &body)?;
+        writeln!(w)
+    })?;
+    write_atomic(out, "whatif_communes.csv", |w| {
+        writeln!(
+            w,
+            "insee,lose_out_tier_1,lose_out_tier_2,lose_out_tier_3,gain,unmatched_base,unmatched_whatif,shortfall,retired_capacity"
+        )?;
+        for (insee, e) in &c.communes {
+            writeln!(
+                w,
+                "{insee},{},{},{},{},{},{},{},{}",
+                e.lose_out[0],
+                e.lose_out[1],
+                e.lose_out[2],
+                e.gain,
+                e.unmatched_base,
+                e.unmatched_whatif,
+                e.shortfall(),
+                e.retired_capacity
+            )?;
+        }
+        Ok(())
+    })
+}
+
+fn print_whatif(out: &Path, base: &Solution, sol: &Solution, c: &Comparison) {
+    let places: u64 = c.retired.iter().map(|r| u64::from(r.capacity)).sum();
+    let held: u64 = c.retired.iter().map(|r| r.held_in_base).sum();
+    let (b, w) = (base.objective, sol.objective);
+    println!(
+        "what-if    without {} doctors ({places} places, {held} patients in the base batch)",
+        c.retired.len()
+    );
+    println!(
+        "  base       matched tier 1: {}, tier 2: {}, tier 3: {}; {:.1} km",
+        b.matched[0],
+        b.matched[1],
+        b.matched[2],
+        b.metres as f64 / 1000.0
+    );
+    println!(
+        "  what-if    matched tier 1: {}, tier 2: {}, tier 3: {}; {:.1} km",
+        w.matched[0],
+        w.matched[1],
+        w.matched[2],
+        w.metres as f64 / 1000.0
+    );
+    let lost: u64 = c.lose_out.iter().sum();
+    let short = c.communes.values().filter(|e| e.shortfall() > 0).count();
+    println!(
+        "  lose out   {lost} (tier 1: {}, tier 2: {}, tier 3: {}); {} gain a doctor, {} change doctor; {short} communes short",
+        c.lose_out[0],
+        c.lose_out[1],
+        c.lose_out[2],
+        c.gain.iter().sum::<u64>(),
+        c.reassigned
+    );
+    let mut worst: Vec<(&String, i64)> = c
+        .communes
+        .iter()
+        .map(|(k, e)| (k, e.shortfall()))
+        .filter(|x| x.1 > 0)
+        .collect();
+    worst.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
+    if !worst.is_empty() {
+        let top: Vec<String> = worst
+            .iter()
+            .take(5)
+            .map(|(k, v)| format!("{k} ({v})"))
+            .collect();
+        println!("  shortfall  {}", top.join(", "));
+    }
+    println!(
+        "  wrote      {}/whatif.json and whatif_communes.csv",
+        out.display()
+    );
 }

@@ -2,6 +2,7 @@
 
 mod matching;
 mod progress;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a matching batch on an instance folder (patients.csv, doctors.csv).
     Match(matching::MatchArgs),
+    /// Check a batch's result (feasibility, objective, certificate of optimality), no solver.
+    Verify(verify::VerifyArgs),
     /// Plan a garde period (cabinets.csv, doctors.csv, availability.csv, period.csv).
     Garde(crate::garde::cli::GardeArgs),
     /// Solve an instance with the flow and with the independent MILP, and compare objectives.
@@ -44,6 +47,7 @@ pub fn init_tracing() {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Match(a) => matching::run(&a),
+        Command::Verify(a) => verify::run(&a),
         Command::CheckExact(a) => matching::check_exact(&a),
         Command::Garde(a) => match crate::garde::cli::run_cli(&a) {
             Ok(()) => ExitCode::SUCCESS,

@@ -9,10 +9,12 @@
 
 mod doctors;
 mod patients;
+mod result;
 mod table;
 
 pub use doctors::read_doctors_from;
 pub use patients::read_patients_from;
+pub use result::{read_assignments_from, read_batch_result, read_unmatched_from};
 pub use table::MAX_ERRORS;
 
 use crate::domain::{Doctor, MaxKm, Patient};

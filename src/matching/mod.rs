@@ -5,6 +5,8 @@ pub mod exact;
 pub mod explain;
 pub mod flow;
 pub mod instance;
+pub mod verify;
+pub mod whatif;
 
 pub use flow::{Solution, solve};
 pub use instance::{DEFAULT_MAX_KM, FeasibilityError, Instance, Matching, Objective};
