@@ -28,7 +28,7 @@ use crate::solver::transport::{self, Arcs, Transport, UNASSIGNED};
 use std::time::{Duration, Instant};
 
 /// Candidate doctors per patient before pricing.
-pub const CANDIDATES: usize = 8;
+pub const CANDIDATES: usize = 12;
 
 /// Why a batch cannot be solved.
 #[derive(Debug, thiserror::Error)]
@@ -406,7 +406,13 @@ impl Sparse {
             let p = &inst.patients[q];
             let radius = p.max_km.unwrap_or(inst.default_max_km).metres().min(reach);
             let mut found: Arcs = Vec::new();
-            self.doctors.index.for_each_near(p.coords, radius, |s, _| {
+            self.doctors.index.for_each_near(p.coords, radius, |s, c2| {
+                // The chord is shorter than the arc, so `R·chord − 1.5` is below the cost: when
+                // that already makes the reduced cost ≥ 0, skip the haversine.
+                let floor = EARTH_RADIUS_M * c2.sqrt() - 1.5;
+                if floor + (pq - pot[s as usize]) as f64 >= 0.0 {
+                    return;
+                }
                 if tr.arcs(q).any(|(d, _)| d == s) {
                     return;
                 }
@@ -471,10 +477,12 @@ mod tests {
 
     #[test]
     fn pricing_brings_in_far_doctors_when_near_ones_are_full() {
-        // 12 patients at one point, 12 doctors of capacity 1 at growing distances: only 8 are
-        // candidates, pricing must bring in the others so that all 12 are matched.
-        let patients = (0..12).map(|i| patient(i, 48.69, 6.18, false)).collect();
-        let doctors = (0..12)
+        // CANDIDATES + 4 patients at one point, as many doctors of capacity 1 at growing
+        // distances: only CANDIDATES of them are candidates, pricing must bring in the others so
+        // that every patient is matched.
+        let n = CANDIDATES + 4;
+        let patients = (0..n).map(|i| patient(i, 48.69, 6.18, false)).collect();
+        let doctors = (0..n)
             .map(|i| {
                 doctor(
                     &format!("10000000{i:02}"),
@@ -490,7 +498,7 @@ mod tests {
             default_max_km: MaxKm::new(10.0).unwrap(),
         };
         let s = solve(&inst).unwrap();
-        assert_eq!(s.objective.matched, [0, 0, 12]);
+        assert_eq!(s.objective.matched, [0, 0, n as u64]);
         assert!(s.counters.priced_in >= 4);
         s.matching.check(&inst).unwrap();
     }

@@ -1,0 +1,152 @@
+//! Where the exact routing starts from: one price for all sinks, from a ladder, then a short
+//! block auction.
+//! Both keep every source at a best response to the sink prices, so the pseudoflow they leave
+//! satisfies the reduced-cost conditions and [`Transport::solve`] only routes what is left.
+
+use super::{EXCESS_WEIGHT, MAX_PRICE_LEVELS, NONE, Transport};
+
+impl Transport {
+    /// Sets one starting price for every sink (`pot = −price`) and places every source at its
+    /// best response: its cheapest arc if that beats its penalty, else unassigned.
+    ///
+    /// The price is chosen from a ladder: 0 and `P − x − 1` for each distinct penalty `P` and
+    /// `x` a decile of the sources' cheapest arc costs. At a price just below a penalty `P`,
+    /// the sources of penalty ≤ `P` far from every sink start unassigned. The units left out of
+    /// place are *excess* (sources beyond a sink's capacity, one search each) and *deficit*
+    /// (free places of a sink with a price, filled many per phase from the terminal); the
+    /// choice minimises `EXCESS_WEIGHT × excess + deficit`. When demand far exceeds capacity
+    /// this routes a fraction of what starting from 0 would.
+    ///
+    /// Every source is at a best response to the prices, so reduced costs are ≥ 0 whatever
+    /// the price; it only changes the amount of work.
+    ///
+    /// # Complexity
+    /// O(ladder rungs × sources + arcs).
+    pub(super) fn place_at_starting_prices(&mut self) {
+        let mut best = (u64::MAX, 0);
+        let mut load = vec![0u64; self.m];
+        for price in self.price_ladder() {
+            load.fill(0);
+            for q in 0..self.sources() {
+                let s = self.start[q];
+                if s < self.start[q + 1] && self.cost[s] + price < self.penalty[q] {
+                    load[self.head[s] as usize] += 1;
+                }
+            }
+            let score: u64 = load
+                .iter()
+                .zip(&self.capacity)
+                .map(|(&l, &c)| {
+                    let c = u64::from(c);
+                    let excess = l.saturating_sub(c);
+                    let deficit = if price > 0 { c.saturating_sub(l) } else { 0 };
+                    EXCESS_WEIGHT * excess + deficit
+                })
+                .sum();
+            if score < best.0 {
+                best = (score, price);
+            }
+        }
+        self.pot.fill(-best.1);
+        for q in 0..self.sources() {
+            if let Some((d, c)) = self.best_response(q) {
+                self.attach(q as u32, d, c);
+            }
+        }
+    }
+
+    /// The cheapest option of source `q` at the current prices: `(sink, arc cost)`, or `None`
+    /// when no arc beats its penalty. Ties go to the first arc in (cost, sink) order.
+    fn best_response(&self, q: usize) -> Option<(u32, i64)> {
+        let mut best: Option<(u32, i64)> = None;
+        let mut value = self.penalty[q];
+        for k in self.start[q]..self.start[q + 1] {
+            let d = self.head[k];
+            let v = self.cost[k] - self.pot[d as usize];
+            if v < value {
+                value = v;
+                best = Some((d, self.cost[k]));
+            }
+        }
+        best
+    }
+
+    /// Starting prices, highest first, ending with 0 (see
+    /// [`Transport::place_at_starting_prices`]); only 0 when the penalties take more than
+    /// [`MAX_PRICE_LEVELS`] values.
+    fn price_ladder(&self) -> Vec<i64> {
+        let mut levels: Vec<i64> = self.penalty.clone();
+        levels.sort_unstable();
+        levels.dedup();
+        let mut cheapest: Vec<i64> = (0..self.sources())
+            .filter(|&q| self.start[q] < self.start[q + 1])
+            .map(|q| self.cost[self.start[q]])
+            .collect();
+        if levels.len() > MAX_PRICE_LEVELS || cheapest.is_empty() {
+            return vec![0];
+        }
+        cheapest.sort_unstable();
+        let mut ladder = vec![0];
+        for &p in &levels {
+            ladder.extend((0..=10).map(|j| {
+                let x = cheapest[(cheapest.len() - 1) * j / 10];
+                (p - x - 1).max(0)
+            }));
+        }
+        ladder.sort_unstable_by(|a, b| b.cmp(a));
+        ladder.dedup();
+        ladder
+    }
+
+    /// A better start than "every source at its cheapest arc": a few Gauss–Seidel sweeps of
+    /// block auction. Each overloaded sink raises its price `π = −p` just enough that only
+    /// `capacity` sources still prefer it; the others move to their next best option (another
+    /// sink at its current price, or unassigned). Every source stays at a best response to the
+    /// prices, so reduced costs stay ≥ 0; a sink whose price rose is full and stays full (prices
+    /// elsewhere only rise), so no sink is left in deficit. What is left over is routed exactly
+    /// by [`Transport::solve`].
+    pub(super) fn raise_prices(&mut self, sweeps: usize) {
+        let mut margins: Vec<(i64, u32, u32, i64)> = Vec::new();
+        for _ in 0..sweeps {
+            let mut changed = false;
+            for a in 0..self.m {
+                let cap = self.capacity[a] as usize;
+                if self.held[a].len() <= cap {
+                    continue;
+                }
+                let pi_a = -self.pot[a];
+                margins.clear();
+                for &q in &self.held[a] {
+                    let qi = q as usize;
+                    // Next best option of q: (value, sink or NONE for unassigned, arc cost).
+                    let mut best = (self.penalty[qi], NONE, 0i64);
+                    for k in self.start[qi]..self.start[qi + 1] {
+                        let d = self.head[k];
+                        if d as usize == a {
+                            continue;
+                        }
+                        let v = self.cost[k] - self.pot[d as usize];
+                        if v < best.0 {
+                            best = (v, d, self.cost[k]);
+                        }
+                    }
+                    margins.push((best.0 - (self.cost_of[qi] + pi_a), q, best.1, best.2));
+                }
+                margins.sort_unstable_by_key(|&(m, q, _, _)| (m, q));
+                let evict = margins.len() - cap;
+                let raise = margins[evict - 1].0.max(0);
+                self.pot[a] -= raise;
+                for &(_, q, d, c) in &margins[..evict] {
+                    self.detach(q);
+                    if d != NONE {
+                        self.attach(q, d, c);
+                    }
+                }
+                changed = true;
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+}

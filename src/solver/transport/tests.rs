@@ -1,0 +1,111 @@
+use super::*;
+
+/// Brute force over all assignments, for tiny problems.
+fn brute(capacity: &[u32], penalty: &[i64], arcs: &[Arcs]) -> i64 {
+    fn go(q: usize, cap: &mut Vec<u32>, penalty: &[i64], arcs: &[Arcs]) -> i64 {
+        if q == penalty.len() {
+            return 0;
+        }
+        let mut best = penalty[q] + go(q + 1, cap, penalty, arcs);
+        for &(d, c) in &arcs[q] {
+            if cap[d as usize] > 0 {
+                cap[d as usize] -= 1;
+                best = best.min(c + go(q + 1, cap, penalty, arcs));
+                cap[d as usize] += 1;
+            }
+        }
+        best
+    }
+    go(0, &mut capacity.to_vec(), penalty, arcs)
+}
+
+fn check_optimality(t: &Transport) {
+    for q in 0..t.sources() {
+        let pq = t.source_potential(q);
+        for (d, c) in t.arcs(q) {
+            assert!(c + pq - t.potentials()[d as usize] >= 0, "arc {q}->{d}");
+        }
+        assert!(t.penalty[q] + pq >= 0, "unassign {q}");
+    }
+}
+
+#[test]
+fn a_single_sink_keeps_the_cheapest_sources() {
+    // One seat; the source with the largest saving (penalty − cost) wins it.
+    let arcs = vec![vec![(0, 5)], vec![(0, 1)], vec![(0, 3)]];
+    let mut t = Transport::new(vec![1], vec![100, 100, 100], &arcs).unwrap();
+    t.solve();
+    assert_eq!(t.assignment(), &[UNASSIGNED, 0, UNASSIGNED]);
+    assert_eq!(t.total_cost(), 201);
+    check_optimality(&t);
+}
+
+#[test]
+fn a_chain_of_moves_makes_room() {
+    // q0 only reaches s0; q1 prefers s0 but can go to s1 at +2.
+    let arcs = vec![vec![(0, 10)], vec![(0, 1), (1, 3)]];
+    let mut t = Transport::new(vec![1, 1], vec![1000, 1000], &arcs).unwrap();
+    t.solve();
+    assert_eq!(t.assignment(), &[0, 1]);
+    check_optimality(&t);
+}
+
+#[test]
+fn random_small_problems_match_brute_force() {
+    let mut seed = 7u64;
+    let mut next = |k: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % k
+    };
+    for _ in 0..400 {
+        let n = 1 + next(7) as usize;
+        let m = 1 + next(4) as usize;
+        let capacity: Vec<u32> = (0..m).map(|_| next(3) as u32).collect();
+        let mut arcs: Vec<Arcs> = vec![Vec::new(); n];
+        for list in &mut arcs {
+            for d in 0..m as u32 {
+                if next(3) > 0 {
+                    list.push((d, next(20) as i64));
+                }
+            }
+        }
+        let penalty: Vec<i64> = (0..n).map(|_| 20 + next(3) as i64 * 30).collect();
+        let mut t = Transport::new(capacity.clone(), penalty.clone(), &arcs).unwrap();
+        t.solve();
+        assert_eq!(t.total_cost(), brute(&capacity, &penalty, &arcs));
+        check_optimality(&t);
+        // Warm start: add arcs, solve again, compare with a cold solve.
+        let mut extra: Vec<(u32, Arcs)> = Vec::new();
+        for q in 0..n as u32 {
+            if next(2) == 0 {
+                extra.push((q, vec![(next(m as u64) as u32, next(20) as i64)]));
+            }
+        }
+        let mut all = arcs.clone();
+        for (q, a) in &extra {
+            for &(d, c) in a {
+                if !all[*q as usize].iter().any(|x| x.0 == d) {
+                    all[*q as usize].push((d, c));
+                }
+            }
+        }
+        let filtered: Vec<(u32, Arcs)> = extra
+            .iter()
+            .map(|(q, a)| {
+                (
+                    *q,
+                    a.iter()
+                        .copied()
+                        .filter(|x| !arcs[*q as usize].iter().any(|y| y.0 == x.0))
+                        .collect(),
+                )
+            })
+            .collect();
+        t.add_arcs(&filtered).unwrap();
+        t.solve();
+        assert_eq!(t.total_cost(), brute(&capacity, &penalty, &all));
+        check_optimality(&t);
+    }
+}
