@@ -163,6 +163,7 @@ pub fn solve_with(inst: &Instance, progress: &mut dyn FnMut(&str, f64)) -> Resul
         searches = st.searches,
         settled = st.settled,
         relaxed = st.relaxed,
+        phases = st.phases,
         rounds,
         "flow solved"
     );

@@ -137,6 +137,8 @@ pub struct Stats {
     pub settled: u64,
     /// Composite edges relaxed over all searches.
     pub relaxed: u64,
+    /// Primal-dual phases filling deficits (counted in `searches` too).
+    pub phases: u64,
 }
 
 impl Transport {
@@ -459,6 +461,7 @@ impl Transport {
     fn fill_deficits(&mut self) {
         self.new_epoch();
         self.stats.searches += 1;
+        self.stats.phases += 1;
         let t = self.m as u32;
         let mut heap = BinaryHeap::new();
         self.stamp[t as usize] = self.epoch;
