@@ -57,6 +57,10 @@ const PRICE_SWEEPS: usize = 6;
 
 /// Distinct penalties beyond which the starting prices are all 0.
 const MAX_PRICE_LEVELS: usize = 8;
+/// Deficit sinks a phase's Dijkstra settles before it stops (the others wait for a later
+/// phase): beyond a point, a wider search costs more than the paths it opens.
+const PHASE_TARGETS: usize = 256;
+
 /// How much more a unit of excess costs than a unit of deficit, for the choice of the starting
 /// price: excess takes one search per unit, deficits are filled many per search.
 const EXCESS_WEIGHT: u64 = 8;
@@ -468,6 +472,7 @@ impl Transport {
         self.dist[t as usize] = 0;
         heap.push(Reverse((0, t)));
         let mut dmax = 0;
+        let mut reached = 0;
         while let Some(Reverse((du, u))) = heap.pop() {
             let ui = u as usize;
             if self.done[ui] == self.epoch || du > self.dist[ui] {
@@ -476,6 +481,12 @@ impl Transport {
             self.done[ui] = self.epoch;
             dmax = du;
             self.stats.settled += 1;
+            if u != t && self.excess(ui) < 0 {
+                reached += 1;
+                if reached >= PHASE_TARGETS {
+                    break;
+                }
+            }
             if u == t {
                 self.expand_terminal(&mut heap, du);
             } else {
