@@ -1,8 +1,14 @@
 //! CPTS matching & garde engine: médecin-traitant matching for orphan patients, and cabinet de
 //! garde rosters with consultation slots (see README.md and FORMATS.md).
 
-/// CLI subcommands: match, verify, check-exact, garde, fixtures.
+/// HTTP API (axum): state, router, problem+json errors, auth extractors, one file per resource.
+pub mod api;
+/// Redis: key names under a prefix, the shared connection.
+pub mod cache;
+/// CLI subcommands: match, verify, check-exact, garde, fixtures, serve, token, migrate.
 pub mod cli;
+/// Service configuration from flags and environment; secrets that never print.
+pub mod config;
 /// Value types that cannot be wrong: RPPS, INSEE, patient ids, tiers.
 pub mod domain;
 /// Deterministic instances built from the reference data in fixtures/.
@@ -17,3 +23,9 @@ pub mod import;
 pub mod matching;
 /// Generic optimisation: min-cost flow and MILP glue, indices and integer costs only.
 pub mod solver;
+/// The service's lifecycle: build (bind, migrate), run, drain on SIGTERM.
+pub mod startup;
+/// Persistence: all SQL, for SQLite and PostgreSQL; migrations.
+pub mod store;
+/// API tokens: minting, keyed hash, verification.
+pub mod tokens;

@@ -2,7 +2,10 @@
 
 mod matching;
 mod progress;
+mod service;
 mod verify;
+
+pub use service::{TokenAction, TokenArgs};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -31,6 +34,12 @@ pub enum Command {
     CheckExact(matching::CheckExactArgs),
     /// Regenerate the in-repo fixtures, or write one large instance with --area.
     Fixtures(crate::fixtures::FixturesArgs),
+    /// Run the HTTP service (migrates the database first); stops on SIGTERM or Ctrl-C.
+    Serve(crate::config::Config),
+    /// Create or revoke API tokens.
+    Token(TokenArgs),
+    /// Apply the pending database migrations and exit.
+    Migrate(crate::config::Config),
 }
 
 /// Structured logs on stderr; `RUST_LOG` sets the level (default `warn`).
@@ -60,6 +69,9 @@ pub fn run(cli: Cli) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Serve(config) => service::serve(&config),
+        Command::Token(a) => service::token(a),
+        Command::Migrate(config) => service::migrate(&config),
         Command::Fixtures(a) => match crate::fixtures::run(&a) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

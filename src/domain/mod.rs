@@ -5,8 +5,10 @@ pub mod doctor;
 pub mod ids;
 pub mod insee;
 pub mod patient;
+pub mod role;
 
 pub use doctor::Doctor;
 pub use ids::{CabinetId, IdError, PatientId, Rpps, RppsError};
 pub use insee::{Departement, InseeCode, InseeError};
 pub use patient::{MaxKm, MaxKmError, Patient, Tier};
+pub use role::{Role, RoleError};

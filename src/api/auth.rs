@@ -1,0 +1,235 @@
+//! Who is calling: bearer-token extractors.
+//!
+//! * [`Caller`]: any valid token. Use it when several roles share a route, then call
+//!   [`Caller::require`] / [`Caller::require_own_rpps`].
+//! * [`CpamStaff`], [`Regulateur`], [`Medecin`], [`Coordinateur`]: exactly that role, else 403.
+//!   A [`Medecin`] carries its RPPS; [`Medecin::require_own`] refuses any other (403).
+//! * [`OwnRpps`]: a médecin on a route with an `{rpps}` segment, which must be its own; it
+//!   checks before the body is read, so a 403 never hides behind a 422 of the body.
+//!
+//! No token, or a malformed, unknown, revoked or wrong one: the same 401, same body. Put the
+//! auth extractor first among a handler's arguments, so 401/403 come before 404/422.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::{Role, Rpps};
+use crate::tokens;
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+/// The holder of a valid token.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The token's public id (safe to log).
+    pub token_id: String,
+    pub role: Role,
+    /// Set for a médecin, and only for one.
+    pub rpps: Option<Rpps>,
+}
+
+impl Caller {
+    /// 403 unless the caller has one of `roles`.
+    ///
+    /// # Errors
+    /// [`ApiError::Forbidden`].
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            Err(ApiError::Forbidden(format!(
+                "this requires the role {}",
+                names.join(" or ")
+            )))
+        }
+    }
+
+    /// 403 unless the caller is the médecin with this RPPS.
+    ///
+    /// # Errors
+    /// [`ApiError::Forbidden`].
+    pub fn require_own_rpps(&self, rpps: &Rpps) -> Result<(), ApiError> {
+        self.require(&[Role::Medecin])?;
+        if self.rpps.as_ref() == Some(rpps) {
+            Ok(())
+        } else {
+            Err(forbidden_other_rpps())
+        }
+    }
+}
+
+fn forbidden_other_rpps() -> ApiError {
+    ApiError::Forbidden("a médecin acts only on its own RPPS".to_owned())
+}
+
+/// The token of an `Authorization: Bearer …` header (scheme case-insensitive, RFC 9110 §11.1).
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let presented = bearer(parts).ok_or(ApiError::Unauthenticated)?;
+        let record = tokens::authenticate(&state.store, &state.token_key, presented)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        tracing::Span::current().record("token", record.id.as_str());
+        Ok(Caller {
+            token_id: record.id,
+            role: record.role,
+            rpps: record.rpps,
+        })
+    }
+}
+
+macro_rules! role_extractor {
+    ($(#[$doc:meta])* $name:ident, $role:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name(pub Caller);
+
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &AppState,
+            ) -> Result<Self, ApiError> {
+                let caller = Caller::from_request_parts(parts, state).await?;
+                caller.require(&[$role])?;
+                Ok(Self(caller))
+            }
+        }
+    };
+}
+
+role_extractor!(
+    /// A CPAM staff token.
+    CpamStaff,
+    Role::Cpam
+);
+role_extractor!(
+    /// A Centre 15 régulateur token.
+    Regulateur,
+    Role::Regulateur
+);
+role_extractor!(
+    /// A CPTS coordinator token.
+    Coordinateur,
+    Role::Coordinateur
+);
+
+/// A médecin token, with the RPPS it is bound to.
+#[derive(Clone, Debug)]
+pub struct Medecin {
+    pub caller: Caller,
+    pub rpps: Rpps,
+}
+
+impl Medecin {
+    /// 403 unless `rpps` is this médecin's own.
+    ///
+    /// # Errors
+    /// [`ApiError::Forbidden`].
+    pub fn require_own(&self, rpps: &Rpps) -> Result<(), ApiError> {
+        if &self.rpps == rpps {
+            Ok(())
+        } else {
+            Err(forbidden_other_rpps())
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Medecin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(&[Role::Medecin])?;
+        let rpps = caller.rpps.clone().ok_or_else(|| {
+            // The tokens table's CHECK binds every médecin token to an RPPS.
+            ApiError::Internal("a medecin token without an RPPS".into())
+        })?;
+        Ok(Medecin { caller, rpps })
+    }
+}
+
+/// A médecin acting on the `{rpps}` segment of the route, which is its own: 422 (naming the
+/// parameter) when the segment is not an RPPS, 403 when it is another one.
+#[derive(Clone, Debug)]
+pub struct OwnRpps(pub Rpps);
+
+impl FromRequestParts<AppState> for OwnRpps {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let medecin = Medecin::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        let raw = params
+            .iter()
+            .find_map(|(k, v)| (k == "rpps").then_some(v))
+            .ok_or_else(|| ApiError::Internal("OwnRpps on a route without {rpps}".into()))?;
+        let rpps: Rpps = super::parse_param("rpps", raw)?;
+        medecin.require_own(&rpps)?;
+        Ok(OwnRpps(rpps))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(auth: Option<&str>) -> Parts {
+        let mut b = axum::http::Request::builder();
+        if let Some(a) = auth {
+            b = b.header(AUTHORIZATION, a);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn bearer_reads_the_scheme_case_insensitively() {
+        assert_eq!(bearer(&parts(Some("Bearer abc"))), Some("abc"));
+        assert_eq!(bearer(&parts(Some("bearer  abc "))), Some("abc"));
+        assert_eq!(bearer(&parts(Some("Basic abc"))), None);
+        assert_eq!(bearer(&parts(Some("Bearer"))), None);
+        assert_eq!(bearer(&parts(None)), None);
+    }
+
+    #[test]
+    fn roles_and_rpps_are_checked() {
+        let rpps: Rpps = "10000000009".parse().unwrap();
+        let other: Rpps = "10123456781".parse().unwrap();
+        let medecin = Caller {
+            token_id: "t".into(),
+            role: Role::Medecin,
+            rpps: Some(rpps.clone()),
+        };
+        assert!(medecin.require(&[Role::Medecin, Role::Cpam]).is_ok());
+        assert!(matches!(
+            medecin.require(&[Role::Cpam]),
+            Err(ApiError::Forbidden(_))
+        ));
+        assert!(medecin.require_own_rpps(&rpps).is_ok());
+        assert!(matches!(
+            medecin.require_own_rpps(&other),
+            Err(ApiError::Forbidden(_))
+        ));
+        let cpam = Caller {
+            token_id: "t".into(),
+            role: Role::Cpam,
+            rpps: None,
+        };
+        assert!(matches!(
+            cpam.require_own_rpps(&rpps),
+            Err(ApiError::Forbidden(_))
+        ));
+    }
+}

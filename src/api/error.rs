@@ -1,0 +1,280 @@
+//! [`ApiError`]: every failure of every handler, answered as RFC 9457 `application/problem+json`.
+//!
+//! The status and the problem `type` of each variant come from exhaustive matches (no
+//! wildcard), so a new variant forces a decision. The `type`s are stable paths listed in the
+//! README. A 5xx is logged once, here, inside the request span; its body says nothing internal.
+
+use crate::{cache, store};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A failed request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No bearer token, or one that is malformed, unknown, revoked or wrong: the same answer
+    /// for all, so a caller learns nothing about which tokens exist.
+    #[error("a valid bearer token is required")]
+    Unauthenticated,
+    /// Authenticated, but this role (or this médecin) may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such resource or route.
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists, not with this method.
+    #[error("this method is not allowed on this resource")]
+    MethodNotAllowed,
+    /// The request conflicts with the stored state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is larger than the route accepts.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// The body is not of the media type the route reads.
+    #[error("expected a request body of type {0}")]
+    UnsupportedMediaType(&'static str),
+    /// The body is not well-formed (not JSON at all, truncated…).
+    #[error("malformed request body: {0}")]
+    Malformed(String),
+    /// Well-formed, but some fields or parameters are invalid; each one is listed.
+    #[error("{} invalid", plural(.0.len()))]
+    Invalid(Vec<FieldError>),
+    /// The request took longer than the server allows.
+    #[error("the request took longer than {0} s")]
+    Timeout(u64),
+    /// A backing service (database, Redis) does not answer; retrying later may work.
+    #[error("{what} is unavailable")]
+    Unavailable {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A bug or a broken invariant; the details go to the log only.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+fn plural(n: usize) -> String {
+    if n == 1 {
+        "1 field is".to_owned()
+    } else {
+        format!("{n} fields are")
+    }
+}
+
+/// One invalid input: a body field (`pointer`, a JSON Pointer in URI-fragment form, `#/max_km`)
+/// or a path or query parameter (`parameter`, its name).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct FieldError {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+    /// What is wrong with it.
+    pub detail: String,
+}
+
+impl FieldError {
+    /// An invalid body field at `pointer` (`#/doctors/3/rpps`).
+    pub fn at_pointer(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            pointer: Some(pointer.into()),
+            parameter: None,
+            detail: detail.into(),
+        }
+    }
+
+    /// An invalid path or query parameter.
+    pub fn at_parameter(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            pointer: None,
+            parameter: Some(name.into()),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The RFC 9457 body of every error response.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct Problem {
+    /// A stable path naming the kind of problem, e.g. `/problems/invalid-request`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The HTTP reason phrase of `status`.
+    pub title: String,
+    pub status: u16,
+    /// What went wrong, for a human.
+    pub detail: String,
+    /// For 422: every invalid field or parameter.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl ApiError {
+    /// An invalid path or query parameter, alone.
+    pub fn invalid_parameter(name: &str, detail: impl std::fmt::Display) -> Self {
+        ApiError::Invalid(vec![FieldError::at_parameter(name, detail.to_string())])
+    }
+
+    /// An invalid body field, alone.
+    pub fn invalid_field(pointer: &str, detail: impl std::fmt::Display) -> Self {
+        ApiError::Invalid(vec![FieldError::at_pointer(pointer, detail.to_string())])
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Timeout(_) | ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The problem `type`: a stable path, listed in the README.
+    pub fn type_uri(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated => "/problems/unauthenticated",
+            ApiError::Forbidden(_) => "/problems/forbidden",
+            ApiError::NotFound(_) => "/problems/not-found",
+            ApiError::MethodNotAllowed => "/problems/method-not-allowed",
+            ApiError::Conflict(_) => "/problems/conflict",
+            ApiError::PayloadTooLarge => "/problems/payload-too-large",
+            ApiError::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
+            ApiError::Malformed(_) => "/problems/malformed-request",
+            ApiError::Invalid(_) => "/problems/invalid-request",
+            ApiError::Timeout(_) => "/problems/timeout",
+            ApiError::Unavailable { .. } => "/problems/unavailable",
+            ApiError::Internal(_) => "/problems/internal",
+        }
+    }
+
+    /// The body of this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let detail = match self {
+            // Nothing internal leaves the server.
+            ApiError::Internal(_) => "internal error; it has been logged".to_owned(),
+            _ => self.to_string(),
+        };
+        let errors = match self {
+            ApiError::Invalid(e) => e.clone(),
+            _ => Vec::new(),
+        };
+        Problem {
+            kind: self.type_uri().to_owned(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "request failed");
+        }
+        let body = serde_json::to_vec(&self.problem()).expect("a Problem always serializes");
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if matches!(self, ApiError::Unauthenticated) {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<store::Error> for ApiError {
+    /// The generic mapping; a handler that expects a conflict (a taken slot) maps
+    /// [`store::Error::Conflict`] itself, with its own problem type, before `?`.
+    fn from(e: store::Error) -> Self {
+        match e {
+            store::Error::Unavailable(source) => ApiError::Unavailable {
+                what: "the database",
+                source: Box::new(source),
+            },
+            store::Error::Conflict(_) => {
+                ApiError::Conflict("conflicts with an existing resource".to_owned())
+            }
+            e @ (store::Error::UnsupportedUrl
+            | store::Error::Migrate(_)
+            | store::Error::Corrupt(_)
+            | store::Error::Other(_)) => ApiError::Internal(Box::new(e)),
+        }
+    }
+}
+
+impl From<cache::Error> for ApiError {
+    fn from(e: cache::Error) -> Self {
+        match e {
+            cache::Error::Unavailable(_) | cache::Error::Timeout(_) => ApiError::Unavailable {
+                what: "Redis",
+                source: Box::new(e),
+            },
+            cache::Error::Url(_) => ApiError::Internal(Box::new(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_422_lists_its_fields_and_counts_them() {
+        let e = ApiError::Invalid(vec![
+            FieldError::at_pointer("#/max_km", "must be > 0"),
+            FieldError::at_parameter("rpps", "expected exactly 11 digits"),
+        ]);
+        let p = serde_json::to_value(e.problem()).unwrap();
+        assert_eq!(
+            p,
+            serde_json::json!({
+                "type": "/problems/invalid-request",
+                "title": "Unprocessable Entity",
+                "status": 422,
+                "detail": "2 fields are invalid",
+                "errors": [
+                    {"pointer": "#/max_km", "detail": "must be > 0"},
+                    {"parameter": "rpps", "detail": "expected exactly 11 digits"}
+                ]
+            })
+        );
+    }
+
+    #[test]
+    fn internal_errors_say_nothing_internal() {
+        let e = ApiError::Internal("password=hunter2 in some driver message".into());
+        let p = e.problem();
+        assert_eq!(p.status, 500);
+        assert!(!p.detail.contains("hunter2"));
+        assert_eq!(p.kind, "/problems/internal");
+    }
+
+    #[test]
+    fn responses_are_problem_json_and_401_invites_a_bearer_token() {
+        let r = ApiError::Unauthenticated.into_response();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+}

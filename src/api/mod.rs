@@ -1,0 +1,249 @@
+//! The HTTP API (axum): [`AppState`], [`router`], one file per resource.
+//!
+//! Handlers parse at the boundary (wire types → domain types), call `store` (and, for long
+//! work, `jobs`), and convert back. No SQL here; no solver logic here (`matching`, `garde`).
+//! Every error is an [`ApiError`], answered as RFC 9457 problem+json.
+//!
+//! # Adding a resource (see `doctors.rs`, the pattern)
+//!
+//! 1. **File.** `src/api/<resource>.rs` with `pub(super) fn routes() -> OpenApiRouter<AppState>`
+//!    listing its handlers with `routes!(…)`; merge it in [`router`] below (`.merge(x::routes())`).
+//!    Paths use axum 0.8 syntax: `/cabinets/{cabinet_id}`.
+//! 2. **Who.** Make the auth extractor the *first* argument, so 401/403 come before 404/422:
+//!    [`CpamStaff`], [`Regulateur`], [`Coordinateur`], [`OwnRpps`] (a médecin on its own
+//!    `{rpps}` route), [`Medecin`], or [`Caller`] with `caller.require(&[Role::Cpam, …])?` when
+//!    several roles share a route.
+//! 3. **Input.** Body: [`Json<T>`] from this module (not `axum::Json`): a bad field is a 422
+//!    whose `pointer` is `#/field`; give `T` domain types (`Rpps`, `MaxKm`, `PatientId`…) so
+//!    serde's `try_from` does the validation, and `#[serde(deny_unknown_fields)]`. Path: take
+//!    [`Path<String>`](Path) and [`parse_param`]`::<Rpps>("rpps", &raw)?` (422 naming the
+//!    parameter). Cross-field rules: `ApiError::invalid_field("#/end", "must be after start")`.
+//! 4. **Work.** A `Store` method in `src/store/<aggregate>.rs` (SQL only there, `$1`
+//!    placeholders, types per `store`'s conventions, new tables in *both* migration folders).
+//!    `?` maps `store::Error` (503 when the database is down, 409 on a unique violation); map
+//!    an expected conflict yourself first, with its own variant and problem type (add the
+//!    variant to [`ApiError`]: the exhaustive matches then ask for its status and `type`, and
+//!    list it in the README's problem types).
+//! 5. **Output.** A wire struct deriving `Serialize` + `ToSchema`, built `From` the record;
+//!    never log bodies or patient fields (`tracing` fields: ids only).
+//! 6. **OpenAPI.** `#[utoipa::path(method, path, tag, security(("bearer" = [])), params(…),
+//!    request_body = T, responses(…))]` on each handler, listing every status it can answer
+//!    with `body = Problem, content_type = "application/problem+json"` for errors.
+//! 7. **Tests.** `tests/api/<resource>.rs`, one `both_backends!` per test (SQLite and
+//!    PostgreSQL), one `TestApp` helper per endpoint returning the raw response; cover the
+//!    happy path, 401 (no token, bad token), 403 (wrong role, other RPPS), 422 with its
+//!    pointer, 404, and check the stored state through `app.store`.
+
+pub mod auth;
+mod doctors;
+pub mod error;
+mod health;
+pub mod json;
+
+pub use auth::{Caller, Coordinateur, CpamStaff, Medecin, OwnRpps, Regulateur};
+pub use error::{ApiError, FieldError, Problem};
+pub use json::Json;
+
+use crate::cache::Cache;
+use crate::store::Store;
+use crate::tokens::TokenKey;
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath};
+use axum::http::request::Parts;
+use axum::http::{Request, header};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use serde::de::DeserializeOwned;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+/// Longest a request may take; long work goes to jobs and answers 202 at once.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Largest JSON body by default; a CSV import route raises its own limit with
+/// `DefaultBodyLimit::max` on that route.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    /// `None` when `REDIS_URL` is unset (development only).
+    pub cache: Option<Cache>,
+    pub token_key: Arc<TokenKey>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "cpts",
+        description = "Médecin-traitant matching and cabinet de garde rosters for CPTS, CPAM \
+                       and Centre 15. Errors are RFC 9457 problem+json."
+    ),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "doctors", description = "GPs and their declared capacity")
+    )
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("cpts_<id>_<secret>, from `cpts token create`")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The routes and their OpenAPI document, before state and middleware.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(doctors::routes())
+        .split_for_parts()
+}
+
+/// The OpenAPI 3.1 document of the service.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+/// Every route of the service, with its middleware: a request span (method and route
+/// template, never the URI: it may hold ids), a timeout, a body limit, panics answered 500,
+/// and problem+json for unknown routes and methods.
+pub fn router(state: AppState) -> Router {
+    let (routes, doc) = api();
+    let doc: Arc<str> = doc
+        .to_json()
+        .expect("the OpenAPI document serializes")
+        .into();
+    routes
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = Arc::clone(&doc);
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        doc.to_string(),
+                    )
+                }
+            }),
+        )
+        .route("/docs", get(|| async { Html(DOCS_PAGE) }))
+        .fallback(|| async { ApiError::NotFound("no such resource".to_owned()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(
+            ServiceBuilder::new()
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                        // ApiError logs 5xx once, with its cause.
+                        .on_failure(()),
+                )
+                .layer(CatchPanicLayer::custom(
+                    |_panic: Box<dyn std::any::Any + Send>| {
+                        ApiError::Internal("a handler panicked".into()).into_response()
+                    },
+                ))
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    ApiError::Timeout(REQUEST_TIMEOUT.as_secs())
+                }))
+                .timeout(REQUEST_TIMEOUT),
+        )
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+fn request_span(req: &Request<axum::body::Body>) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route,
+        token = tracing::field::Empty,
+    )
+}
+
+/// A human-readable page rendering `/openapi.json` (Scalar, from its CDN: the page needs a
+/// browser with network access; the JSON document itself does not).
+const DOCS_PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>cpts API</title>
+</head>
+<body>
+  <noscript>The machine-readable document is at <a href="/openapi.json">/openapi.json</a>.</noscript>
+  <script id="api-reference" data-url="/openapi.json"></script>
+  <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
+</body>
+</html>
+"#;
+
+/// A path parameter; rejections are problem+json. Prefer `Path<String>` and
+/// [`parse_param`], which names the parameter in the 422.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                let name = match e.kind() {
+                    ErrorKind::ParseErrorAtKey { key, .. }
+                    | ErrorKind::InvalidUtf8InPathParam { key }
+                    | ErrorKind::DeserializeError { key, .. } => key.clone(),
+                    _ => "path".to_owned(),
+                };
+                Err(ApiError::invalid_parameter(&name, e.body_text()))
+            }
+            Err(e) => Err(ApiError::Internal(Box::new(e))),
+        }
+    }
+}
+
+/// Parses a path or query parameter into a domain type; a 422 naming `name` otherwise.
+///
+/// # Errors
+/// [`ApiError::Invalid`] with the parse error's message.
+pub fn parse_param<T>(name: &str, raw: &str) -> Result<T, ApiError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    raw.parse()
+        .map_err(|e| ApiError::invalid_parameter(name, e))
+}

@@ -1,0 +1,143 @@
+//! `cpts serve`, `cpts token create|revoke` and `cpts migrate`: the service's commands.
+
+use crate::config::Config;
+use crate::domain::{Role, Rpps};
+use crate::startup::Application;
+use crate::store::Store;
+use crate::tokens::{self, CreateError, TokenKey};
+use anyhow::Context;
+use std::process::ExitCode;
+
+/// `cpts token …`.
+#[derive(Debug, clap::Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub action: TokenAction,
+}
+
+/// What to do with tokens.
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it once (stdout); only its keyed hash is stored.
+    Create {
+        /// cpam, regulateur, medecin or coordinateur.
+        #[arg(long)]
+        role: Role,
+        /// The médecin's RPPS (required for, and only for, --role medecin).
+        #[arg(long)]
+        rpps: Option<Rpps>,
+        /// Free text to recognise the token later (who holds it).
+        #[arg(long, default_value = "")]
+        label: String,
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Revoke a token by its id (printed at creation); it stops working at once.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        config: Config,
+    },
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// `cpts serve`: migrate, listen, serve until SIGTERM or Ctrl-C.
+pub fn serve(config: &Config) -> ExitCode {
+    report(runtime().and_then(|rt| {
+        rt.block_on(async {
+            let app = Application::build(config)
+                .await
+                .context("starting the service")?;
+            eprintln!("cpts serve: listening on http://{}", app.local_addr());
+            app.run_until_stopped().await.context("serving")?;
+            eprintln!("cpts serve: stopped");
+            Ok(ExitCode::SUCCESS)
+        })
+    }))
+}
+
+/// `cpts migrate`: apply the pending migrations and exit.
+pub fn migrate(config: &Config) -> ExitCode {
+    report(runtime().and_then(|rt| {
+        rt.block_on(async {
+            let store = open(config).await?;
+            store.migrate().await.context("migrating")?;
+            store.close().await;
+            eprintln!("cpts migrate: the database is up to date");
+            Ok(ExitCode::SUCCESS)
+        })
+    }))
+}
+
+async fn open(config: &Config) -> anyhow::Result<Store> {
+    config.validate()?;
+    Store::connect(config.database_url.expose())
+        .await
+        .context("opening the database")
+}
+
+/// `cpts token create|revoke`.
+pub fn token(args: TokenArgs) -> ExitCode {
+    report(runtime().and_then(|rt| rt.block_on(token_async(args))))
+}
+
+async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
+    match args.action {
+        TokenAction::Create {
+            role,
+            rpps,
+            label,
+            config,
+        } => {
+            let store = open(&config).await?;
+            // The server migrates at startup; a token may be created before it first runs.
+            store.migrate().await.context("migrating")?;
+            let key = TokenKey::new(config.token_key_bytes());
+            let minted = match tokens::create(&store, &key, role, rpps.clone(), &label).await {
+                Ok(m) => m,
+                Err(e @ (CreateError::MissingRpps | CreateError::UnexpectedRpps)) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
+                }
+                Err(e) => return Err(e).context("creating the token"),
+            };
+            store.close().await;
+            let bound = rpps.map(|r| format!(", rpps {r}")).unwrap_or_default();
+            eprintln!("created token {} (role {role}{bound})", minted.id);
+            println!("{}", minted.token);
+            eprintln!(
+                "this is the only time the token is shown; revoke: cpts token revoke {}",
+                minted.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenAction::Revoke { id, config } => {
+            let store = open(&config).await?;
+            let revoked = store
+                .revoke_token(&id)
+                .await
+                .context("revoking the token")?;
+            store.close().await;
+            if revoked {
+                eprintln!("revoked token {id}");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("error: no active token with id {id}");
+                Ok(ExitCode::from(super::EXIT_BAD_INPUT))
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! [`Config`] of the service commands (`serve`, `token`, `migrate`), from flags and environment.
+//!
+//! Parsed once in `main` (through the CLI) and passed down; no other module reads the
+//! environment. The defaults run the service with nothing installed: an SQLite file in the
+//! current directory, no Redis, a fixed development token key. `--production` refuses the last
+//! two.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+/// Token key used when `CPTS_TOKEN_KEY` is unset outside production. Tokens made with it are
+/// only as secret as this source file, which is fine for a laptop and refused by `--production`.
+const DEV_TOKEN_KEY: &str = "cpts-development-token-key-not-for-production-use";
+
+/// Shortest token key accepted in production: 32 bytes, the HMAC-SHA256 output size.
+pub const MIN_TOKEN_KEY_BYTES: usize = 32;
+
+/// Settings of the HTTP service and of the commands that share its database.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Config {
+    /// Address to listen on (`serve`); port 0 picks a free port.
+    #[arg(long, env = "CPTS_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// `sqlite://FILE?mode=rwc` (the default, created if missing) or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://cpts.db?mode=rwc",
+        hide_env_values = true
+    )]
+    pub database_url: Secret,
+
+    /// Redis, for readiness and (later) the job queue; required with `--production`.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<Secret>,
+
+    /// Prefix of every Redis key this process writes, so tests and deployments can share one
+    /// Redis.
+    #[arg(long, env = "CPTS_REDIS_PREFIX", default_value = "cpts:")]
+    pub redis_prefix: String,
+
+    /// Server key of the API tokens' keyed hash (HMAC-SHA256); at least 32 bytes, and required
+    /// with `--production`. Changing it revokes every token.
+    #[arg(long, env = "CPTS_TOKEN_KEY", hide_env_values = true)]
+    pub token_key: Option<Secret>,
+
+    /// Production mode: refuse to start without Redis and a token key of our own.
+    #[arg(long, env = "CPTS_PRODUCTION")]
+    pub production: bool,
+}
+
+/// Why a configuration cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--production requires REDIS_URL")]
+    MissingRedis,
+    #[error("--production requires CPTS_TOKEN_KEY")]
+    MissingTokenKey,
+    #[error("CPTS_TOKEN_KEY must be at least {MIN_TOKEN_KEY_BYTES} bytes")]
+    ShortTokenKey,
+}
+
+impl Config {
+    /// A development configuration on `database_url`: no Redis, the development token key,
+    /// listening on a free loopback port. Tests start from this and change what they need.
+    pub fn for_database(database_url: &str) -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: Secret::new(database_url),
+            redis_url: None,
+            redis_prefix: "cpts:".to_owned(),
+            token_key: None,
+            production: false,
+        }
+    }
+
+    /// Checks the rules that flags alone cannot express.
+    ///
+    /// # Errors
+    /// In production: no Redis URL or no token key. Anywhere: a token key shorter than
+    /// [`MIN_TOKEN_KEY_BYTES`] when one is given.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(key) = &self.token_key
+            && key.expose().len() < MIN_TOKEN_KEY_BYTES
+        {
+            return Err(ConfigError::ShortTokenKey);
+        }
+        if self.production {
+            if self.redis_url.is_none() {
+                return Err(ConfigError::MissingRedis);
+            }
+            if self.token_key.is_none() {
+                return Err(ConfigError::MissingTokenKey);
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes of the token key: `CPTS_TOKEN_KEY`, or the development key outside production
+    /// ([`Config::validate`] refuses the fallback in production).
+    pub fn token_key_bytes(&self) -> Vec<u8> {
+        match &self.token_key {
+            Some(k) => k.expose().as_bytes().to_vec(),
+            None => DEV_TOKEN_KEY.as_bytes().to_vec(),
+        }
+    }
+}
+
+/// A string that must not reach logs: its `Debug` and `Display` print `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself; call it where the secret is used, never to log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let mut c = Config::for_database("postgres://u:hunter2@db/cpts");
+        c.token_key = Some(Secret::new("k".repeat(40)));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("kkkk"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
+
+    #[test]
+    fn production_requires_redis_and_a_token_key() {
+        let mut c = Config::for_database("sqlite://x.db");
+        assert_eq!(c.validate(), Ok(()));
+        c.production = true;
+        assert_eq!(c.validate(), Err(ConfigError::MissingRedis));
+        c.redis_url = Some(Secret::new("redis://127.0.0.1"));
+        assert_eq!(c.validate(), Err(ConfigError::MissingTokenKey));
+        c.token_key = Some(Secret::new("short"));
+        assert_eq!(c.validate(), Err(ConfigError::ShortTokenKey));
+        c.token_key = Some(Secret::new("x".repeat(MIN_TOKEN_KEY_BYTES)));
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn flags_override_the_defaults() {
+        let cli = Cli::try_parse_from([
+            "cpts",
+            "--bind",
+            "0.0.0.0:9000",
+            "--database-url",
+            "postgres://db/cpts",
+            "--production",
+        ])
+        .unwrap();
+        assert_eq!(cli.config.bind, SocketAddr::from(([0, 0, 0, 0], 9000)));
+        assert_eq!(cli.config.database_url.expose(), "postgres://db/cpts");
+        assert!(cli.config.production);
+    }
+}

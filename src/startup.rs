@@ -1,0 +1,149 @@
+//! [`Application`]: the service, built (bound and migrated) before it runs, so a test can read
+//! [`Application::port`] first and bind port 0.
+
+use crate::api::{self, AppState};
+use crate::cache::{self, Cache};
+use crate::config::{Config, ConfigError};
+use crate::store::{self, Store};
+use crate::tokens::TokenKey;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// How long open connections may take to finish after SIGTERM or Ctrl-C.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Why the service did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the database")]
+    Store(#[from] store::Error),
+    #[error("invalid Redis settings")]
+    Cache(#[from] cache::Error),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A bound, migrated service, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: axum::Router,
+    store: Store,
+}
+
+impl Application {
+    /// Checks the config, connects to the database and applies its migrations, prepares Redis
+    /// (connected on first use) and binds `config.bind` (port 0: any free port).
+    ///
+    /// # Errors
+    /// See [`Error`].
+    pub async fn build(config: &Config) -> Result<Self, Error> {
+        config.validate()?;
+        let store = Store::connect(config.database_url.expose()).await?;
+        store.migrate().await?;
+        let cache = config
+            .redis_url
+            .as_ref()
+            .map(|url| Cache::new(url.expose(), &config.redis_prefix))
+            .transpose()?;
+        let state = AppState {
+            store: store.clone(),
+            cache,
+            token_key: Arc::new(TokenKey::new(config.token_key_bytes())),
+        };
+        let bind_error = |source| Error::Bind {
+            addr: config.bind,
+            source,
+        };
+        let listener = TcpListener::bind(config.bind).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        Ok(Self {
+            listener,
+            addr,
+            router: api::router(state),
+            store,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then drains (see [`Application::run_until`]).
+    ///
+    /// # Errors
+    /// When the listener fails.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then stops accepting, lets open requests finish for
+    /// at most [`SHUTDOWN_GRACE`], and closes the database pool.
+    ///
+    /// # Errors
+    /// When the listener fails.
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let draining = Arc::new(Notify::new());
+        let notify = Arc::clone(&draining);
+        let server = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move {
+                stop.await;
+                tracing::info!("shutting down: draining open requests");
+                notify.notify_one();
+            })
+            .into_future();
+        tokio::select! {
+            served = server => served?,
+            () = async {
+                draining.notified().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => tracing::warn!("requests still open after {SHUTDOWN_GRACE:?}; dropping them"),
+        }
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+/// Completes on SIGTERM (what docker and systemd send) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

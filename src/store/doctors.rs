@@ -1,0 +1,119 @@
+//! The `doctors` table: GPs as imported by the CPAM, and the capacity they declare.
+
+use super::{Error, Store, now};
+use crate::domain::{Doctor, MaxKm, Rpps};
+use crate::geo::Coordinates;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// A stored doctor, with when the capacity was last declared.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DoctorRecord {
+    pub doctor: Doctor,
+    /// Unix seconds of the last capacity declaration through the API; `None` when the
+    /// capacity is still the imported one.
+    pub capacity_updated_at: Option<i64>,
+    /// Unix seconds of the last change of any kind.
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str =
+    "rpps, name, lat, lon, insee, capacity, max_km, capacity_updated_at, updated_at";
+
+impl TryFrom<AnyRow> for DoctorRecord {
+    type Error = Error;
+    fn try_from(row: AnyRow) -> Result<Self, Error> {
+        let rpps: String = row.try_get("rpps")?;
+        let insee: String = row.try_get("insee")?;
+        let capacity: i64 = row.try_get("capacity")?;
+        let max_km: Option<f64> = row.try_get("max_km")?;
+        let doctor = Doctor {
+            rpps: rpps.parse().map_err(|_| Error::Corrupt("doctors.rpps"))?,
+            name: row.try_get("name")?,
+            coords: Coordinates::new(row.try_get("lat")?, row.try_get("lon")?)
+                .map_err(|_| Error::Corrupt("doctors.lat/lon"))?,
+            insee: insee.parse().map_err(|_| Error::Corrupt("doctors.insee"))?,
+            capacity: u32::try_from(capacity).map_err(|_| Error::Corrupt("doctors.capacity"))?,
+            max_km: max_km
+                .map(MaxKm::new)
+                .transpose()
+                .map_err(|_| Error::Corrupt("doctors.max_km"))?,
+        };
+        Ok(Self {
+            doctor,
+            capacity_updated_at: row.try_get("capacity_updated_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+impl Store {
+    /// Inserts or replaces doctors by RPPS, all or none (one transaction).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`]; nothing is written on any error.
+    pub async fn upsert_doctors(&self, doctors: &[Doctor]) -> Result<(), Error> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        for d in doctors {
+            sqlx::query(
+                "INSERT INTO doctors (rpps, name, lat, lon, insee, capacity, max_km, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (rpps) DO UPDATE SET name = excluded.name, lat = excluded.lat, \
+                 lon = excluded.lon, insee = excluded.insee, capacity = excluded.capacity, \
+                 max_km = excluded.max_km, updated_at = excluded.updated_at",
+            )
+            .bind(d.rpps.as_str())
+            .bind(&d.name)
+            .bind(d.coords.lat())
+            .bind(d.coords.lon())
+            .bind(d.insee.as_str())
+            .bind(i64::from(d.capacity))
+            .bind(d.max_km.map(MaxKm::km))
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The doctor with this RPPS.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn doctor(&self, rpps: &Rpps) -> Result<Option<DoctorRecord>, Error> {
+        sqlx::query(&format!("SELECT {COLUMNS} FROM doctors WHERE rpps = $1"))
+            .bind(rpps.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(DoctorRecord::try_from)
+            .transpose()
+    }
+
+    /// Records a declared capacity and distance limit (`None`: no doctor-side limit) and
+    /// returns the updated doctor, or `None` when no doctor has this RPPS.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn set_capacity(
+        &self,
+        rpps: &Rpps,
+        capacity: u32,
+        max_km: Option<MaxKm>,
+    ) -> Result<Option<DoctorRecord>, Error> {
+        let at = now();
+        sqlx::query(&format!(
+            "UPDATE doctors SET capacity = $1, max_km = $2, capacity_updated_at = $3, \
+             updated_at = $3 WHERE rpps = $4 RETURNING {COLUMNS}"
+        ))
+        .bind(i64::from(capacity))
+        .bind(max_km.map(MaxKm::km))
+        .bind(at)
+        .bind(rpps.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(DoctorRecord::try_from)
+        .transpose()
+    }
+}

@@ -1,0 +1,278 @@
+//! Persistence: all SQL of the crate lives here, one file per aggregate, for SQLite and
+//! PostgreSQL alike.
+//!
+//! # One query text for both databases
+//!
+//! [`Store`] wraps sqlx's `any` driver, so each query is written once, with `$1` placeholders
+//! (which SQLite accepts too). The price is the `any` driver's small type set, hence these
+//! conventions, kept by both migration folders:
+//!
+//! * integers are `INTEGER` in SQLite and `BIGINT` in PostgreSQL, read as `i64` (never `INT4`,
+//!   which `any` does not widen);
+//! * floats are `REAL` / `DOUBLE PRECISION`, read as `f64`;
+//! * instants are Unix seconds in an integer column named `*_at`; dates are ISO `TEXT`;
+//! * JSON documents are `TEXT`; booleans are a nullable instant (`published_at`) or `0/1`.
+//!
+//! SQL that must differ between the two dialects goes in the migrations, not in queries.
+//!
+//! # Errors
+//!
+//! Every function returns [`Error`]: a unique violation is [`Error::Conflict`] (the API's 409;
+//! "never two bookings for one slot" is a unique index, never a check-then-insert), a database
+//! that cannot be reached is [`Error::Unavailable`] (the API's 503).
+//!
+//! Rows become domain types through the domain's own constructors; a row they refuse is
+//! [`Error::Corrupt`]. This room knows `domain` and nothing else of the crate.
+
+mod doctors;
+mod tokens;
+
+pub use doctors::DoctorRecord;
+pub use tokens::{NewToken, TokenRecord};
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("src/store/migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("src/store/migrations/postgres");
+
+/// Why a store operation failed, as a caller can act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The row would break a unique constraint (a slot already booked, an id already taken).
+    #[error("conflicts with an existing row")]
+    Conflict(#[source] sqlx::Error),
+    /// The database cannot be reached, or is shutting down, or stayed locked too long.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// The URL names neither SQLite nor PostgreSQL.
+    #[error("unsupported database URL; expected sqlite:… or postgres://…")]
+    UnsupportedUrl,
+    /// Applying the migrations failed.
+    #[error("cannot migrate the database")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value no longer passes the domain's checks.
+    #[error("invalid stored value in {0}")]
+    Corrupt(&'static str),
+    /// Any other database error: a bug or a broken schema.
+    #[error("database error")]
+    Other(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        use sqlx::Error as E;
+        match &e {
+            E::Database(db) if db.is_unique_violation() => Error::Conflict(e),
+            E::Database(db) if db.code().is_some_and(|c| is_unavailable_code(&c)) => {
+                Error::Unavailable(e)
+            }
+            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
+                Error::Unavailable(e)
+            }
+            _ => Error::Other(e),
+        }
+    }
+}
+
+/// PostgreSQL SQLSTATE class 08 (connection exception) and 57P0x (shutting down, cannot
+/// connect now); SQLite's BUSY (5) and LOCKED (6), primary codes in the low byte of an
+/// extended code, after its busy timeout.
+fn is_unavailable_code(code: &str) -> bool {
+    if code.starts_with("08") || code.starts_with("57P0") {
+        return true;
+    }
+    code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
+/// Which database a URL names; decides the migration folder and the connection setup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend of `url`, from its scheme.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedUrl`] for any other scheme.
+    pub fn of_url(url: &str) -> Result<Self, Error> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(Error::UnsupportedUrl)
+        }
+    }
+}
+
+/// A pool of connections to the service's database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `url` (one connection is opened now, so a bad URL fails here).
+    ///
+    /// SQLite connections use WAL (readers do not wait for the writer), foreign keys and
+    /// sqlx's 5 s busy timeout.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedUrl`], [`Error::Unavailable`] when the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
+        let options = match backend {
+            // SQLite has one writer at a time; more connections only queue on its lock.
+            Backend::Sqlite => options.max_connections(8).after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options.max_connections(32),
+        };
+        let pool = options.connect(url).await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The database behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the pending migrations of this backend (`src/store/migrations/<backend>/`).
+    ///
+    /// # Errors
+    /// [`Error::Migrate`], e.g. when an applied migration was edited afterwards.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// One round trip to the database, for readiness.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when it does not answer.
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.pool.execute("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for those in use to come back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Now, in Unix seconds, the unit of every `*_at` column.
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row;
+
+    async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    #[test]
+    fn backends_come_from_the_scheme() {
+        assert_eq!(
+            Backend::of_url("sqlite://cpts.db?mode=rwc").unwrap(),
+            Backend::Sqlite
+        );
+        assert_eq!(Backend::of_url("sqlite::memory:").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::of_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::of_url("postgresql://h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(matches!(
+            Backend::of_url("mysql://h/db"),
+            Err(Error::UnsupportedUrl)
+        ));
+    }
+
+    #[test]
+    fn unavailable_codes_cover_both_databases() {
+        assert!(is_unavailable_code("08006")); // PostgreSQL: connection failure
+        assert!(is_unavailable_code("57P01")); // PostgreSQL: admin shutdown
+        assert!(is_unavailable_code("5")); // SQLite: SQLITE_BUSY
+        assert!(is_unavailable_code("517")); // SQLite: SQLITE_BUSY_SNAPSHOT
+        assert!(!is_unavailable_code("23505")); // PostgreSQL: unique violation
+        assert!(!is_unavailable_code("2067")); // SQLite: SQLITE_CONSTRAINT_UNIQUE
+    }
+
+    #[tokio::test]
+    async fn migrating_twice_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
+        store.migrate().await.unwrap();
+        store.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_slot_holds_one_active_booking_and_a_cancellation_frees_it() {
+        // FORMATS.md §4, enforced by the partial unique index of the migrations.
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
+        let p = &store.pool;
+        for sql in [
+            "INSERT INTO tokens (id, role, label, hash, created_at) \
+             VALUES ('t1', 'regulateur', '', 'h', 0)",
+            "INSERT INTO cabinets (cabinet_id, name, lat, lon, insee, need, updated_at) \
+             VALUES ('c1', 'C', 48.7, 6.2, '54395', 1, 0)",
+            "INSERT INTO garde_plans (id, period_start, period_end, created_at) \
+             VALUES ('g1', '2026-01-01', '2026-01-31', 0)",
+            "INSERT INTO slots (id, plan_id, cabinet_id, rpps, start_at, end_at) \
+             VALUES (1, 'g1', 'c1', '10000000009', 100, 1000)",
+        ] {
+            p.execute(sql).await.unwrap();
+        }
+        let book = |id: i64| {
+            sqlx::query(
+                "INSERT INTO bookings (id, slot_id, patient_ref, booked_by, created_at) \
+                 VALUES ($1, 1, 'P1', 't1', 0)",
+            )
+            .bind(id)
+            .execute(p)
+        };
+        book(1).await.unwrap();
+        let second = book(2).await.map_err(Error::from);
+        assert!(matches!(second, Err(Error::Conflict(_))), "{second:?}");
+        p.execute("UPDATE bookings SET cancelled_at = 5 WHERE id = 1")
+            .await
+            .unwrap();
+        book(3).await.unwrap();
+        let active: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM bookings WHERE cancelled_at IS NULL")
+                .fetch_one(p)
+                .await
+                .unwrap()
+                .get("n");
+        assert_eq!(active, 1);
+    }
+}

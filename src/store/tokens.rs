@@ -1,0 +1,103 @@
+//! The `tokens` table: API tokens as keyed hashes, never the tokens themselves.
+
+use super::{Error, Store, now};
+use crate::domain::{Role, Rpps};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// A token to store; `hash` is the keyed hash computed by [`crate::tokens`].
+#[derive(Clone, Debug)]
+pub struct NewToken {
+    pub id: String,
+    pub role: Role,
+    /// Set for, and only for, a médecin.
+    pub rpps: Option<Rpps>,
+    pub label: String,
+    pub hash: String,
+}
+
+/// A stored token.
+#[derive(Clone, Debug)]
+pub struct TokenRecord {
+    pub id: String,
+    pub role: Role,
+    pub rpps: Option<Rpps>,
+    pub label: String,
+    pub hash: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; a revoked token authenticates nobody.
+    pub revoked_at: Option<i64>,
+}
+
+impl TryFrom<AnyRow> for TokenRecord {
+    type Error = Error;
+    fn try_from(row: AnyRow) -> Result<Self, Error> {
+        let role: String = row.try_get("role")?;
+        let rpps: Option<String> = row.try_get("rpps")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            role: role.parse().map_err(|_| Error::Corrupt("tokens.role"))?,
+            rpps: rpps
+                .map(|r| r.parse())
+                .transpose()
+                .map_err(|_| Error::Corrupt("tokens.rpps"))?,
+            label: row.try_get("label")?,
+            hash: row.try_get("hash")?,
+            created_at: row.try_get("created_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+        })
+    }
+}
+
+impl Store {
+    /// Stores a new token.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when the id is taken (one chance in 2⁶⁴).
+    pub async fn insert_token(&self, t: &NewToken) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO tokens (id, role, rpps, label, hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&t.id)
+        .bind(t.role.as_str())
+        .bind(t.rpps.as_ref().map(Rpps::as_str))
+        .bind(&t.label)
+        .bind(&t.hash)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The token with this id, revoked or not.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn token(&self, id: &str) -> Result<Option<TokenRecord>, Error> {
+        sqlx::query(
+            "SELECT id, role, rpps, label, hash, created_at, revoked_at \
+             FROM tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(TokenRecord::try_from)
+        .transpose()
+    }
+
+    /// Revokes a token; `false` when no active token has this id.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`].
+    pub async fn revoke_token(&self, id: &str) -> Result<bool, Error> {
+        let done =
+            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

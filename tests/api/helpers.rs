@@ -1,0 +1,360 @@
+//! [`TestApp`]: the real service on a throwaway database, and one helper per endpoint.
+#![allow(clippy::unwrap_used)]
+
+use cpts::config::{Config, Secret};
+use cpts::domain::{Doctor, Role, Rpps};
+use cpts::startup::Application;
+use cpts::store::Store;
+use cpts::tokens::{self, TokenKey};
+use rand::Rng;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+use sqlx::{Connection, Executor, PgConnection};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{OnceCell, oneshot};
+use tokio::task::JoinHandle;
+
+/// Runs one test function against SQLite and PostgreSQL: `both_backends!(name);` next to
+/// `async fn name(app: Arc<TestApp>)` makes the tests `name::sqlite` and `name::postgres`.
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                $crate::helpers::run(
+                    $crate::helpers::Backend::Sqlite, super::$name).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                $crate::helpers::run(
+                    $crate::helpers::Backend::Postgres, super::$name).await;
+            }
+        }
+    )+};
+}
+pub(crate) use both_backends;
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// PostgreSQL databases made by these tests are named `cpts_test_<unix seconds>_<random>`.
+const PG_PREFIX: &str = "cpts_test_";
+/// Leftovers (a test that panicked before its teardown, a killed run) older than this are
+/// dropped at the next start; younger ones may belong to a run in progress elsewhere.
+const SWEEP_AFTER: Duration = Duration::from_secs(3600);
+
+fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The value of `name`, or `None` (locally) / a panic naming it (with `CI=true`).
+fn required_env(name: &str, purpose: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ if is_ci() => panic!("CI=true but {name} is not set; it is needed {purpose}"),
+        _ => None,
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn random_suffix() -> String {
+    let n: u64 = rand::rng().random();
+    format!("{n:016x}")
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_end..]
+        .find('/')
+        .map_or(base.len(), |i| authority_end + i);
+    let mut out = format!("{}/{db}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+static SWEPT: OnceCell<()> = OnceCell::const_new();
+
+async fn sweep_leftovers(admin_url: &str) {
+    SWEPT
+        .get_or_init(|| async {
+            let mut conn = PgConnection::connect(admin_url).await.unwrap();
+            let names: Vec<(String,)> = sqlx::query_as(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'cpts\\_test\\_%'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            let cutoff = unix_now().saturating_sub(SWEEP_AFTER.as_secs());
+            for (name,) in names {
+                let made: Option<u64> = name
+                    .strip_prefix(PG_PREFIX)
+                    .and_then(|r| r.split('_').next())
+                    .and_then(|s| s.parse().ok());
+                if made.is_some_and(|t| t < cutoff) {
+                    let _ = conn
+                        .execute(
+                            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str(),
+                        )
+                        .await;
+                }
+            }
+            conn.close().await.unwrap();
+        })
+        .await;
+}
+
+/// The service, started for one test.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    pub client: reqwest::Client,
+    /// The service's database, for seeding and for checking the stored state.
+    pub store: Store,
+    key: TokenKey,
+    stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
+    server: std::sync::Mutex<Option<JoinHandle<std::io::Result<()>>>>,
+    db: TestDb,
+    redis: Option<(String, String)>,
+}
+
+impl TestApp {
+    /// Starts the service on a fresh database of `backend`, or `None` when that backend is not
+    /// configured locally (with `CI=true`: a panic naming the missing variable).
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with a last change to the configuration.
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let (db, url) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("cpts.db").display());
+                (TestDb::Sqlite(dir), url)
+            }
+            Backend::Postgres => {
+                let Some(admin_url) = required_env(
+                    "TEST_DATABASE_URL",
+                    "for the PostgreSQL variant of tests/api",
+                ) else {
+                    eprintln!("skipping the PostgreSQL variant: TEST_DATABASE_URL is not set");
+                    return None;
+                };
+                sweep_leftovers(&admin_url).await;
+                let name = format!("{PG_PREFIX}{}_{}", unix_now(), random_suffix());
+                let mut conn = PgConnection::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot connect to TEST_DATABASE_URL: {e}"));
+                conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+                    .await
+                    .unwrap();
+                conn.close().await.unwrap();
+                let url = with_database(&admin_url, &name);
+                (TestDb::Postgres { admin_url, name }, url)
+            }
+        };
+        let mut config = Config::for_database(&url);
+        let redis = required_env("TEST_REDIS_URL", "for readiness checks in tests/api");
+        if redis.is_none() {
+            eprintln!("running without Redis: TEST_REDIS_URL is not set");
+        }
+        let redis = redis.map(|u| (u, format!("cpts-test:{}:", random_suffix())));
+        if let Some((u, prefix)) = &redis {
+            config.redis_url = Some(Secret::new(u.clone()));
+            config.redis_prefix = prefix.clone();
+        }
+        tweak(&mut config);
+        let key = TokenKey::new(config.token_key_bytes());
+        let app = Application::build(&config).await.unwrap();
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        let store = Store::connect(&url).await.unwrap();
+        Some(TestApp {
+            address,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            store,
+            key,
+            stop: std::sync::Mutex::new(Some(stop)),
+            server: std::sync::Mutex::new(Some(server)),
+            db,
+            redis,
+        })
+    }
+
+    /// Stops the server (draining), drops the PostgreSQL database and this test's Redis keys.
+    pub async fn teardown(&self) {
+        if let Some(stop) = self.stop.lock().unwrap().take() {
+            let _ = stop.send(());
+        }
+        let server = self.server.lock().unwrap().take();
+        if let Some(server) = server {
+            server.await.unwrap().unwrap();
+        }
+        self.store.close().await;
+        if let TestDb::Postgres { admin_url, name } = &self.db {
+            let mut conn = PgConnection::connect(admin_url).await.unwrap();
+            conn.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        }
+        if let Some((url, prefix)) = &self.redis
+            && let Ok(client) = redis::Client::open(url.as_str())
+            && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+        {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{prefix}*"))
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+            }
+        }
+    }
+
+    /// Whether this app has Redis (from `TEST_REDIS_URL`).
+    pub fn has_redis(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// A fresh token of `role` (a médecin's bound to `rpps`), made the way `cpts token create`
+    /// makes it.
+    pub async fn token(&self, role: Role, rpps: Option<&Rpps>) -> String {
+        tokens::create(&self.store, &self.key, role, rpps.cloned(), "test")
+            .await
+            .unwrap()
+            .token
+    }
+
+    /// A médecin token for `rpps`.
+    pub async fn medecin(&self, rpps: &Rpps) -> String {
+        self.token(Role::Medecin, Some(rpps)).await
+    }
+
+    /// Stores doctors as a CPAM import would.
+    pub async fn seed_doctors(&self, doctors: &[Doctor]) {
+        self.store.upsert_doctors(doctors).await.unwrap();
+    }
+
+    /// A request to `path`, with `token` as bearer when given.
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let r = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token).send().await.unwrap()
+    }
+
+    /// `PUT /doctors/{rpps}/capacity`.
+    pub async fn put_capacity(&self, token: Option<&str>, rpps: &str, body: &Value) -> Response {
+        self.request(Method::PUT, &format!("/doctors/{rpps}/capacity"), token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /doctors/{rpps}`.
+    pub async fn get_doctor(&self, token: Option<&str>, rpps: &str) -> Response {
+        self.get(&format!("/doctors/{rpps}"), token).await
+    }
+}
+
+/// Starts an app on `backend`, runs `test` on it, and tears the app down even when the test
+/// panics (the panic is then re-raised).
+pub async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(Arc<TestApp>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let app = Arc::new(app);
+    let outcome = tokio::spawn(test(Arc::clone(&app))).await;
+    app.teardown().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// Asserts a problem+json response of `status` and `type`; returns its body.
+pub async fn assert_problem(response: Response, status: StatusCode, kind: &str) -> Value {
+    assert_eq!(response.status(), status, "unexpected status");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "errors are problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], kind, "{body}");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
+
+/// The single entry of a 422's `errors`.
+pub fn only_error(body: &Value) -> &Value {
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{body}");
+    &errors[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_name_of_a_url_is_replaced() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/test?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+    }
+}

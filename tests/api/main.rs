@@ -1,0 +1,10 @@
+//! The real service over HTTP: each test starts `Application` on 127.0.0.1:0 against a fresh
+//! database, once on SQLite and once on PostgreSQL (`TEST_DATABASE_URL`), with Redis from
+//! `TEST_REDIS_URL`. With `CI=true` a missing variable fails the test; locally the PostgreSQL
+//! variant says it skips.
+#![allow(clippy::unwrap_used)]
+
+mod helpers;
+
+mod doctors;
+mod health;
