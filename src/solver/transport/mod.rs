@@ -339,7 +339,7 @@ impl Transport {
         }
         for (q, _) in new_arcs {
             // Taking the source out keeps every other reduced cost ≥ 0; the source itself gets a
-            // fresh potential when it is routed (`Start::Source`). The edge heaps stay valid:
+            // best response again in `solve`. The edge heaps stay valid:
             // the source's own entries turn stale, and it pushes new ones when attached again.
             if self.sink_of[*q as usize] != FREE {
                 if self.sink_of[*q as usize] == UNASSIGNED {
@@ -414,12 +414,21 @@ impl Transport {
     /// # Complexity
     /// See the module documentation.
     pub fn solve(&mut self) {
+        // Sources taken out by `add_arcs` go to their best response at the current prices, which
+        // keeps every reduced cost ≥ 0; the places this overfills or empties are routed below.
         while let Some(q) = self.free.pop_front() {
-            self.route(Start::Source(q));
+            match self.best_response(q as usize) {
+                Some((d, c)) => self.attach(q, d, c),
+                None => {
+                    self.sink_of[q as usize] = UNASSIGNED;
+                    self.push_enter(q);
+                    self.t_deficit -= 1; // T receives this source's unit again
+                }
+            }
         }
         for d in 0..self.m {
             while self.excess(d) > 0 {
-                self.route(Start::Sink(d as u32));
+                self.route(d as u32);
             }
         }
         // What is left: sinks in deficit, which the terminal fills, many per phase.
@@ -600,37 +609,18 @@ impl Transport {
         None
     }
 
-    fn route(&mut self, start: Start) {
+    /// Routes one unit of excess from sink `origin` along a shortest path to `T` or to a sink
+    /// in deficit, and updates the potentials of the nodes settled on the way.
+    fn route(&mut self, origin: u32) {
         self.new_epoch();
         self.stats.searches += 1;
         let t = self.m as u32;
         let mut heap = BinaryHeap::new();
         let mut settled: Vec<u32> = Vec::new();
-        let origin = match start {
-            Start::Sink(a) => {
-                self.stamp[a as usize] = self.epoch;
-                self.dist[a as usize] = 0;
-                self.pred_node[a as usize] = NONE;
-                heap.push(Reverse((0, a)));
-                a
-            }
-            Start::Source(q) => {
-                // A free source's potential: the largest value keeping all its arcs' reduced costs
-                // ≥ 0, and its arc to T too.
-                let qi = q as usize;
-                let mut pq = -self.penalty[qi];
-                for k in self.start[qi]..self.start[qi + 1] {
-                    pq = pq.max(self.pot[self.head[k] as usize] - self.cost[k]);
-                }
-                for k in self.start[qi]..self.start[qi + 1] {
-                    let (d, c) = (self.head[k], self.cost[k]);
-                    let dv = c + pq - self.pot[d as usize];
-                    self.relax(&mut heap, d, dv, FREE, q);
-                }
-                self.relax(&mut heap, t, self.penalty[qi] + pq, FREE, q);
-                FREE
-            }
-        };
+        self.stamp[origin as usize] = self.epoch;
+        self.dist[origin as usize] = 0;
+        self.pred_node[origin as usize] = NONE;
+        heap.push(Reverse((0, origin)));
         let target = loop {
             let Some(Reverse((du, u))) = heap.pop() else {
                 unreachable!("T is always reachable: every held source can be unassigned");
@@ -819,12 +809,6 @@ struct Edges {
     to: Vec<u32>,
     moves: Vec<BinaryHeap<Reverse<(i64, u32)>>>,
     unassign: BinaryHeap<Reverse<(i64, u32)>>,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Start {
-    Sink(u32),
-    Source(u32),
 }
 
 #[cfg(test)]

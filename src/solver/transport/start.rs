@@ -57,7 +57,7 @@ impl Transport {
 
     /// The cheapest option of source `q` at the current prices: `(sink, arc cost)`, or `None`
     /// when no arc beats its penalty. Ties go to the first arc in (cost, sink) order.
-    fn best_response(&self, q: usize) -> Option<(u32, i64)> {
+    pub(super) fn best_response(&self, q: usize) -> Option<(u32, i64)> {
         let mut best: Option<(u32, i64)> = None;
         let mut value = self.penalty[q];
         for k in self.start[q]..self.start[q + 1] {
