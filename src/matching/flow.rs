@@ -307,15 +307,16 @@ impl Network {
             beyond_m: Vec::new(),
         };
         let n = inst.patients.len();
+        let chunks = in_parallel(n, &mut |done| progress("candidates", done), |range| {
+            let mut near: Vec<(f64, u32)> = Vec::new();
+            range
+                .map(|q| sparse.candidates(inst, q, &mut near))
+                .collect::<Vec<_>>()
+        });
         let mut arcs = Vec::with_capacity(n);
         let mut beyond = Vec::with_capacity(n);
-        let mut near: Vec<(f64, u32)> = Vec::new();
         let mut max_cost = 0u64;
-        for q in 0..n {
-            if q % 65_536 == 0 {
-                progress("candidates", q as f64 / n as f64);
-            }
-            let (list, b) = sparse.candidates(inst, q, &mut near);
+        for (list, b) in chunks.into_iter().flatten() {
             max_cost = list.iter().fold(max_cost, |m, &(_, c)| m.max(c as u64));
             arcs.push(list);
             beyond.push(b);
@@ -392,43 +393,96 @@ impl Sparse {
     fn price(&self, inst: &Instance, tr: &Transport) -> Vec<(u32, Arcs)> {
         let pot = tr.potentials();
         let pmax = pot.iter().copied().max().unwrap_or(0);
-        let mut out = Vec::new();
-        for q in 0..inst.patients.len() {
-            let lb = self.beyond_m[q];
-            if lb.is_infinite() {
-                continue;
-            }
-            let pq = tr.source_potential(q);
-            // A new pair (q, s) enters iff cost + p(q) − p(s) < 0, and cost ≥ distance − 0.5.
-            let reach = (pmax - pq) as f64 + 0.5;
-            if lb >= reach {
-                continue;
-            }
-            let p = &inst.patients[q];
-            let radius = p.max_km.unwrap_or(inst.default_max_km).metres().min(reach);
-            let mut found: Arcs = Vec::new();
-            self.doctors.index.for_each_near(p.coords, radius, |s, c2| {
-                // The chord is shorter than the arc, so `R·chord − 1.5` is below the cost: when
-                // that already makes the reduced cost ≥ 0, skip the haversine.
-                let floor = EARTH_RADIUS_M * c2.sqrt() - 1.5;
-                if floor + (pq - pot[s as usize]) as f64 >= 0.0 {
-                    return;
+        let chunks = in_parallel(inst.patients.len(), &mut |_| {}, |range| {
+            let mut out = Vec::new();
+            for q in range {
+                let lb = self.beyond_m[q];
+                if lb.is_infinite() {
+                    continue;
                 }
-                if tr.arcs(q).any(|(d, _)| d == s) {
-                    return;
+                let pq = tr.source_potential(q);
+                // A new pair (q, s) enters iff cost + p(q) − p(s) < 0, and cost ≥ distance − 0.5.
+                let reach = (pmax - pq) as f64 + 0.5;
+                if lb >= reach {
+                    continue;
                 }
-                if let Some(c) = self.cost(inst, q, s)
-                    && c + pq - pot[s as usize] < 0
-                {
-                    found.push((s, c));
+                let p = &inst.patients[q];
+                let radius = p.max_km.unwrap_or(inst.default_max_km).metres().min(reach);
+                let mut found: Arcs = Vec::new();
+                self.doctors.index.for_each_near(p.coords, radius, |s, c2| {
+                    // The chord is shorter than the arc, so `R·chord − 1.5` is below the cost:
+                    // when that already makes the reduced cost ≥ 0, skip the haversine.
+                    let floor = EARTH_RADIUS_M * c2.sqrt() - 1.5;
+                    if floor + (pq - pot[s as usize]) as f64 >= 0.0 {
+                        return;
+                    }
+                    if tr.arcs(q).any(|(d, _)| d == s) {
+                        return;
+                    }
+                    if let Some(c) = self.cost(inst, q, s)
+                        && c + pq - pot[s as usize] < 0
+                    {
+                        found.push((s, c));
+                    }
+                });
+                if !found.is_empty() {
+                    out.push((q as u32, found));
                 }
-            });
-            if !found.is_empty() {
-                out.push((q as u32, found));
             }
-        }
-        out
+            out
+        });
+        chunks.into_iter().flatten().collect()
     }
+}
+
+/// Patients per unit of parallel work.
+const CHUNK: usize = 1 << 15;
+
+/// Runs `work` on consecutive ranges of `0..n` on every core, and returns the results in range
+/// order, so the output does not depend on the number of threads. `progress` gets the fraction
+/// done, from the calling thread only.
+fn in_parallel<T: Send>(
+    n: usize,
+    progress: &mut dyn FnMut(f64),
+    work: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let count = n.div_ceil(CHUNK);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .min(count.max(1));
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..count).map(|_| None).collect());
+    // Takes the next range and runs it; false when none is left.
+    let step = || {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= count {
+            return false;
+        }
+        let out = work(i * CHUNK..((i + 1) * CHUNK).min(n));
+        results
+            .lock()
+            .expect("no worker panics while holding the lock")[i] = Some(out);
+        done.fetch_add(1, Ordering::Relaxed);
+        true
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(|| while step() {});
+        }
+        // The calling thread works too, and reports progress between its ranges.
+        while step() {
+            progress(done.load(Ordering::Relaxed) as f64 / count as f64);
+        }
+    });
+    results
+        .into_inner()
+        .expect("no worker panicked")
+        .into_iter()
+        .map(|r| r.expect("every chunk ran"))
+        .collect()
 }
 
 #[cfg(test)]
