@@ -5,7 +5,7 @@
 pub mod api;
 /// Redis: key names under a prefix, the shared connection.
 pub mod cache;
-/// CLI subcommands: match, verify, check-exact, garde, fixtures, serve, token, migrate.
+/// CLI subcommands: match, verify, check-exact, garde, fixtures, serve, worker, token, migrate.
 pub mod cli;
 /// Service configuration from flags and environment; secrets that never print.
 pub mod config;
@@ -19,6 +19,8 @@ pub mod garde;
 pub mod geo;
 /// CSV readers: typed rows, errors with file, line, column and field.
 pub mod import;
+/// Long work off the request path: the durable jobs table's worker (batches, garde plans).
+pub mod jobs;
 /// Médecin-traitant matching: network, exact optimum, oracle, explanations.
 pub mod matching;
 /// Generic optimisation: min-cost flow and MILP glue, indices and integer costs only.

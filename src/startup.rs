@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 /// How long open connections may take to finish after SIGTERM or Ctrl-C.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -39,6 +39,10 @@ pub struct Application {
     addr: SocketAddr,
     router: axum::Router,
     store: Store,
+    /// Wakes the in-process job worker when a handler enqueues a job.
+    wake_worker: Arc<Notify>,
+    /// Whether [`Application::run_until`] runs a job worker beside the server.
+    worker: bool,
 }
 
 impl Application {
@@ -56,10 +60,12 @@ impl Application {
             .as_ref()
             .map(|url| Cache::new(url.expose(), &config.redis_prefix))
             .transpose()?;
+        let wake_worker = Arc::new(Notify::new());
         let state = AppState {
             store: store.clone(),
             cache,
             token_key: Arc::new(TokenKey::new(config.token_key_bytes())),
+            wake_worker: Arc::clone(&wake_worker),
         };
         let bind_error = |source| Error::Bind {
             addr: config.bind,
@@ -72,7 +78,16 @@ impl Application {
             addr,
             router: api::router(state),
             store,
+            wake_worker,
+            worker: true,
         })
+    }
+
+    /// No job worker in this process (`cpts serve --no-worker`): jobs wait for a
+    /// `cpts worker`.
+    pub fn without_worker(mut self) -> Self {
+        self.worker = false;
+        self
     }
 
     /// The port actually bound.
@@ -94,7 +109,9 @@ impl Application {
     }
 
     /// Serves until `stop` completes, then stops accepting, lets open requests finish for
-    /// at most [`SHUTDOWN_GRACE`], and closes the database pool.
+    /// at most [`SHUTDOWN_GRACE`], and closes the database pool. Unless built
+    /// [`without_worker`](Application::without_worker), a job worker runs beside the server
+    /// and gets the same grace to finish its job.
     ///
     /// # Errors
     /// When the listener fails.
@@ -104,10 +121,20 @@ impl Application {
     ) -> std::io::Result<()> {
         let draining = Arc::new(Notify::new());
         let notify = Arc::clone(&draining);
+        let (stop_worker, worker_stopped) = watch::channel(false);
+        let worker = self.worker.then(|| {
+            tokio::spawn(crate::jobs::run_worker(
+                self.store.clone(),
+                Arc::clone(&self.wake_worker),
+                worker_stopped,
+                SHUTDOWN_GRACE,
+            ))
+        });
         let server = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move {
                 stop.await;
                 tracing::info!("shutting down: draining open requests");
+                let _ = stop_worker.send(true);
                 notify.notify_one();
             })
             .into_future();
@@ -117,6 +144,10 @@ impl Application {
                 draining.notified().await;
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
             } => tracing::warn!("requests still open after {SHUTDOWN_GRACE:?}; dropping them"),
+        }
+        if let Some(worker) = worker {
+            // The worker saw the stop signal with the server; it returns within the grace.
+            let _ = worker.await;
         }
         self.store.close().await;
         Ok(())
@@ -146,4 +177,35 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = terminate => {}
     }
+}
+
+/// `cpts worker`: runs jobs from the database at `config.database_url` (migrated first) until
+/// `stop` completes, then gives a running job [`SHUTDOWN_GRACE`] to finish.
+///
+/// # Errors
+/// When the configuration is invalid or the database cannot be opened or migrated.
+pub async fn run_worker_until(
+    config: &Config,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    config.validate()?;
+    let store = Store::connect(config.database_url.expose()).await?;
+    store.migrate().await?;
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        stop.await;
+        tracing::info!("shutting down the worker");
+        let _ = tx.send(true);
+    });
+    crate::jobs::run_worker(store.clone(), Arc::new(Notify::new()), rx, SHUTDOWN_GRACE).await;
+    store.close().await;
+    Ok(())
+}
+
+/// [`run_worker_until`] SIGTERM or Ctrl-C.
+///
+/// # Errors
+/// As [`run_worker_until`].
+pub async fn run_worker_until_stopped(config: &Config) -> Result<(), Error> {
+    run_worker_until(config, shutdown_signal()).await
 }

@@ -29,6 +29,19 @@ pub enum ApiError {
     /// The request conflicts with the stored state.
     #[error("{0}")]
     Conflict(String),
+    /// The slot holds an active booking (FORMATS.md §4); the unique index said so.
+    #[error("this slot is already booked; search again for a free one")]
+    SlotTaken,
+    /// The slot has ended; it cannot be booked any more.
+    #[error("this slot has ended; search again for a free one")]
+    SlotEnded,
+    /// The window covers a shift of a published roster where the doctor is on duty; the
+    /// message names the shift.
+    #[error("{0}")]
+    AvailabilityOnPublishedRoster(String),
+    /// A booking cancelled, or a window withdrawn, before; nothing changed.
+    #[error("{0}")]
+    AlreadyCancelled(String),
     /// The body is larger than the route accepts.
     #[error("the request body is too large")]
     PayloadTooLarge,
@@ -41,6 +54,14 @@ pub enum ApiError {
     /// Well-formed, but some fields or parameters are invalid; each one is listed.
     #[error("{} invalid", plural(.0.len()))]
     Invalid(Vec<FieldError>),
+    /// A CSV file refused whole (FORMATS.md §1): `found` errors, the first listed with their
+    /// line, column and field. Nothing was stored.
+    #[error("{file}: {found} {}; nothing was imported", errors_word(.found))]
+    InvalidCsv {
+        file: String,
+        found: u64,
+        errors: Vec<FieldError>,
+    },
     /// The request took longer than the server allows.
     #[error("the request took longer than {0} s")]
     Timeout(u64),
@@ -56,6 +77,10 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+fn errors_word(n: &u64) -> &'static str {
+    if *n == 1 { "error" } else { "errors" }
+}
+
 fn plural(n: usize) -> String {
     if n == 1 {
         "1 field is".to_owned()
@@ -64,14 +89,24 @@ fn plural(n: usize) -> String {
     }
 }
 
-/// One invalid input: a body field (`pointer`, a JSON Pointer in URI-fragment form, `#/max_km`)
-/// or a path or query parameter (`parameter`, its name).
+/// One invalid input: a body field (`pointer`, a JSON Pointer in URI-fragment form, `#/max_km`),
+/// a path or query parameter (`parameter`, its name), or a cell of a CSV body (`line`,
+/// `column` and `field`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct FieldError {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pointer: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameter: Option<String>,
+    /// CSV: 1-based physical line where the record starts (the header is line 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// CSV: 1-based column of the cell; 0 for the whole row or header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u64>,
+    /// CSV: the column's name; empty for an error on the whole row or file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     /// What is wrong with it.
     pub detail: String,
 }
@@ -82,6 +117,9 @@ impl FieldError {
         Self {
             pointer: Some(pointer.into()),
             parameter: None,
+            line: None,
+            column: None,
+            field: None,
             detail: detail.into(),
         }
     }
@@ -91,8 +129,34 @@ impl FieldError {
         Self {
             pointer: None,
             parameter: Some(name.into()),
+            line: None,
+            column: None,
+            field: None,
             detail: detail.into(),
         }
+    }
+
+    /// An invalid cell (or row, or header) of a CSV body.
+    pub fn at_cell(
+        line: u64,
+        column: u64,
+        field: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            pointer: None,
+            parameter: None,
+            line: Some(line),
+            column: Some(column),
+            field: Some(field.into()),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<crate::import::FieldError> for FieldError {
+    fn from(e: crate::import::FieldError) -> Self {
+        FieldError::at_cell(e.line, e.column, e.field, e.message)
     }
 }
 
@@ -130,11 +194,15 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_)
+            | ApiError::SlotTaken
+            | ApiError::SlotEnded
+            | ApiError::AvailabilityOnPublishedRoster(_)
+            | ApiError::AlreadyCancelled(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid(_) | ApiError::InvalidCsv { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Timeout(_) | ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -148,10 +216,16 @@ impl ApiError {
             ApiError::NotFound(_) => "/problems/not-found",
             ApiError::MethodNotAllowed => "/problems/method-not-allowed",
             ApiError::Conflict(_) => "/problems/conflict",
+            ApiError::SlotTaken => "/problems/slot-taken",
+            ApiError::SlotEnded => "/problems/slot-ended",
+            ApiError::AvailabilityOnPublishedRoster(_) => {
+                "/problems/availability-on-published-roster"
+            }
+            ApiError::AlreadyCancelled(_) => "/problems/already-cancelled",
             ApiError::PayloadTooLarge => "/problems/payload-too-large",
             ApiError::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
             ApiError::Malformed(_) => "/problems/malformed-request",
-            ApiError::Invalid(_) => "/problems/invalid-request",
+            ApiError::Invalid(_) | ApiError::InvalidCsv { .. } => "/problems/invalid-request",
             ApiError::Timeout(_) => "/problems/timeout",
             ApiError::Unavailable { .. } => "/problems/unavailable",
             ApiError::Internal(_) => "/problems/internal",
@@ -167,7 +241,7 @@ impl ApiError {
             _ => self.to_string(),
         };
         let errors = match self {
-            ApiError::Invalid(e) => e.clone(),
+            ApiError::Invalid(e) | ApiError::InvalidCsv { errors: e, .. } => e.clone(),
             _ => Vec::new(),
         };
         Problem {

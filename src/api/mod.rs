@@ -35,10 +35,17 @@
 //!    pointer, 404, and check the stored state through `app.store`.
 
 pub mod auth;
+mod availability;
+mod batches;
+mod cabinets;
 mod doctors;
 pub mod error;
+mod garde_plans;
 mod health;
+mod imports;
+mod jobs;
 pub mod json;
+mod slots;
 
 pub use auth::{Caller, Coordinateur, CpamStaff, Medecin, OwnRpps, Regulateur};
 pub use error::{ApiError, FieldError, Problem};
@@ -79,6 +86,9 @@ pub struct AppState {
     /// `None` when `REDIS_URL` is unset (development only).
     pub cache: Option<Cache>,
     pub token_key: Arc<TokenKey>,
+    /// Wakes this process's job worker after a job is enqueued (workers of other processes
+    /// poll the jobs table).
+    pub wake_worker: Arc<tokio::sync::Notify>,
 }
 
 #[derive(OpenApi)]
@@ -91,7 +101,14 @@ pub struct AppState {
     modifiers(&BearerScheme),
     tags(
         (name = "health", description = "Liveness and readiness"),
-        (name = "doctors", description = "GPs and their declared capacity")
+        (name = "doctors", description = "GPs and their declared capacity"),
+        (name = "imports", description = "CPAM CSV imports of patients and doctors"),
+        (name = "jobs", description = "Long work: status, progress, summary"),
+        (name = "batches", description = "Matching batches over a territory and their results"),
+        (name = "garde", description = "Garde plans: roster, unfilled positions, publication"),
+        (name = "cabinets", description = "Cabinets de garde, managed by CPTS coordinators"),
+        (name = "availability", description = "GPs' garde availability windows and limits"),
+        (name = "slots", description = "Free consultation slots near a patient; bookings")
     )
 )]
 struct ApiDoc;
@@ -118,6 +135,13 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::routes())
         .merge(doctors::routes())
+        .merge(imports::routes())
+        .merge(jobs::routes())
+        .merge(batches::routes())
+        .merge(garde_plans::routes())
+        .merge(cabinets::routes())
+        .merge(availability::routes())
+        .merge(slots::routes())
         .split_for_parts()
 }
 

@@ -5,7 +5,7 @@ mod progress;
 mod service;
 mod verify;
 
-pub use service::{TokenAction, TokenArgs};
+pub use service::{ServeArgs, TokenAction, TokenArgs};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -34,8 +34,12 @@ pub enum Command {
     CheckExact(matching::CheckExactArgs),
     /// Regenerate the in-repo fixtures, or write one large instance with --area.
     Fixtures(crate::fixtures::FixturesArgs),
-    /// Run the HTTP service (migrates the database first); stops on SIGTERM or Ctrl-C.
-    Serve(crate::config::Config),
+    /// Run the HTTP service (migrates the database first) and, unless --no-worker, a job
+    /// worker; stops on SIGTERM or Ctrl-C.
+    Serve(service::ServeArgs),
+    /// Run jobs (matching batches, garde plans) from the service's database until SIGTERM or
+    /// Ctrl-C; as many workers as wanted may run at once.
+    Worker(crate::config::Config),
     /// Create or revoke API tokens.
     Token(TokenArgs),
     /// Apply the pending database migrations and exit.
@@ -69,7 +73,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Serve(config) => service::serve(&config),
+        Command::Serve(a) => service::serve(&a),
+        Command::Worker(config) => service::worker(&config),
         Command::Token(a) => service::token(a),
         Command::Migrate(config) => service::migrate(&config),
         Command::Fixtures(a) => match crate::fixtures::run(&a) {

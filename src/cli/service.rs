@@ -54,16 +54,44 @@ fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     })
 }
 
-/// `cpts serve`: migrate, listen, serve until SIGTERM or Ctrl-C.
-pub fn serve(config: &Config) -> ExitCode {
+/// `cpts serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Run no job worker in this process; jobs then wait for a `cpts worker`.
+    #[arg(long, env = "CPTS_NO_WORKER")]
+    pub no_worker: bool,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// `cpts serve`: migrate, listen, serve (and run jobs) until SIGTERM or Ctrl-C.
+pub fn serve(args: &ServeArgs) -> ExitCode {
+    let config = &args.config;
     report(runtime().and_then(|rt| {
         rt.block_on(async {
-            let app = Application::build(config)
+            let mut app = Application::build(config)
                 .await
                 .context("starting the service")?;
+            if args.no_worker {
+                app = app.without_worker();
+            }
             eprintln!("cpts serve: listening on http://{}", app.local_addr());
             app.run_until_stopped().await.context("serving")?;
             eprintln!("cpts serve: stopped");
+            Ok(ExitCode::SUCCESS)
+        })
+    }))
+}
+
+/// `cpts worker`: run jobs until SIGTERM or Ctrl-C.
+pub fn worker(config: &Config) -> ExitCode {
+    report(runtime().and_then(|rt| {
+        rt.block_on(async {
+            eprintln!("cpts worker: running jobs");
+            crate::startup::run_worker_until_stopped(config)
+                .await
+                .context("running the worker")?;
+            eprintln!("cpts worker: stopped");
             Ok(ExitCode::SUCCESS)
         })
     }))

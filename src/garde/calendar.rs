@@ -158,6 +158,12 @@ pub fn paris_instant(local: NaiveDateTime) -> Result<DateTime<FixedOffset>, Loca
     }
 }
 
+/// An instant (Unix seconds) as Europe/Paris wall time with its offset, as the roster and
+/// the slots show it (`2026-03-02T18:00:00+01:00`); `None` outside chrono's range.
+pub fn paris_time(unix_seconds: i64) -> Option<DateTime<FixedOffset>> {
+    DateTime::from_timestamp(unix_seconds, 0).map(|t| t.with_timezone(&Paris).fixed_offset())
+}
+
 /// Start and end instants of a shift of `kind` on `date`.
 pub fn shift_instants(
     date: NaiveDate,

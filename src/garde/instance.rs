@@ -11,6 +11,22 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 /// Consultation length when `slot_minutes` is absent (FORMATS.md §3).
 pub const DEFAULT_SLOT_MINUTES: u32 = 15;
 
+/// Most doctors a cabinet asks for per shift (`need` is 1 to this).
+pub const MAX_NEED: u32 = 1000;
+
+/// Why a consultation length is refused (FORMATS.md §3: it divides the shift lengths, 120
+/// and 240 minutes; 120 dividing by it is enough).
+///
+/// # Errors
+/// A message for the CSV line or the API's pointer.
+pub fn check_slot_minutes(minutes: u32) -> Result<u32, &'static str> {
+    if (1..=120).contains(&minutes) && 120 % minutes == 0 {
+        Ok(minutes)
+    } else {
+        Err("must divide the shift lengths (120 and 240 minutes)")
+    }
+}
+
 /// A cabinet de garde.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cabinet {

@@ -5,9 +5,9 @@
 //! cancelled booking frees it) belongs to the store and the API; this room only enumerates.
 
 use super::calendar;
-use super::instance::Instance;
+use super::instance::{Cabinet, Instance};
 use super::schedule::Roster;
-use chrono::{DateTime, Duration, FixedOffset};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate};
 
 /// One consultation slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -32,22 +32,36 @@ pub fn slots(inst: &Instance, roster: &Roster) -> Vec<Slot> {
     let mut out = Vec::new();
     for a in &roster.assignments {
         let cab = &inst.cabinets[a.cabinet as usize];
-        let Some(kind) = calendar::shift_kind(a.date, cab.alsace_moselle()) else {
-            continue; // not a shift: a checked roster never has one
-        };
-        let (start, _) = calendar::shift_instants(a.date, kind);
-        let len = cab.slot_minutes.max(1);
-        for i in 0..kind.minutes() / len {
-            let s = start + Duration::minutes(i64::from(i * len));
-            out.push(Slot {
-                start: s,
-                end: s + Duration::minutes(i64::from(len)),
-                cabinet: a.cabinet,
-                doctor: a.doctor,
-            });
-        }
+        out.extend(shift_slots(cab, a.date).map(|(start, end)| Slot {
+            start,
+            end,
+            cabinet: a.cabinet,
+            doctor: a.doctor,
+        }));
     }
     out
+}
+
+/// The `(start, end)` of each slot a doctor on `cabinet`'s shift of `date` offers, in order;
+/// none when the cabinet has no shift that day (a checked roster never asks). For callers that
+/// hold a roster as rows (the service's publication) rather than as a [`Roster`].
+pub fn shift_slots(
+    cabinet: &Cabinet,
+    date: NaiveDate,
+) -> impl Iterator<Item = (DateTime<FixedOffset>, DateTime<FixedOffset>)> + use<> {
+    let kind = calendar::shift_kind(date, cabinet.alsace_moselle());
+    let len = cabinet.slot_minutes.max(1);
+    let (count, start) = match kind {
+        Some(kind) => (
+            kind.minutes() / len,
+            Some(calendar::shift_instants(date, kind).0),
+        ),
+        None => (0, None),
+    };
+    (0..count).filter_map(move |i| {
+        let s = start? + Duration::minutes(i64::from(i * len));
+        Some((s, s + Duration::minutes(i64::from(len))))
+    })
 }
 
 #[cfg(test)]

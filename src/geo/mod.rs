@@ -3,8 +3,10 @@
 //! No I/O here. Distances are haversine metres on a sphere of radius 6,371,008.8 m; the index
 //! only prunes with a conservative chord bound and always decides with [`haversine_m`].
 
+mod communes;
 mod index;
 
+pub use communes::commune_centroid;
 pub use index::PointIndex;
 
 use serde::{Deserialize, Serialize};
@@ -123,9 +125,64 @@ pub fn chord2_bound(distance_m: f64) -> f64 {
     c * c * (1.0 + 1e-9) + 1e-15
 }
 
+/// A latitude range and, unless the circle reaches a pole or crosses the antimeridian, a
+/// longitude range, in degrees, that contain every point within `radius_m` of `center`: a
+/// prefilter for an index on coordinates; [`haversine_m`] decides. Widened by 1 m like
+/// [`chord2_bound`], and by a nanodegree for rounding.
+pub fn degree_box(center: Coordinates, radius_m: f64) -> ((f64, f64), Option<(f64, f64)>) {
+    const EPS: f64 = 1e-9;
+    let angle = (radius_m.max(0.0) + 1.0) / EARTH_RADIUS_M;
+    let dlat = angle.to_degrees() + EPS;
+    let (lat_min, lat_max) = (center.lat - dlat, center.lat + dlat);
+    if lat_min <= -90.0 || lat_max >= 90.0 || angle >= std::f64::consts::FRAC_PI_2 {
+        return ((lat_min.max(-90.0), lat_max.min(90.0)), None);
+    }
+    // The widest longitude of a spherical cap of this angle around `center`.
+    let s = angle.sin() / center.lat.to_radians().cos();
+    if s >= 1.0 {
+        return ((lat_min, lat_max), None);
+    }
+    let dlon = s.asin().to_degrees() + EPS;
+    let (lon_min, lon_max) = (center.lon - dlon, center.lon + dlon);
+    if lon_min < -180.0 || lon_max > 180.0 {
+        return ((lat_min, lat_max), None);
+    }
+    ((lat_min, lat_max), Some((lon_min, lon_max)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_degree_box_holds_every_point_of_the_circle() {
+        for (lat, lon, r) in [
+            (48.69, 6.18, 20_000.0),
+            (-13.3, -176.2, 50_000.0),
+            (0.0, 0.0, 1.0),
+        ] {
+            let c = Coordinates::new(lat, lon).unwrap();
+            let ((a, b), lons) = degree_box(c, r);
+            for i in 0..3600 {
+                // Points just inside the circle, all around it (one bearing per 0.1°).
+                let bearing = f64::from(i).to_radians() / 10.0;
+                let delta = (r * 0.999_999) / EARTH_RADIUS_M;
+                let (p1, l1) = (lat.to_radians(), lon.to_radians());
+                let p2 = (p1.sin() * delta.cos() + p1.cos() * delta.sin() * bearing.cos()).asin();
+                let l2 = l1
+                    + (bearing.sin() * delta.sin() * p1.cos())
+                        .atan2(delta.cos() - p1.sin() * p2.sin());
+                let (p2, l2) = (p2.to_degrees(), l2.to_degrees());
+                assert!(a <= p2 && p2 <= b, "lat {p2} outside {a}..{b}");
+                if let Some((lo, hi)) = lons {
+                    assert!(lo <= l2 && l2 <= hi, "lon {l2} outside {lo}..{hi}");
+                }
+            }
+        }
+        // Wallis-et-Futuna, 50 km: the box would cross the antimeridian, so no longitude bound.
+        let w = Coordinates::new(-13.3, -179.9).unwrap();
+        assert_eq!(degree_box(w, 50_000.0).1, None);
+    }
 
     #[test]
     fn coordinates_are_range_checked() {

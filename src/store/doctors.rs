@@ -1,6 +1,6 @@
 //! The `doctors` table: GPs as imported by the CPAM, and the capacity they declare.
 
-use super::{Error, Store, now};
+use super::{Error, Store, float_or_absent, now};
 use crate::domain::{Doctor, MaxKm, Rpps};
 use crate::geo::Coordinates;
 use sqlx::Row;
@@ -58,7 +58,7 @@ impl Store {
         for d in doctors {
             sqlx::query(
                 "INSERT INTO doctors (rpps, name, lat, lon, insee, capacity, max_km, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, -1.0), $8) \
                  ON CONFLICT (rpps) DO UPDATE SET name = excluded.name, lat = excluded.lat, \
                  lon = excluded.lon, insee = excluded.insee, capacity = excluded.capacity, \
                  max_km = excluded.max_km, updated_at = excluded.updated_at",
@@ -69,7 +69,7 @@ impl Store {
             .bind(d.coords.lon())
             .bind(d.insee.as_str())
             .bind(i64::from(d.capacity))
-            .bind(d.max_km.map(MaxKm::km))
+            .bind(float_or_absent(d.max_km.map(MaxKm::km)))
             .bind(at)
             .execute(&mut *tx)
             .await?;
@@ -104,11 +104,11 @@ impl Store {
     ) -> Result<Option<DoctorRecord>, Error> {
         let at = now();
         sqlx::query(&format!(
-            "UPDATE doctors SET capacity = $1, max_km = $2, capacity_updated_at = $3, \
+            "UPDATE doctors SET capacity = $1, max_km = NULLIF($2, -1.0), capacity_updated_at = $3, \
              updated_at = $3 WHERE rpps = $4 RETURNING {COLUMNS}"
         ))
         .bind(i64::from(capacity))
-        .bind(max_km.map(MaxKm::km))
+        .bind(float_or_absent(max_km.map(MaxKm::km)))
         .bind(at)
         .bind(rpps.as_str())
         .fetch_optional(&self.pool)

@@ -24,10 +24,27 @@
 //! Rows become domain types through the domain's own constructors; a row they refuse is
 //! [`Error::Corrupt`]. This room knows `domain` and nothing else of the crate.
 
+mod availability;
+mod batches;
+mod cabinets;
 mod doctors;
+mod garde_plans;
+mod jobs;
+mod patients;
+mod slots;
 mod tokens;
 
+pub use availability::{AvailabilityRecord, PublishedShift, Withdrawal};
+pub use batches::{AssignmentRow, Page, UnmatchedRow};
+pub use cabinets::CabinetDeletion;
 pub use doctors::DoctorRecord;
+pub use garde_plans::{
+    CabinetRow, GardeDoctorRow, NewSlot, PlanRecord, PublishOutcome, RosterEntryRow, UnfilledRow,
+    WindowRow,
+};
+pub use jobs::{JobRecord, JobStatus, MAX_ATTEMPTS, NewJob};
+pub use patients::ImportCounts;
+pub use slots::{BookOutcome, BookingRecord, BoundingBox, CancelOutcome, FreeSlot, SlotRecord};
 pub use tokens::{NewToken, TokenRecord};
 
 use sqlx::any::AnyPoolOptions;
@@ -183,6 +200,47 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// `($first, …), (…), …`: the placeholders of a multi-row `VALUES` of `rows` rows of `columns`
+/// values, numbered from `first`.
+fn values_clause(rows: usize, columns: usize, first: usize) -> String {
+    templated_values_clause(rows, &vec!["{}"; columns], first)
+}
+
+/// [`values_clause`] where each column's placeholder is put in its template (`{}` stands for
+/// `$n`), e.g. [`NULLABLE_FLOAT`].
+fn templated_values_clause(rows: usize, templates: &[&str], first: usize) -> String {
+    let columns = templates.len();
+    let mut out = String::with_capacity(rows * columns * 6);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for (c, template) in templates.iter().enumerate() {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&template.replace("{}", &format!("${}", first + r * columns + c)));
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// The template of a nullable float column (a `max_km`) in a multi-row insert: bind
+/// [`float_or_absent`] and the database stores NULL for an absent value.
+///
+/// Why not bind `Option<f64>`: sqlx 0.8's `any` driver sends a NULL `f64` to PostgreSQL as a
+/// `float4` parameter; the statement is cached with that type, and the next execution's
+/// 8-byte float in the same position is refused (SQLSTATE 22P03). A sentinel keeps the
+/// parameter a `float8` every time; limits are > 0, so -1 is never a value.
+const NULLABLE_FLOAT: &str = "NULLIF({}, -1.0)";
+
+/// The bound value of a [`NULLABLE_FLOAT`] column.
+fn float_or_absent(v: Option<f64>) -> f64 {
+    v.unwrap_or(-1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +272,16 @@ mod tests {
             Backend::of_url("mysql://h/db"),
             Err(Error::UnsupportedUrl)
         ));
+    }
+
+    #[test]
+    fn values_clauses_number_their_placeholders_row_by_row() {
+        assert_eq!(values_clause(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_clause(1, 1, 4), "($4)");
+        assert_eq!(
+            templated_values_clause(1, &["{}", NULLABLE_FLOAT], 3),
+            "($3, NULLIF($4, -1.0))"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ both_backends!(
     an_invalid_rpps_in_the_path_is_422_naming_the_parameter,
     malformed_or_non_json_bodies_are_refused,
     unknown_doctors_are_404,
+    a_limit_can_come_after_a_declaration_without_one,
 );
 
 /// FORMATS.md §1 gives both as valid RPPS numbers.
@@ -333,4 +334,26 @@ async fn unknown_doctors_are_404(app: Arc<TestApp>) {
     let r = app.get_doctor(Some(&cpam), gp().as_str()).await;
     assert_problem(r, StatusCode::NOT_FOUND, "/problems/not-found").await;
     assert!(app.store.doctor(&gp()).await.unwrap().is_none());
+}
+
+/// A regression: sqlx's `any` driver once sent an absent `max_km` to PostgreSQL as a `float4`
+/// parameter, and the cached statement then refused a real limit on the same connection.
+async fn a_limit_can_come_after_a_declaration_without_one(app: Arc<TestApp>) {
+    seeded(&app).await;
+    let token = app.medecin(&gp()).await;
+    for body in [
+        json!({"capacity": 3}),
+        json!({"capacity": 4, "max_km": 6.0}),
+        json!({"capacity": 5, "max_km": null}),
+        json!({"capacity": 6, "max_km": 2.5}),
+    ] {
+        let r = app.put_capacity(Some(&token), gp().as_str(), &body).await;
+        assert_eq!(r.status(), StatusCode::OK, "{body}");
+        let got: Value = r.json().await.unwrap();
+        assert_eq!(got["capacity"], body["capacity"]);
+        assert_eq!(
+            got["max_km"],
+            body.get("max_km").cloned().unwrap_or(Value::Null)
+        );
+    }
 }

@@ -135,6 +135,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The service's database, for seeding and for checking the stored state.
     pub store: Store,
+    /// Its URL, for seeding tables the store has no writer for yet.
+    pub database_url: String,
     key: TokenKey,
     stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
     server: std::sync::Mutex<Option<JoinHandle<std::io::Result<()>>>>,
@@ -204,6 +206,7 @@ impl TestApp {
                 .build()
                 .unwrap(),
             store,
+            database_url: url,
             key,
             stop: std::sync::Mutex::new(Some(stop)),
             server: std::sync::Mutex::new(Some(server)),
@@ -266,6 +269,22 @@ impl TestApp {
     /// Stores doctors as a CPAM import would.
     pub async fn seed_doctors(&self, doctors: &[Doctor]) {
         self.store.upsert_doctors(doctors).await.unwrap();
+    }
+
+    /// Waits until no job is queued or running (the in-process worker runs them), polling
+    /// the jobs table; panics after two minutes.
+    pub async fn run_jobs_until_idle(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            if self.store.active_jobs().await.unwrap() == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "jobs still queued or running after two minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// A request to `path`, with `token` as bearer when given.

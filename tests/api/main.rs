@@ -6,5 +6,12 @@
 
 mod helpers;
 
+mod availability;
+mod batches;
+mod cabinets;
 mod doctors;
+mod garde_plans;
 mod health;
+mod imports;
+mod scenario;
+mod slots;

@@ -10,7 +10,8 @@
 
 use super::calendar::paris_instant;
 use super::instance::{
-    Cabinet, DEFAULT_SLOT_MINUTES, GardeDoctor, Instance, Period, PeriodError, Window,
+    Cabinet, DEFAULT_SLOT_MINUTES, GardeDoctor, Instance, MAX_NEED, Period, PeriodError, Window,
+    check_slot_minutes,
 };
 mod table;
 
@@ -181,14 +182,10 @@ fn read_cabinets(bytes: &[u8]) -> (Vec<Cabinet>, Collector) {
         let name = t.text(1, &mut errs).map(str::to_owned);
         let coords = t.coordinates(2, 3, &mut errs);
         let insee = t.required(4, &mut errs, str::parse::<InseeCode>);
-        let need = t.required(5, &mut errs, |s| whole(s, 1, 1000));
+        let need = t.required(5, &mut errs, |s| whole(s, 1, MAX_NEED));
         let slot = t.optional(6, &mut errs, |s| {
             let v = whole(s, 1, 120)?;
-            if 120 % v == 0 {
-                Ok(v)
-            } else {
-                Err("must divide the shift lengths (120 and 240 minutes)".to_owned())
-            }
+            check_slot_minutes(v).map_err(str::to_owned)
         });
         if errs.found == before
             && let (Some(id), Some(name), Some(coords), Some(insee), Some(need), Some(slot)) =

@@ -1,0 +1,261 @@
+//! Garde availability (FORMATS.md §3): a médecin declares, lists and withdraws its own
+//! windows, and declares its garde limits (`max_shifts`, `max_km`).
+//!
+//! Date-times are read by the garde core's parser ([`crate::garde::import::parse_datetime`]):
+//! with an offset, an instant; without, Europe/Paris wall time, where a time in the spring gap
+//! is refused and an ambiguous one is its first occurrence. A window that covers one of the
+//! doctor's shifts on a published roster cannot be withdrawn (409
+//! `/problems/availability-on-published-roster`, naming the shift).
+
+use super::auth::OwnRpps;
+use super::{ApiError, AppState, FieldError, Json, Path, Problem, parse_param};
+use crate::domain::MaxKm;
+use crate::garde::calendar::paris_time;
+use crate::garde::import::parse_datetime;
+use crate::store::{AvailabilityRecord, Withdrawal};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(declare_window, list_windows))
+        .routes(routes!(withdraw_window))
+        .routes(routes!(put_garde_limits))
+}
+
+/// A window of garde availability: the doctor can take any shift lying entirely inside it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowDeclaration {
+    /// ISO 8601. With an offset, an instant; without, Europe/Paris wall time.
+    #[schema(example = "2026-03-02T17:30:00")]
+    pub start: String,
+    /// After `start`, same rules.
+    #[schema(example = "2026-03-02T20:30:00+01:00")]
+    pub end: String,
+}
+
+/// A declared window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WindowView {
+    pub id: i64,
+    #[schema(example = "10000000009")]
+    pub rpps: String,
+    /// RFC 3339 with the Europe/Paris offset.
+    #[schema(example = "2026-03-02T17:30:00+01:00")]
+    pub start: String,
+    #[schema(example = "2026-03-02T20:30:00+01:00")]
+    pub end: String,
+    /// RFC 3339, UTC.
+    pub declared_at: String,
+    /// RFC 3339, UTC; null while the window stands.
+    pub withdrawn_at: Option<String>,
+}
+
+impl From<AvailabilityRecord> for WindowView {
+    fn from(r: AvailabilityRecord) -> Self {
+        Self {
+            id: r.id,
+            rpps: r.rpps.into(),
+            start: paris(r.start_at),
+            end: paris(r.end_at),
+            declared_at: utc(r.created_at),
+            withdrawn_at: r.withdrawn_at.map(utc),
+        }
+    }
+}
+
+/// Garde limits over a period (FORMATS.md §3, `doctors.csv` of a garde instance).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GardeLimits {
+    /// Shifts over a plan's period, at most.
+    #[schema(minimum = 0, maximum = 100000)]
+    pub max_shifts: u32,
+    /// Farthest cabinet, in km (> 0).
+    #[schema(value_type = f64, exclusive_minimum = 0.0, example = 15.0)]
+    pub max_km: MaxKm,
+}
+
+pub(super) fn paris(unix_seconds: i64) -> String {
+    paris_time(unix_seconds).map_or_else(String::new, |t| t.to_rfc3339())
+}
+
+pub(super) fn utc(unix_seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(unix_seconds, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn unknown_doctor() -> ApiError {
+    ApiError::NotFound("no doctor with this RPPS; doctors come from the CPAM's imports".to_owned())
+}
+
+fn unknown_window() -> ApiError {
+    ApiError::NotFound("this doctor has no availability window with this id".to_owned())
+}
+
+/// `(start, end)` in Unix seconds, or every invalid field at its pointer.
+fn window_bounds(w: &WindowDeclaration) -> Result<(i64, i64), ApiError> {
+    let start = parse_datetime(&w.start).map_err(|m| FieldError::at_pointer("#/start", m));
+    let end = parse_datetime(&w.end).map_err(|m| FieldError::at_pointer("#/end", m));
+    match (start, end) {
+        (Ok(s), Ok(e)) if s < e => Ok((s.timestamp(), e.timestamp())),
+        (Ok(_), Ok(_)) => Err(ApiError::invalid_field("#/end", "must be after start")),
+        (s, e) => Err(ApiError::Invalid(
+            [s.err(), e.err()].into_iter().flatten().collect(),
+        )),
+    }
+}
+
+/// Declares a garde availability window of the médecin itself.
+#[utoipa::path(post, path = "/doctors/{rpps}/availability", tag = "availability",
+    security(("bearer" = [])),
+    params(("rpps" = String, Path, description = "The médecin's own RPPS")),
+    request_body = WindowDeclaration,
+    responses(
+        (status = 201, description = "Declared; `Location` is the window", body = WindowView,
+         headers(("location" = String, description = "/doctors/{rpps}/availability/{id}"))),
+        (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a médecin token, or another médecin's RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No doctor with this RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A date-time that is malformed or does not exist in Europe/Paris, or `end` not after `start` (`pointer`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn declare_window(
+    OwnRpps(rpps): OwnRpps,
+    State(state): State<AppState>,
+    Json(body): Json<WindowDeclaration>,
+) -> Result<Response, ApiError> {
+    let (start, end) = window_bounds(&body)?;
+    let record = state
+        .store
+        .add_availability(&rpps, start, end)
+        .await?
+        .ok_or_else(unknown_doctor)?;
+    tracing::info!(rpps = %rpps, window = record.id, "availability declared");
+    let location = format!("/doctors/{rpps}/availability/{}", record.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(WindowView::from(record)),
+    )
+        .into_response())
+}
+
+/// The médecin's windows that stand (not withdrawn), by start.
+#[utoipa::path(get, path = "/doctors/{rpps}/availability", tag = "availability",
+    security(("bearer" = [])),
+    params(("rpps" = String, Path, description = "The médecin's own RPPS")),
+    responses(
+        (status = 200, description = "The windows, by start", body = Vec<WindowView>),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a médecin token, or another médecin's RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No doctor with this RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an RPPS number (`parameter`: rpps)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_windows(
+    OwnRpps(rpps): OwnRpps,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<WindowView>>, ApiError> {
+    if state.store.doctor(&rpps).await?.is_none() {
+        return Err(unknown_doctor());
+    }
+    let windows = state.store.availability_of(&rpps).await?;
+    Ok(Json(windows.into_iter().map(WindowView::from).collect()))
+}
+
+/// Withdraws a window, unless it covers one of the médecin's shifts on a published roster.
+#[utoipa::path(delete, path = "/doctors/{rpps}/availability/{id}", tag = "availability",
+    security(("bearer" = [])),
+    params(
+        ("rpps" = String, Path, description = "The médecin's own RPPS"),
+        ("id" = i64, Path, description = "The window's id"),
+    ),
+    responses(
+        (status = 200, description = "Withdrawn; the window with its `withdrawn_at`", body = WindowView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a médecin token, or another médecin's RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "This doctor has no window with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/availability-on-published-roster`: the window covers a shift of a published roster (named in `detail`); `/problems/already-cancelled`: withdrawn before", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an RPPS or not an id (`parameter`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn withdraw_window(
+    OwnRpps(rpps): OwnRpps,
+    State(state): State<AppState>,
+    Path((_, raw_id)): Path<(String, String)>,
+) -> Result<Json<WindowView>, ApiError> {
+    let id = parse_id("id", &raw_id)?;
+    match state.store.withdraw_availability(&rpps, id).await? {
+        Withdrawal::Withdrawn(w) => {
+            tracing::info!(rpps = %rpps, window = id, "availability withdrawn");
+            Ok(Json(w.into()))
+        }
+        Withdrawal::NotFound => Err(unknown_window()),
+        Withdrawal::AlreadyWithdrawn(w) => Err(ApiError::AlreadyCancelled(format!(
+            "this window was withdrawn at {}",
+            w.withdrawn_at.map(utc).unwrap_or_default()
+        ))),
+        Withdrawal::OnPublishedRoster(shift) => {
+            Err(ApiError::AvailabilityOnPublishedRoster(format!(
+                "this window covers your shift at cabinet {} from {} to {} on the published \
+                 roster of plan {}; ask the CPTS coordinator to replace you first",
+                shift.cabinet_id,
+                paris(shift.shift_start),
+                paris(shift.shift_end),
+                shift.plan_id
+            )))
+        }
+    }
+}
+
+/// Declares the médecin's garde limits: shifts per period and farthest cabinet.
+#[utoipa::path(put, path = "/doctors/{rpps}/garde", tag = "availability",
+    security(("bearer" = [])),
+    params(("rpps" = String, Path, description = "The médecin's own RPPS")),
+    request_body = GardeLimits,
+    responses(
+        (status = 200, description = "Recorded", body = GardeLimits),
+        (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a médecin token, or another médecin's RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No doctor with this RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid field (`pointer`) or RPPS (`parameter`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn put_garde_limits(
+    OwnRpps(rpps): OwnRpps,
+    State(state): State<AppState>,
+    Json(body): Json<GardeLimits>,
+) -> Result<Json<GardeLimits>, ApiError> {
+    const MAX_SHIFTS: u32 = 100_000;
+    if body.max_shifts > MAX_SHIFTS {
+        return Err(ApiError::invalid_field(
+            "#/max_shifts",
+            format!("must be a whole number from 0 to {MAX_SHIFTS}"),
+        ));
+    }
+    if !state
+        .store
+        .set_garde_limits(&rpps, body.max_shifts, body.max_km)
+        .await?
+    {
+        return Err(unknown_doctor());
+    }
+    tracing::info!(rpps = %rpps, max_shifts = body.max_shifts, "garde limits declared");
+    Ok(Json(body))
+}
+
+/// A positive integer id from a path segment; a 422 naming `name` otherwise.
+pub(super) fn parse_id(name: &str, raw: &str) -> Result<i64, ApiError> {
+    parse_param::<i64>(name, raw)
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::invalid_parameter(name, "expected a positive integer id"))
+}

@@ -1,0 +1,363 @@
+//! Matching batches (CPAM staff): launch one over a territory (a job), then read its
+//! assignments and unmatched patients (FORMATS.md §2 outputs), as paginated JSON or, with
+//! `Accept: text/csv`, as the whole CSV file.
+//!
+//! A batch takes the stored patients living in the territory's communes and every stored
+//! doctor with capacity (see `jobs::batch` for why all of them).
+
+use super::jobs::{JobView, job_of_kind, require_succeeded};
+use super::{ApiError, AppState, CpamStaff, Json, Path, Problem};
+use crate::domain::{InseeCode, MaxKm};
+use crate::jobs::{self, BatchParams, KIND_BATCH, TerritoryParams};
+use crate::matching::DEFAULT_MAX_KM;
+use crate::matching::territory::communes_of_epci;
+use crate::store::NewJob;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Most communes in one batch's INSEE list.
+pub const MAX_COMMUNES: usize = 5000;
+/// Default and largest page size of the result lists.
+pub const DEFAULT_PAGE: u64 = 100;
+pub const MAX_PAGE: u64 = 1000;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_batch))
+        .routes(routes!(batch_assignments))
+        .routes(routes!(batch_unmatched))
+}
+
+/// Where the batch's patients live.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Territory {
+    /// INSEE codes of communes (1 to 5000).
+    #[schema(value_type = Vec<String>, example = json!(["54395", "54547"]))]
+    Insee(Vec<InseeCode>),
+    /// The SIREN code (9 digits) of an EPCI: its communes, from the INSEE commune list.
+    #[schema(example = "245400676")]
+    Epci(String),
+}
+
+/// A batch to launch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// `{"insee": [...]}` or `{"epci": "245400676"}`.
+    pub territory: Territory,
+    /// Limit in km of patients without their own `max_km` (default 10).
+    #[schema(value_type = Option<f64>, exclusive_minimum = 0.0, example = 10.0)]
+    #[serde(default)]
+    pub default_max_km: Option<MaxKm>,
+}
+
+/// Launches a matching batch over a territory; poll the job at `Location`.
+#[utoipa::path(post, path = "/batches", tag = "batches",
+    security(("bearer" = [])),
+    request_body = BatchRequest,
+    responses(
+        (status = 202, description = "Queued; `Location: /jobs/{id}`", body = JobView,
+            headers(("Location" = String, description = "/jobs/{id}"))),
+        (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid field (`pointer`): an INSEE code, an unknown EPCI, an empty list, max_km", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_batch(
+    CpamStaff(caller): CpamStaff,
+    State(state): State<AppState>,
+    Json(request): Json<BatchRequest>,
+) -> Result<Response, ApiError> {
+    let territory = match request.territory {
+        Territory::Insee(codes) => {
+            if codes.is_empty() || codes.len() > MAX_COMMUNES {
+                return Err(ApiError::invalid_field(
+                    "#/territory/insee",
+                    format!("expected 1 to {MAX_COMMUNES} INSEE codes"),
+                ));
+            }
+            let mut communes = codes;
+            communes.sort_unstable();
+            communes.dedup();
+            TerritoryParams {
+                communes,
+                epci: None,
+            }
+        }
+        Territory::Epci(code) => {
+            if code.len() != 9 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ApiError::invalid_field(
+                    "#/territory/epci",
+                    "expected the 9-digit SIREN code of an EPCI",
+                ));
+            }
+            let communes = communes_of_epci(&code).ok_or_else(|| {
+                ApiError::invalid_field("#/territory/epci", "no commune belongs to this EPCI")
+            })?;
+            TerritoryParams {
+                communes: communes.to_vec(),
+                epci: Some(code),
+            }
+        }
+    };
+    let params = BatchParams {
+        territory,
+        default_max_km: request
+            .default_max_km
+            .unwrap_or(MaxKm::new(DEFAULT_MAX_KM).expect("the default limit is > 0")),
+    };
+    let id = jobs::new_id();
+    let params_json =
+        serde_json::to_string(&params).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    state
+        .store
+        .enqueue_job(&NewJob {
+            id: &id,
+            kind: KIND_BATCH,
+            params: &params_json,
+            created_by: Some(&caller.token_id),
+        })
+        .await?;
+    state.wake_worker.notify_one();
+    tracing::info!(job = %id, token = %caller.token_id, communes = params.territory.communes.len(), "batch queued");
+    accepted(&state, &id).await
+}
+
+/// The 202 of a job just enqueued: `Location` and the job.
+pub(super) async fn accepted(state: &AppState, id: &str) -> Result<Response, ApiError> {
+    let job = state
+        .store
+        .job(id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("a job vanished right after its creation".into()))?;
+    let location = format!("/jobs/{id}");
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(JobView::from(job)),
+    )
+        .into_response())
+}
+
+/// `limit` and `offset` of a result list. The struct documents them for OpenAPI; they are
+/// read by [`Pagination::parse`], whose rejections name the parameter (problem+json).
+#[derive(Debug, IntoParams)]
+#[allow(dead_code)]
+#[into_params(parameter_in = Query)]
+pub struct Pagination {
+    /// Rows per page, 1 to 1000 (default 100). Ignored with `Accept: text/csv`.
+    pub limit: Option<u64>,
+    /// Rows skipped, in `patient_id` order (default 0).
+    pub offset: Option<u64>,
+}
+
+impl Pagination {
+    /// Reads `limit` and `offset` from a query string; other parameters are ignored.
+    fn parse(query: Option<&str>) -> Result<(u64, u64), ApiError> {
+        let (mut limit, mut offset) = (DEFAULT_PAGE, 0);
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "limit" => {
+                    limit = value
+                        .parse()
+                        .ok()
+                        .filter(|l| (1..=MAX_PAGE).contains(l))
+                        .ok_or_else(|| {
+                            ApiError::invalid_parameter(
+                                "limit",
+                                format!("expected an integer from 1 to {MAX_PAGE}"),
+                            )
+                        })?;
+                }
+                "offset" => {
+                    offset = value.parse().map_err(|_| {
+                        ApiError::invalid_parameter("offset", "expected an integer ≥ 0")
+                    })?;
+                }
+                _ => {}
+            }
+        }
+        Ok((limit, offset))
+    }
+}
+
+/// One page of a result list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageView<T> {
+    pub items: Vec<T>,
+    /// Rows in the whole list.
+    pub total: u64,
+    pub limit: u64,
+    pub offset: u64,
+    /// The next page, when there is one.
+    pub next: Option<String>,
+}
+
+/// One line of `assignments.csv`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssignmentView {
+    pub patient_id: String,
+    pub rpps: String,
+    /// Integer metres (FORMATS.md §1).
+    pub distance_m: u64,
+}
+
+/// One line of `unmatched.csv`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnmatchedView {
+    pub patient_id: String,
+    /// 1 (ALD), 2 (70+ or CSS), 3.
+    pub tier: u8,
+    /// `no_doctor_in_range` or `capacity_exhausted`.
+    pub reason: String,
+    /// The explanation: the nearest doctor with capacity, or the saturated doctors in reach
+    /// and the tiers of the patients holding their places.
+    pub detail: String,
+}
+
+fn wants_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("text/csv"))
+}
+
+fn csv_response(header_row: &[&str], rows: Vec<Vec<String>>) -> Result<Response, ApiError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header_row)
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    for r in rows {
+        w.write_record(&r)
+            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    }
+    let body = w
+        .into_inner()
+        .map_err(|e| ApiError::Internal(e.to_string().into()))?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
+}
+
+fn next_link(path: &str, limit: u64, offset: u64, total: u64) -> Option<String> {
+    (offset + limit < total).then(|| format!("{path}?limit={limit}&offset={}", offset + limit))
+}
+
+/// The assignments of a batch, by `patient_id`.
+#[utoipa::path(get, path = "/batches/{id}/assignments", tag = "batches",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The batch's job id"), Pagination),
+    responses(
+        (status = 200, description = "A page (JSON), or the whole `assignments.csv` with `Accept: text/csv`", 
+            content((PageView<AssignmentView> = "application/json"), (String = "text/csv"))),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such batch", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The batch has not succeeded (yet)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `limit` or `offset` (`parameter`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn batch_assignments(
+    CpamStaff(_): CpamStaff,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (limit, offset) = Pagination::parse(query.as_deref())?;
+    let job = job_of_kind(&state, &id, KIND_BATCH, "batch").await?;
+    require_succeeded(&job, "batch")?;
+    if wants_csv(&headers) {
+        let page = state.store.batch_assignments(&id, u64::MAX, 0).await?;
+        let rows = page
+            .items
+            .into_iter()
+            .map(|a| vec![a.patient_id, a.rpps, a.distance_m.to_string()])
+            .collect();
+        return csv_response(&["patient_id", "rpps", "distance_m"], rows);
+    }
+    let page = state.store.batch_assignments(&id, limit, offset).await?;
+    Ok(Json(PageView {
+        next: next_link(
+            &format!("/batches/{id}/assignments"),
+            limit,
+            offset,
+            page.total,
+        ),
+        items: page
+            .items
+            .into_iter()
+            .map(|a| AssignmentView {
+                patient_id: a.patient_id,
+                rpps: a.rpps,
+                distance_m: a.distance_m,
+            })
+            .collect(),
+        total: page.total,
+        limit,
+        offset,
+    })
+    .into_response())
+}
+
+/// The unmatched patients of a batch, with their reasons, by `patient_id`.
+#[utoipa::path(get, path = "/batches/{id}/unmatched", tag = "batches",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The batch's job id"), Pagination),
+    responses(
+        (status = 200, description = "A page (JSON), or the whole `unmatched.csv` with `Accept: text/csv`", 
+            content((PageView<UnmatchedView> = "application/json"), (String = "text/csv"))),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such batch", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The batch has not succeeded (yet)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `limit` or `offset` (`parameter`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn batch_unmatched(
+    CpamStaff(_): CpamStaff,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (limit, offset) = Pagination::parse(query.as_deref())?;
+    let job = job_of_kind(&state, &id, KIND_BATCH, "batch").await?;
+    require_succeeded(&job, "batch")?;
+    if wants_csv(&headers) {
+        let page = state.store.batch_unmatched(&id, u64::MAX, 0).await?;
+        let rows = page
+            .items
+            .into_iter()
+            .map(|u| vec![u.patient_id, u.tier.to_string(), u.reason, u.detail])
+            .collect();
+        return csv_response(&["patient_id", "tier", "reason", "detail"], rows);
+    }
+    let page = state.store.batch_unmatched(&id, limit, offset).await?;
+    Ok(Json(PageView {
+        next: next_link(
+            &format!("/batches/{id}/unmatched"),
+            limit,
+            offset,
+            page.total,
+        ),
+        items: page
+            .items
+            .into_iter()
+            .map(|u| UnmatchedView {
+                patient_id: u.patient_id,
+                tier: u.tier,
+                reason: u.reason,
+                detail: u.detail,
+            })
+            .collect(),
+        total: page.total,
+        limit,
+        offset,
+    })
+    .into_response())
+}

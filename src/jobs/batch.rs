@@ -1,0 +1,190 @@
+//! A matching batch (FORMATS.md §2) over a territory: the stored patients living in its
+//! communes, and every stored doctor with capacity.
+//!
+//! All doctors with capacity, not only those of the territory: a patient near its border may
+//! have its nearest doctors in the next commune, and a doctor out of every patient's reach
+//! costs the solver one spatial-index cell, nothing more (pairs are found through a grid).
+//! The result is therefore the one `cpts match` gives on the same two files.
+
+use super::{Progress, blocking};
+use crate::domain::{InseeCode, MaxKm, Tier};
+use crate::geo::{cost_m, haversine_m};
+use crate::matching::explain::{self, Detail, Reason};
+use crate::matching::{self, Instance, Matching};
+use crate::store::{AssignmentRow, JobRecord, Store, UnmatchedRow};
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// The territory of a batch as enqueued: the communes, resolved when the batch is accepted
+/// (so a batch is reproducible whatever the commune list becomes), and the EPCI they came
+/// from, if any.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TerritoryParams {
+    pub communes: Vec<InseeCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epci: Option<String>,
+}
+
+/// The parameters of a batch job (`jobs.params`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BatchParams {
+    pub territory: TerritoryParams,
+    /// The limit of patients without their own `max_km`.
+    pub default_max_km: MaxKm,
+}
+
+/// Loads, solves, explains and stores batch `job`; `Ok(false)` when another worker took it
+/// over meanwhile (nothing stored).
+pub(super) async fn run(
+    store: &Store,
+    job: &JobRecord,
+    progress: Progress,
+) -> anyhow::Result<bool> {
+    let params: BatchParams =
+        serde_json::from_str(&job.params).context("reading the batch's parameters")?;
+    progress.report("loading", 0.0);
+    let t0 = Instant::now();
+    let patients = store
+        .patients_in(&params.territory.communes)
+        .await
+        .context("loading the territory's patients")?;
+    let doctors = store
+        .doctors_with_capacity()
+        .await
+        .context("loading the doctors")?;
+    let load_ms = ms(t0);
+    tracing::info!(
+        patients = patients.len(),
+        doctors = doctors.len(),
+        "batch loaded"
+    );
+    let inst = Instance {
+        patients,
+        doctors,
+        default_max_km: params.default_max_km,
+    };
+    let worker_progress = progress.clone();
+    let (summary, assignments, unmatched) = blocking(move || {
+        let t = Instant::now();
+        // The flow's own stages take the first 70 %, explanations the next 20 %.
+        let sol = matching::flow::solve_with(&inst, &mut |stage, f| {
+            worker_progress.report(stage, 0.05 + 0.65 * f);
+        })
+        .context("solving the batch")?;
+        let solve_ms = ms(t);
+        worker_progress.report("explain", 0.7);
+        let t = Instant::now();
+        let unmatched = explain::explain(&inst, &sol);
+        let explain_ms = ms(t);
+        worker_progress.report("saving", 0.9);
+        let assignments = assignment_rows(&inst, &sol.matching);
+        let unmatched_rows = unmatched_rows(&inst, &unmatched);
+        let summary = summary(
+            &inst,
+            &params,
+            &sol,
+            &unmatched,
+            [load_ms, solve_ms, explain_ms],
+        );
+        Ok((summary, assignments, unmatched_rows))
+    })
+    .await?;
+    drop(progress);
+    store
+        .finish_batch(
+            &job.id,
+            job.attempts,
+            &summary.to_string(),
+            &assignments,
+            &unmatched,
+        )
+        .await
+        .context("storing the batch's results")
+}
+
+fn ms(since: Instant) -> f64 {
+    (since.elapsed().as_secs_f64() * 1e4).round() / 10.0
+}
+
+/// `assignments.csv`'s rows, as `cpts match` writes them.
+fn assignment_rows(inst: &Instance, matching: &Matching) -> Vec<AssignmentRow> {
+    matching
+        .doctor_of
+        .iter()
+        .enumerate()
+        .filter_map(|(q, d)| {
+            let (p, doc) = (&inst.patients[q], &inst.doctors[(*d)? as usize]);
+            Some(AssignmentRow {
+                patient_id: p.id.as_str().to_owned(),
+                rpps: doc.rpps.as_str().to_owned(),
+                distance_m: u64::from(cost_m(haversine_m(p.coords, doc.coords))),
+            })
+        })
+        .collect()
+}
+
+/// `unmatched.csv`'s rows, with the explanation's detail.
+fn unmatched_rows(inst: &Instance, unmatched: &[explain::Unmatched]) -> Vec<UnmatchedRow> {
+    unmatched
+        .iter()
+        .map(|u| UnmatchedRow {
+            patient_id: inst.patients[u.patient as usize].id.as_str().to_owned(),
+            tier: u.tier.number(),
+            reason: u.reason.code().to_owned(),
+            detail: Detail(u, inst).to_string(),
+        })
+        .collect()
+}
+
+/// The job's result: objective vector, counts per tier and per reason, sizes, timings.
+fn summary(
+    inst: &Instance,
+    params: &BatchParams,
+    sol: &matching::Solution,
+    unmatched: &[explain::Unmatched],
+    [load_ms, solve_ms, explain_ms]: [f64; 3],
+) -> serde_json::Value {
+    let sizes = Matching::tier_sizes(inst);
+    let mut by_reason = [[0u64; 3]; 2];
+    for u in unmatched {
+        let r = usize::from(!matches!(u.reason, Reason::NoDoctorInRange { .. }));
+        by_reason[r][u.tier.index()] += 1;
+    }
+    let tiers: Vec<_> = Tier::ALL
+        .iter()
+        .map(|t| {
+            let k = t.index();
+            serde_json::json!({
+                "tier": t.number(),
+                "patients": sizes[k],
+                "matched": sol.objective.matched[k],
+                "unmatched": sizes[k] - sol.objective.matched[k],
+                "no_doctor_in_range": by_reason[0][k],
+                "capacity_exhausted": by_reason[1][k],
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "objective": {
+            "matched": sol.objective.matched,
+            "metres": sol.objective.metres,
+        },
+        "patients": inst.patients.len(),
+        "doctors_with_capacity": inst.doctors.len(),
+        "places": inst.doctors.iter().map(|d| u64::from(d.capacity)).sum::<u64>(),
+        "matched": sol.objective.matched.iter().sum::<u64>(),
+        "unmatched": {
+            "total": unmatched.len(),
+            "no_doctor_in_range": by_reason[0].iter().sum::<u64>(),
+            "capacity_exhausted": by_reason[1].iter().sum::<u64>(),
+        },
+        "tiers": tiers,
+        "territory": {
+            "communes": params.territory.communes.len(),
+            "epci": params.territory.epci,
+        },
+        "default_max_km": params.default_max_km.km(),
+        "timings_ms": { "load": load_ms, "solve": solve_ms, "explain": explain_ms },
+    })
+}

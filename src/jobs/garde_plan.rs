@@ -1,0 +1,205 @@
+//! A garde plan (FORMATS.md §3) from the stored cabinets, doctors and availability windows.
+//!
+//! The instance: the plan's cabinets (all, or those listed), and every doctor with at least
+//! one declared, not withdrawn, window meeting the period, with those windows. A doctor's
+//! `max_shifts` and `garde_max_km` are the stored ones; when not declared, `max_shifts` is
+//! the number of days of the period (no limit but one shift a day) and the distance limit is
+//! [`DEFAULT_GARDE_MAX_KM`].
+
+use super::{Progress, blocking};
+use crate::domain::MaxKm;
+use crate::garde::report::{self, Reason};
+use crate::garde::{Cabinet, GardeDoctor, Instance, Period, Window, calendar, schedule};
+use crate::store::{CabinetRow, JobRecord, NewSlot, RosterEntryRow, Store, UnfilledRow};
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, NaiveTime};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// The distance limit of a doctor who declared none, in km.
+pub const DEFAULT_GARDE_MAX_KM: f64 = 30.0;
+
+/// The parameters of a garde plan job (`jobs.params`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GardePlanParams {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    /// `None`: every cabinet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cabinets: Option<Vec<String>>,
+}
+
+/// Loads, solves and stores plan `job`; `Ok(false)` when another worker took it over.
+pub(super) async fn run(
+    store: &Store,
+    job: &JobRecord,
+    progress: Progress,
+) -> anyhow::Result<bool> {
+    let params: GardePlanParams =
+        serde_json::from_str(&job.params).context("reading the plan's parameters")?;
+    let period = Period::new(params.start, params.end).context("the plan's period")?;
+    progress.report("loading", 0.0);
+    let cabinets = store
+        .garde_cabinets(params.cabinets.as_deref())
+        .await
+        .context("loading the cabinets")?;
+    anyhow::ensure!(!cabinets.is_empty(), "the plan has no cabinet");
+    // Windows meeting the period, with a day's margin on each side for the time zone.
+    let unix = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc().timestamp();
+    let from = unix(period.start()) - 86_400;
+    let to = unix(period.end()) + 2 * 86_400;
+    let (doctor_rows, window_rows) = store
+        .garde_availability(from, to)
+        .await
+        .context("loading the availability windows")?;
+    let days = u32::try_from(period.dates().count()).unwrap_or(u32::MAX);
+    let default_km = MaxKm::new(DEFAULT_GARDE_MAX_KM).expect("the default limit is > 0");
+    let index: HashMap<String, usize> = doctor_rows
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.rpps.as_str().to_owned(), i))
+        .collect();
+    let mut windows = vec![Vec::new(); doctor_rows.len()];
+    for w in window_rows {
+        let (Some(&d), Some(start), Some(end)) = (
+            index.get(w.rpps.as_str()),
+            DateTime::from_timestamp(w.start_at, 0),
+            DateTime::from_timestamp(w.end_at, 0),
+        ) else {
+            continue;
+        };
+        windows[d].push(Window { start, end });
+    }
+    let inst = Instance {
+        cabinets: cabinets.into_iter().map(cabinet).collect(),
+        doctors: doctor_rows
+            .into_iter()
+            .map(|d| GardeDoctor {
+                rpps: d.rpps,
+                name: d.name,
+                coords: d.coords,
+                insee: d.insee,
+                max_shifts: d.max_shifts.unwrap_or(days),
+                max_km: d.garde_max_km.unwrap_or(default_km),
+            })
+            .collect(),
+        windows,
+        period,
+    };
+    tracing::info!(
+        cabinets = inst.cabinets.len(),
+        doctors = inst.doctors.len(),
+        "garde plan loaded"
+    );
+    let worker_progress = progress.clone();
+    let (summary, roster, unfilled) = blocking(move || {
+        worker_progress.report("schedule", 0.1);
+        let sched = schedule::solve(&inst).context("solving the roster")?;
+        if let Err(errors) = sched.roster.check(&inst) {
+            anyhow::bail!("the roster fails its own check: {}", errors.join("; "));
+        }
+        worker_progress.report("report", 0.8);
+        let el = &sched.eligibility;
+        let unfilled = report::unfilled(&inst, el, &sched.roster);
+        let counts = report::counts(&inst, el);
+        let fairness = report::fairness(&inst, el, &sched.roster);
+        let roster: Vec<RosterEntryRow> = sched
+            .roster
+            .assignments
+            .iter()
+            .filter_map(|a| {
+                let cab = &inst.cabinets[a.cabinet as usize];
+                let kind = calendar::shift_kind(a.date, cab.alsace_moselle())?;
+                let (start, end) = calendar::shift_instants(a.date, kind);
+                Some(RosterEntryRow {
+                    cabinet_id: cab.id.as_str().to_owned(),
+                    shift_start: start.timestamp(),
+                    shift_end: end.timestamp(),
+                    rpps: inst.doctors[a.doctor as usize].rpps.as_str().to_owned(),
+                    distance_m: u64::from(a.metres),
+                })
+            })
+            .collect();
+        let unfilled_rows: Vec<UnfilledRow> = unfilled
+            .iter()
+            .map(|u| {
+                let s = &el.shifts[u.shift];
+                UnfilledRow {
+                    cabinet_id: inst.cabinets[s.cabinet].id.as_str().to_owned(),
+                    shift_start: s.start.timestamp(),
+                    shift_end: s.end.timestamp(),
+                    missing: u.missing,
+                    reason: u.reason.as_str().to_owned(),
+                }
+            })
+            .collect();
+        let mut by_reason: BTreeMap<&'static str, u64> =
+            Reason::ALL.iter().map(|r| (r.as_str(), 0)).collect();
+        for u in &unfilled {
+            *by_reason.entry(u.reason.as_str()).or_default() += u64::from(u.missing);
+        }
+        let summary = serde_json::json!({
+            "period": { "start": inst.period.start(), "end": inst.period.end() },
+            "cabinets": inst.cabinets.len(),
+            "doctors": inst.doctors.len(),
+            "objective": sched.objective,
+            "counts": counts,
+            "unfilled": { "positions": by_reason.values().sum::<u64>(), "by_reason": by_reason },
+            "fairness": fairness,
+        });
+        worker_progress.report("saving", 0.9);
+        Ok((summary, roster, unfilled_rows))
+    })
+    .await?;
+    drop(progress);
+    store
+        .finish_garde_plan(
+            &job.id,
+            job.attempts,
+            &summary.to_string(),
+            &roster,
+            &unfilled,
+        )
+        .await
+        .context("storing the roster")
+}
+
+/// The garde core's cabinet of a stored one.
+fn cabinet(c: CabinetRow) -> Cabinet {
+    Cabinet {
+        id: c.id,
+        name: c.name,
+        coords: c.coords,
+        insee: c.insee,
+        need: c.need,
+        slot_minutes: c.slot_minutes,
+    }
+}
+
+/// The consultation slots (FORMATS.md §4) of a stored roster, through
+/// [`crate::garde::slots::shift_slots`]; entries of cabinets not in `cabinets` are skipped.
+pub fn slots_of(roster: &[RosterEntryRow], cabinets: Vec<CabinetRow>) -> Vec<NewSlot> {
+    let cabinets: HashMap<String, Cabinet> = cabinets
+        .into_iter()
+        .map(|c| (c.id.as_str().to_owned(), cabinet(c)))
+        .collect();
+    let mut out = Vec::new();
+    for e in roster {
+        let (Some(cab), Some(start)) = (
+            cabinets.get(&e.cabinet_id),
+            DateTime::from_timestamp(e.shift_start, 0),
+        ) else {
+            continue;
+        };
+        let date = start.with_timezone(&chrono_tz::Europe::Paris).date_naive();
+        out.extend(
+            crate::garde::slots::shift_slots(cab, date).map(|(s, end)| NewSlot {
+                cabinet_id: e.cabinet_id.clone(),
+                rpps: e.rpps.clone(),
+                start_at: s.timestamp(),
+                end_at: end.timestamp(),
+            }),
+        );
+    }
+    out
+}

@@ -1,0 +1,179 @@
+//! `batch_assignments` and `batch_unmatched`: the results of a matching batch (FORMATS.md §2,
+//! `assignments.csv` and `unmatched.csv`), keyed by the batch's job id.
+
+use super::jobs::succeed_in;
+use super::{Error, Store, values_clause};
+use sqlx::Row;
+
+/// Rows per multi-row insert (5 columns at most).
+const CHUNK: usize = 1000;
+
+/// One line of `assignments.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssignmentRow {
+    pub patient_id: String,
+    pub rpps: String,
+    pub distance_m: u64,
+}
+
+/// One line of `unmatched.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnmatchedRow {
+    pub patient_id: String,
+    /// 1, 2 or 3.
+    pub tier: u8,
+    /// `no_doctor_in_range` or `capacity_exhausted`.
+    pub reason: String,
+    pub detail: String,
+}
+
+/// A page of rows, and how many there are in all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+impl Store {
+    /// Stores the results of batch `job_id` and marks the job succeeded with `summary`, in
+    /// one transaction; `Ok(false)` (nothing written) when the job is no longer this
+    /// attempt's.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`]; nothing is written on any error.
+    pub async fn finish_batch(
+        &self,
+        job_id: &str,
+        attempt: i64,
+        summary: &str,
+        assignments: &[AssignmentRow],
+        unmatched: &[UnmatchedRow],
+    ) -> Result<bool, Error> {
+        let mut tx = self.pool.begin().await?;
+        for table in ["batch_assignments", "batch_unmatched"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE job_id = $1"))
+                .bind(job_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for chunk in assignments.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO batch_assignments (job_id, patient_id, rpps, distance_m) VALUES {}",
+                values_clause(chunk.len(), 4, 1)
+            );
+            let mut q = sqlx::query(&sql);
+            for a in chunk {
+                q = q
+                    .bind(job_id)
+                    .bind(&a.patient_id)
+                    .bind(&a.rpps)
+                    .bind(i64::try_from(a.distance_m).unwrap_or(i64::MAX));
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in unmatched.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO batch_unmatched (job_id, patient_id, tier, reason, detail) \
+                 VALUES {}",
+                values_clause(chunk.len(), 5, 1)
+            );
+            let mut q = sqlx::query(&sql);
+            for u in chunk {
+                q = q
+                    .bind(job_id)
+                    .bind(&u.patient_id)
+                    .bind(i64::from(u.tier))
+                    .bind(&u.reason)
+                    .bind(&u.detail);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        if !succeed_in(&mut tx, job_id, attempt, summary).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Assignments of batch `job_id`, by `patient_id`, `limit` from `offset`.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn batch_assignments(
+        &self,
+        job_id: &str,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Page<AssignmentRow>, Error> {
+        let total = self.count_rows("batch_assignments", job_id).await?;
+        let rows = sqlx::query(
+            "SELECT patient_id, rpps, distance_m FROM batch_assignments WHERE job_id = $1 \
+             ORDER BY patient_id LIMIT $2 OFFSET $3",
+        )
+        .bind(job_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(|r| {
+                let m: i64 = r.try_get("distance_m")?;
+                Ok(AssignmentRow {
+                    patient_id: r.try_get("patient_id")?,
+                    rpps: r.try_get("rpps")?,
+                    distance_m: u64::try_from(m)
+                        .map_err(|_| Error::Corrupt("batch_assignments.distance_m"))?,
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Page { items, total })
+    }
+
+    /// Unmatched patients of batch `job_id`, by `patient_id`, `limit` from `offset`.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn batch_unmatched(
+        &self,
+        job_id: &str,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Page<UnmatchedRow>, Error> {
+        let total = self.count_rows("batch_unmatched", job_id).await?;
+        let rows = sqlx::query(
+            "SELECT patient_id, tier, reason, detail FROM batch_unmatched WHERE job_id = $1 \
+             ORDER BY patient_id LIMIT $2 OFFSET $3",
+        )
+        .bind(job_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(|r| {
+                let tier: i64 = r.try_get("tier")?;
+                Ok(UnmatchedRow {
+                    patient_id: r.try_get("patient_id")?,
+                    tier: u8::try_from(tier).map_err(|_| Error::Corrupt("batch_unmatched.tier"))?,
+                    reason: r.try_get("reason")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Page { items, total })
+    }
+
+    async fn count_rows(&self, table: &str, job_id: &str) -> Result<u64, Error> {
+        let n: i64 = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n FROM {table} WHERE job_id = $1"
+        ))
+        .bind(job_id)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

@@ -1,0 +1,112 @@
+//! The `cabinets` table as CPTS coordinators manage it (FORMATS.md §3). Rows are
+//! [`CabinetRow`]s, the same type a garde plan reads.
+
+use super::{CabinetRow, Error, Store, now};
+use crate::domain::CabinetId;
+
+const COLUMNS: &str = "cabinet_id, name, lat, lon, insee, need, slot_minutes";
+
+/// What deleting a cabinet did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CabinetDeletion {
+    Deleted,
+    NotFound,
+    /// A roster, an unfilled report or slots refer to it (foreign keys): kept.
+    InUse,
+}
+
+impl Store {
+    /// Creates a cabinet.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when the id is taken, [`Error::Unavailable`].
+    pub async fn create_cabinet(&self, c: &CabinetRow) -> Result<(), Error> {
+        sqlx::query(&format!(
+            "INSERT INTO cabinets ({COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(c.id.as_str())
+        .bind(&c.name)
+        .bind(c.coords.lat())
+        .bind(c.coords.lon())
+        .bind(c.insee.as_str())
+        .bind(i64::from(c.need))
+        .bind(i64::from(c.slot_minutes))
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces every field of a cabinet but its id; `false` when no cabinet has this id.
+    /// Slots already published keep their length.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`].
+    pub async fn update_cabinet(&self, c: &CabinetRow) -> Result<bool, Error> {
+        let done = sqlx::query(
+            "UPDATE cabinets SET name = $1, lat = $2, lon = $3, insee = $4, need = $5, \
+             slot_minutes = $6, updated_at = $7 WHERE cabinet_id = $8",
+        )
+        .bind(&c.name)
+        .bind(c.coords.lat())
+        .bind(c.coords.lon())
+        .bind(c.insee.as_str())
+        .bind(i64::from(c.need))
+        .bind(i64::from(c.slot_minutes))
+        .bind(now())
+        .bind(c.id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The cabinet with this id.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn cabinet(&self, id: &CabinetId) -> Result<Option<CabinetRow>, Error> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM cabinets WHERE cabinet_id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(CabinetRow::try_from)
+        .transpose()
+    }
+
+    /// Every cabinet, by id.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn cabinets(&self) -> Result<Vec<CabinetRow>, Error> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM cabinets ORDER BY cabinet_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(CabinetRow::try_from)
+        .collect()
+    }
+
+    /// Deletes a cabinet, unless a roster, an unfilled report or a slot refers to it: the
+    /// foreign keys decide, in the same statement (no check-then-delete).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`].
+    pub async fn delete_cabinet(&self, id: &CabinetId) -> Result<CabinetDeletion, Error> {
+        let done = sqlx::query("DELETE FROM cabinets WHERE cabinet_id = $1")
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await;
+        match done {
+            Ok(d) if d.rows_affected() == 1 => Ok(CabinetDeletion::Deleted),
+            Ok(_) => Ok(CabinetDeletion::NotFound),
+            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+                Ok(CabinetDeletion::InUse)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}

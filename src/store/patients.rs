@@ -1,0 +1,218 @@
+//! The `patients` table: orphan patients as imported by the CPAM (FORMATS.md §2), and the
+//! doctors' import with its counts (both are CSV imports: all rows or none, upsert by id).
+
+use super::{
+    Error, NULLABLE_FLOAT, Store, float_or_absent, now, templated_values_clause, values_clause,
+};
+use crate::domain::{Doctor, InseeCode, MaxKm, Patient};
+use crate::geo::Coordinates;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+/// Rows per multi-row statement: 500 × 9 columns stays far below both databases' limits on
+/// bound parameters (SQLite 32,766; PostgreSQL 65,535).
+const CHUNK: usize = 500;
+
+/// Placeholder templates of a patient row and of a doctor row.
+const PATIENT_ROW: [&str; 9] = [
+    "{}",
+    "{}",
+    "{}",
+    "{}",
+    "{}",
+    "{}",
+    "{}",
+    NULLABLE_FLOAT,
+    "{}",
+];
+const DOCTOR_ROW: [&str; 8] = ["{}", "{}", "{}", "{}", "{}", "{}", NULLABLE_FLOAT, "{}"];
+
+/// What an import changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    /// Ids that were not stored before.
+    pub inserted: u64,
+    /// Ids already stored, whose row was replaced.
+    pub updated: u64,
+}
+
+impl TryFrom<AnyRow> for Patient {
+    type Error = Error;
+    fn try_from(row: AnyRow) -> Result<Self, Error> {
+        let id: String = row.try_get("patient_id")?;
+        let insee: String = row.try_get("insee")?;
+        let age: i64 = row.try_get("age")?;
+        let ald: i64 = row.try_get("ald")?;
+        let css: i64 = row.try_get("css")?;
+        let max_km: Option<f64> = row.try_get("max_km")?;
+        Ok(Patient {
+            id: id
+                .parse()
+                .map_err(|_| Error::Corrupt("patients.patient_id"))?,
+            coords: Coordinates::new(row.try_get("lat")?, row.try_get("lon")?)
+                .map_err(|_| Error::Corrupt("patients.lat/lon"))?,
+            insee: insee
+                .parse()
+                .map_err(|_| Error::Corrupt("patients.insee"))?,
+            age: u8::try_from(age)
+                .ok()
+                .filter(|a| *a <= 130)
+                .ok_or(Error::Corrupt("patients.age"))?,
+            ald: ald == 1,
+            css: css == 1,
+            max_km: max_km
+                .map(MaxKm::new)
+                .transpose()
+                .map_err(|_| Error::Corrupt("patients.max_km"))?,
+        })
+    }
+}
+
+/// How many of `ids` are already in `table` (`key` column), inside `tx`.
+async fn count_existing(
+    tx: &mut Transaction<'_, Any>,
+    table: &str,
+    key: &str,
+    ids: &[&str],
+) -> Result<u64, Error> {
+    let mut existing = 0u64;
+    for chunk in ids.chunks(CHUNK) {
+        let list = values_clause(chunk.len(), 1, 1).replace(['(', ')'], "");
+        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {key} IN ({list})");
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        let n: i64 = q.fetch_one(&mut **tx).await?.try_get("n")?;
+        existing += u64::try_from(n).unwrap_or(0);
+    }
+    Ok(existing)
+}
+
+fn counts(total: usize, existing: u64) -> ImportCounts {
+    ImportCounts {
+        inserted: total as u64 - existing,
+        updated: existing,
+    }
+}
+
+impl Store {
+    /// Inserts or replaces patients by `patient_id`, all or none (one transaction).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`]; nothing is written on any error.
+    pub async fn import_patients(&self, patients: &[Patient]) -> Result<ImportCounts, Error> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<&str> = patients.iter().map(|p| p.id.as_str()).collect();
+        let existing = count_existing(&mut tx, "patients", "patient_id", &ids).await?;
+        for chunk in patients.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO patients (patient_id, lat, lon, insee, age, ald, css, max_km, \
+                 updated_at) VALUES {} \
+                 ON CONFLICT (patient_id) DO UPDATE SET lat = excluded.lat, \
+                 lon = excluded.lon, insee = excluded.insee, age = excluded.age, \
+                 ald = excluded.ald, css = excluded.css, max_km = excluded.max_km, \
+                 updated_at = excluded.updated_at",
+                templated_values_clause(chunk.len(), &PATIENT_ROW, 1)
+            );
+            let mut q = sqlx::query(&sql);
+            for p in chunk {
+                q = q
+                    .bind(p.id.as_str())
+                    .bind(p.coords.lat())
+                    .bind(p.coords.lon())
+                    .bind(p.insee.as_str())
+                    .bind(i64::from(p.age))
+                    .bind(i64::from(p.ald))
+                    .bind(i64::from(p.css))
+                    .bind(float_or_absent(p.max_km.map(MaxKm::km)))
+                    .bind(at);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(counts(patients.len(), existing))
+    }
+
+    /// Inserts or replaces doctors by RPPS from a CPAM import, all or none. The file's
+    /// columns replace the stored ones, capacity included (a declaration made through the
+    /// API is superseded: `capacity_updated_at` is cleared); the garde columns
+    /// (`max_shifts`, `garde_max_km`), which the file does not have, are kept.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`]; nothing is written on any error.
+    pub async fn import_doctors(&self, doctors: &[Doctor]) -> Result<ImportCounts, Error> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<&str> = doctors.iter().map(|d| d.rpps.as_str()).collect();
+        let existing = count_existing(&mut tx, "doctors", "rpps", &ids).await?;
+        for chunk in doctors.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO doctors (rpps, name, lat, lon, insee, capacity, max_km, \
+                 updated_at) VALUES {} \
+                 ON CONFLICT (rpps) DO UPDATE SET name = excluded.name, lat = excluded.lat, \
+                 lon = excluded.lon, insee = excluded.insee, capacity = excluded.capacity, \
+                 max_km = excluded.max_km, capacity_updated_at = NULL, \
+                 updated_at = excluded.updated_at",
+                templated_values_clause(chunk.len(), &DOCTOR_ROW, 1)
+            );
+            let mut q = sqlx::query(&sql);
+            for d in chunk {
+                q = q
+                    .bind(d.rpps.as_str())
+                    .bind(&d.name)
+                    .bind(d.coords.lat())
+                    .bind(d.coords.lon())
+                    .bind(d.insee.as_str())
+                    .bind(i64::from(d.capacity))
+                    .bind(float_or_absent(d.max_km.map(MaxKm::km)))
+                    .bind(at);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(counts(doctors.len(), existing))
+    }
+
+    /// The patients living in `communes`, by `patient_id`.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn patients_in(&self, communes: &[InseeCode]) -> Result<Vec<Patient>, Error> {
+        let mut out = Vec::new();
+        for chunk in communes.chunks(CHUNK) {
+            let list = values_clause(chunk.len(), 1, 1).replace(['(', ')'], "");
+            let sql = format!(
+                "SELECT patient_id, lat, lon, insee, age, ald, css, max_km FROM patients \
+                 WHERE insee IN ({list})"
+            );
+            let mut q = sqlx::query(&sql);
+            for c in chunk {
+                q = q.bind(c.as_str());
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.push(Patient::try_from(row)?);
+            }
+        }
+        // Same input, same output: the solver breaks ties by index.
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    /// Every doctor with capacity for new patients, by RPPS.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn doctors_with_capacity(&self) -> Result<Vec<Doctor>, Error> {
+        let rows = sqlx::query(
+            "SELECT rpps, name, lat, lon, insee, capacity, max_km, capacity_updated_at, \
+             updated_at FROM doctors WHERE capacity > 0 ORDER BY rpps",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| super::DoctorRecord::try_from(r).map(|d| d.doctor))
+            .collect()
+    }
+}

@@ -1,0 +1,289 @@
+//! `POST /garde/plans`, `GET /garde/plans/{id}/roster|unfilled`, `POST …/publish`.
+
+use crate::helpers::{TestApp, assert_problem, both_backends, only_error};
+use crate::imports::DOCTORS;
+use chrono::NaiveDate;
+use cpts::domain::Role;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+both_backends!(
+    a_plan_is_computed_read_and_published_once,
+    plans_need_the_coordinateur_role,
+    invalid_plans_are_422_with_a_pointer,
+    unknown_plans_are_404,
+);
+
+impl TestApp {
+    /// `POST /garde/plans`.
+    pub async fn create_plan(&self, token: Option<&str>, body: &Value) -> Response {
+        self.request(Method::POST, "/garde/plans", token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /garde/plans/{id}/publish`.
+    pub async fn publish_plan(&self, token: Option<&str>, id: &str) -> Response {
+        self.request(Method::POST, &format!("/garde/plans/{id}/publish"), token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /cabinets` (a coordinator's token), need 1 and 15-minute slots.
+    pub async fn seed_cabinet(&self, id: &str, lat: f64, lon: f64, insee: &str) {
+        let coordinateur = self.token(Role::Coordinateur, None).await;
+        let r = self
+            .request(Method::POST, "/cabinets", Some(&coordinateur))
+            .json(
+                &json!({"cabinet_id": id, "name": format!("Cabinet {id}"), "lat": lat,
+                          "lon": lon, "insee": insee, "need": 1}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+
+    /// `PUT /doctors/{rpps}/garde` and `POST /doctors/{rpps}/availability` (Europe/Paris
+    /// wall times), as the médecin.
+    pub async fn seed_garde_doctor(&self, rpps: &str, max_shifts: u32, start: &str, end: &str) {
+        let medecin = self.medecin(&rpps.parse().unwrap()).await;
+        let r = self
+            .request(
+                Method::PUT,
+                &format!("/doctors/{rpps}/garde"),
+                Some(&medecin),
+            )
+            .json(&json!({"max_shifts": max_shifts, "max_km": 20}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = self
+            .request(
+                Method::POST,
+                &format!("/doctors/{rpps}/availability"),
+                Some(&medecin),
+            )
+            .json(&json!({"start": start, "end": end}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+
+    /// Launches a plan, waits for the jobs, and returns the plan's id (asserting success).
+    pub async fn run_plan(&self, coordinateur: &str, body: &Value) -> String {
+        let r = self.create_plan(Some(coordinateur), body).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        self.run_jobs_until_idle().await;
+        let job: Value = self
+            .get(&location, Some(coordinateur))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(job["kind"], "garde_plan");
+        job["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Two doctors (DOCTORS), both available all week of Monday 2 March 2026; A takes at most
+/// 3 shifts and B 2, so one of the 6 shifts (5 evenings, 1 Saturday morning) stays empty.
+async fn seed(app: &TestApp) {
+    let cpam = app.token(Role::Cpam, None).await;
+    let r = app.import_csv(Some(&cpam), "doctors", DOCTORS).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    app.seed_cabinet("NANCY-1", 48.6921, 6.1844, "54395").await;
+    for (rpps, max_shifts) in [("10000000009", 3), ("10123456781", 2)] {
+        app.seed_garde_doctor(
+            rpps,
+            max_shifts,
+            "2026-03-02T08:00:00",
+            "2026-03-08T00:00:00",
+        )
+        .await;
+    }
+}
+
+fn week() -> Value {
+    json!({"period": {"start": "2026-03-02", "end": "2026-03-08"}})
+}
+
+async fn a_plan_is_computed_read_and_published_once(app: Arc<TestApp>) {
+    seed(&app).await;
+    let coordinateur = app.token(Role::Coordinateur, None).await;
+    let id = app.run_plan(&coordinateur, &week()).await;
+    let job: Value = app
+        .get(&format!("/jobs/{id}"), Some(&coordinateur))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(job["result"]["objective"]["filled"], 5, "{job}");
+    assert_eq!(job["result"]["counts"]["positions"], 6, "{job}");
+    // Fairness: loads 3 and 2.
+    assert_eq!(job["result"]["objective"]["sum_load_squared"], 13);
+
+    let r = app
+        .get(&format!("/garde/plans/{id}/roster"), Some(&coordinateur))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let roster: Value = r.json().await.unwrap();
+    let entries = roster["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 5);
+    assert!(roster["published_at"].is_null());
+    assert_eq!(entries[0]["cabinet_id"], "NANCY-1");
+    let first = &entries[0];
+    assert!(
+        first["start"].as_str().unwrap().ends_with("+01:00"),
+        "{first}"
+    );
+    let r = app
+        .get(&format!("/garde/plans/{id}/unfilled"), Some(&coordinateur))
+        .await;
+    let unfilled: Value = r.json().await.unwrap();
+    assert_eq!(unfilled["items"].as_array().unwrap().len(), 1);
+    assert_eq!(unfilled["items"][0]["reason"], "doctors_at_max_shifts");
+    assert_eq!(unfilled["items"][0]["missing"], 1);
+
+    // Slots: 8 per weekday evening, 16 per Saturday morning at 15 minutes (FORMATS.md §4).
+    let expected: u64 = entries
+        .iter()
+        .map(|e| {
+            let d = NaiveDate::parse_from_str(e["date"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+            if chrono::Datelike::weekday(&d) == chrono::Weekday::Sat {
+                16
+            } else {
+                8
+            }
+        })
+        .sum();
+    let r = app.publish_plan(Some(&coordinateur), &id).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let published: Value = r.json().await.unwrap();
+    assert_eq!(published["slots"], expected, "{published}");
+    let r = app.publish_plan(Some(&coordinateur), &id).await;
+    let p = assert_problem(r, StatusCode::CONFLICT, "/problems/conflict").await;
+    assert_eq!(p["detail"], "this garde plan is already published");
+    let roster: Value = app
+        .get(&format!("/garde/plans/{id}/roster"), Some(&coordinateur))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(roster["published_at"].as_str().unwrap().ends_with('Z'));
+}
+
+async fn plans_need_the_coordinateur_role(app: Arc<TestApp>) {
+    seed(&app).await;
+    let r = app.create_plan(None, &week()).await;
+    assert_problem(r, StatusCode::UNAUTHORIZED, "/problems/unauthenticated").await;
+    let cpam = app.token(Role::Cpam, None).await;
+    let regulateur = app.token(Role::Regulateur, None).await;
+    for token in [&cpam, &regulateur] {
+        let r = app.create_plan(Some(token), &week()).await;
+        assert_problem(r, StatusCode::FORBIDDEN, "/problems/forbidden").await;
+    }
+    let coordinateur = app.token(Role::Coordinateur, None).await;
+    let id = app.run_plan(&coordinateur, &week()).await;
+    for token in [&cpam, &regulateur] {
+        for list in ["roster", "unfilled"] {
+            let r = app
+                .get(&format!("/garde/plans/{id}/{list}"), Some(token))
+                .await;
+            assert_problem(r, StatusCode::FORBIDDEN, "/problems/forbidden").await;
+        }
+        let r = app.publish_plan(Some(token), &id).await;
+        assert_problem(r, StatusCode::FORBIDDEN, "/problems/forbidden").await;
+        let r = app.get(&format!("/jobs/{id}"), Some(token)).await;
+        assert_problem(r, StatusCode::FORBIDDEN, "/problems/forbidden").await;
+    }
+    let r = app.publish_plan(None, &id).await;
+    assert_problem(r, StatusCode::UNAUTHORIZED, "/problems/unauthenticated").await;
+}
+
+async fn invalid_plans_are_422_with_a_pointer(app: Arc<TestApp>) {
+    let coordinateur = app.token(Role::Coordinateur, None).await;
+    // No cabinet stored yet.
+    let r = app.create_plan(Some(&coordinateur), &week()).await;
+    let p = assert_problem(
+        r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "/problems/invalid-request",
+    )
+    .await;
+    assert_eq!(only_error(&p)["pointer"], "#/cabinets");
+    seed(&app).await;
+    let cases = [
+        (
+            json!({"period": {"start": "2026-03-08", "end": "2026-03-02"}}),
+            "#/period/end",
+        ),
+        (
+            json!({"period": {"start": "2026-01-01", "end": "2027-06-01"}}),
+            "#/period/end",
+        ),
+        (
+            json!({"period": {"start": "2026-02-30", "end": "2026-03-02"}}),
+            "#/period/start",
+        ),
+        (json!({"period": {"start": "2026-03-02"}}), "#/period/end"),
+        (
+            json!({"period": {"start": "2026-03-02", "end": "2026-03-08"}, "cabinets": ["NANCY-1", "NOPE"]}),
+            "#/cabinets/1",
+        ),
+        (
+            json!({"period": {"start": "2026-03-02", "end": "2026-03-08"}, "cabinets": ["bad id!"]}),
+            "#/cabinets/0",
+        ),
+        (
+            json!({"period": {"start": "2026-03-02", "end": "2026-03-08"}, "cabinets": []}),
+            "#/cabinets",
+        ),
+    ];
+    for (body, pointer) in cases {
+        let r = app.create_plan(Some(&coordinateur), &body).await;
+        let p = assert_problem(
+            r,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-request",
+        )
+        .await;
+        assert_eq!(only_error(&p)["pointer"], pointer, "{body}: {p}");
+    }
+    assert_eq!(app.store.active_jobs().await.unwrap(), 0);
+}
+
+async fn unknown_plans_are_404(app: Arc<TestApp>) {
+    let coordinateur = app.token(Role::Coordinateur, None).await;
+    let unknown = "0123456789abcdef0123456789abcdef";
+    for path in ["roster", "unfilled"] {
+        let r = app
+            .get(
+                &format!("/garde/plans/{unknown}/{path}"),
+                Some(&coordinateur),
+            )
+            .await;
+        assert_problem(r, StatusCode::NOT_FOUND, "/problems/not-found").await;
+    }
+    let r = app.publish_plan(Some(&coordinateur), unknown).await;
+    assert_problem(r, StatusCode::NOT_FOUND, "/problems/not-found").await;
+    // A batch's id is no garde plan.
+    let cpam = app.token(Role::Cpam, None).await;
+    let r = app
+        .create_batch(Some(&cpam), &json!({"territory": {"insee": ["54395"]}}))
+        .await;
+    let batch: Value = r.json().await.unwrap();
+    app.run_jobs_until_idle().await;
+    let r = app
+        .publish_plan(Some(&coordinateur), batch["id"].as_str().unwrap())
+        .await;
+    assert_problem(r, StatusCode::NOT_FOUND, "/problems/not-found").await;
+}
