@@ -458,24 +458,7 @@ impl Store {
                 PublishOutcome::NotFound
             });
         }
-        let mut created = 0u64;
-        for chunk in slots.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO slots (plan_id, cabinet_id, rpps, start_at, end_at) VALUES {} \
-                 ON CONFLICT (cabinet_id, rpps, start_at) DO NOTHING",
-                values_clause(chunk.len(), 5, 1)
-            );
-            let mut q = sqlx::query(&sql);
-            for s in chunk {
-                q = q
-                    .bind(plan_id)
-                    .bind(&s.cabinet_id)
-                    .bind(&s.rpps)
-                    .bind(s.start_at)
-                    .bind(s.end_at);
-            }
-            created += q.execute(&mut *tx).await?.rows_affected();
-        }
+        let created = super::slots::insert_slots_in(&mut tx, plan_id, slots).await?;
         tx.commit().await?;
         Ok(PublishOutcome::Published { at, slots: created })
     }

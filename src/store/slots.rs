@@ -122,24 +122,7 @@ impl Store {
     /// [`Error::Unavailable`]; nothing is written on any error (one transaction).
     pub async fn insert_slots(&self, plan_id: &str, slots: &[NewSlot]) -> Result<u64, Error> {
         let mut tx = self.pool.begin().await?;
-        let mut created = 0;
-        for chunk in slots.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO slots (plan_id, cabinet_id, rpps, start_at, end_at) VALUES {} \
-                 ON CONFLICT (cabinet_id, rpps, start_at) DO NOTHING",
-                values_clause(chunk.len(), 5, 1)
-            );
-            let mut q = sqlx::query(&sql);
-            for s in chunk {
-                q = q
-                    .bind(plan_id)
-                    .bind(&s.cabinet_id)
-                    .bind(&s.rpps)
-                    .bind(s.start_at)
-                    .bind(s.end_at);
-            }
-            created += q.execute(&mut *tx).await?.rows_affected();
-        }
+        let created = insert_slots_in(&mut tx, plan_id, slots).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -298,6 +281,34 @@ impl Store {
             CancelOutcome::AlreadyCancelled(booking)
         })
     }
+}
+
+/// Inserts the slots of plan `plan_id` inside transaction `tx` (see [`Store::insert_slots`]);
+/// publishing a plan calls it in its own transaction.
+pub(super) async fn insert_slots_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    plan_id: &str,
+    slots: &[NewSlot],
+) -> Result<u64, Error> {
+    let mut created = 0;
+    for chunk in slots.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO slots (plan_id, cabinet_id, rpps, start_at, end_at) VALUES {} \
+             ON CONFLICT (cabinet_id, rpps, start_at) DO NOTHING",
+            values_clause(chunk.len(), 5, 1)
+        );
+        let mut q = sqlx::query(&sql);
+        for s in chunk {
+            q = q
+                .bind(plan_id)
+                .bind(&s.cabinet_id)
+                .bind(&s.rpps)
+                .bind(s.start_at)
+                .bind(s.end_at);
+        }
+        created += q.execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(created)
 }
 
 #[cfg(test)]
