@@ -1,8 +1,8 @@
 //! Commune centroids: where a search "near commune 54395" starts.
 //!
 //! From the repository's copy of the INSEE commune list (`fixtures/data/communes_france.csv`,
-//! see fixtures/data/README.md: `insee`, `lat`, `lon`), compiled into the binary and parsed
-//! once, on first use. No I/O.
+//! see fixtures/data/README.md: `insee`, `epci_code`, `lat`, `lon`), compiled into the binary
+//! once and parsed once, on first use ([`communes`], shared with `matching::territory`). No I/O.
 
 use super::Coordinates;
 use std::collections::HashMap;
@@ -10,9 +10,19 @@ use std::sync::OnceLock;
 
 const COMMUNES: &str = include_str!("../../fixtures/data/communes_france.csv");
 
-fn centroids() -> &'static HashMap<String, Coordinates> {
-    static CENTROIDS: OnceLock<HashMap<String, Coordinates>> = OnceLock::new();
-    CENTROIDS.get_or_init(|| {
+/// One row of the compiled commune list.
+pub(crate) struct Commune {
+    pub insee: String,
+    /// SIREN code of the commune's EPCI; empty when it has none.
+    pub epci_code: String,
+    pub coords: Option<Coordinates>,
+}
+
+/// Every commune of the compiled list, in file order, parsed once for the whole process
+/// (centroids here, EPCI membership in `matching::territory`).
+pub(crate) fn communes() -> &'static [Commune] {
+    static COMMUNE_LIST: OnceLock<Vec<Commune>> = OnceLock::new();
+    COMMUNE_LIST.get_or_init(|| {
         let mut reader = csv::Reader::from_reader(COMMUNES.as_bytes());
         let headers = reader
             .headers()
@@ -22,23 +32,38 @@ fn centroids() -> &'static HashMap<String, Coordinates> {
             headers
                 .iter()
                 .position(|h| h == name)
-                .expect("the compiled commune list has insee, lat and lon columns")
+                .expect("the compiled commune list has insee, epci_code, lat and lon columns")
         };
-        let (insee, lat, lon) = (col("insee"), col("lat"), col("lon"));
-        let mut out = HashMap::new();
+        let (insee, epci, lat, lon) = (col("insee"), col("epci_code"), col("lat"), col("lon"));
+        let mut out = Vec::new();
         for record in reader.records().flatten() {
-            let (Some(code), Some(lat), Some(lon)) =
-                (record.get(insee), record.get(lat), record.get(lon))
-            else {
+            let Some(code) = record.get(insee) else {
                 continue;
             };
-            if let (Ok(lat), Ok(lon)) = (lat.parse(), lon.parse())
-                && let Ok(c) = Coordinates::new(lat, lon)
-            {
-                out.insert(code.to_owned(), c);
-            }
+            let coords = match (record.get(lat), record.get(lon)) {
+                (Some(lat), Some(lon)) => match (lat.parse(), lon.parse()) {
+                    (Ok(lat), Ok(lon)) => Coordinates::new(lat, lon).ok(),
+                    _ => None,
+                },
+                _ => None,
+            };
+            out.push(Commune {
+                insee: code.to_owned(),
+                epci_code: record.get(epci).unwrap_or_default().to_owned(),
+                coords,
+            });
         }
         out
+    })
+}
+
+fn centroids() -> &'static HashMap<String, Coordinates> {
+    static CENTROIDS: OnceLock<HashMap<String, Coordinates>> = OnceLock::new();
+    CENTROIDS.get_or_init(|| {
+        communes()
+            .iter()
+            .filter_map(|c| c.coords.map(|xy| (c.insee.clone(), xy)))
+            .collect()
     })
 }
 

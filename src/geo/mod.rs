@@ -3,7 +3,7 @@
 //! No I/O here. Distances are haversine metres on a sphere of radius 6,371,008.8 m; the index
 //! only prunes with a conservative chord bound and always decides with [`haversine_m`].
 
-mod communes;
+pub(crate) mod communes;
 mod index;
 
 pub use communes::commune_centroid;

@@ -2,37 +2,21 @@
 //!
 //! Membership comes from the repository's copy of the INSEE commune list
 //! (`fixtures/data/communes_france.csv`, see fixtures/data/README.md), compiled into the binary
-//! and parsed once, on first use. No I/O.
+//! and parsed once by [`crate::geo::communes`]. No I/O.
 
 use crate::domain::InseeCode;
+use crate::geo::communes::communes;
 use std::collections::HashMap;
 use std::sync::OnceLock;
-
-const COMMUNES: &str = include_str!("../../fixtures/data/communes_france.csv");
 
 /// SIREN code of each EPCI → its communes, in INSEE order.
 fn epcis() -> &'static HashMap<String, Vec<InseeCode>> {
     static EPCIS: OnceLock<HashMap<String, Vec<InseeCode>>> = OnceLock::new();
     EPCIS.get_or_init(|| {
         let mut out: HashMap<String, Vec<InseeCode>> = HashMap::new();
-        let mut reader = csv::Reader::from_reader(COMMUNES.as_bytes());
-        let headers = reader
-            .headers()
-            .expect("the compiled commune list has a header")
-            .clone();
-        let col = |name: &str| {
-            headers
-                .iter()
-                .position(|h| h == name)
-                .expect("the compiled commune list has insee and epci_code columns")
-        };
-        let (insee, epci) = (col("insee"), col("epci_code"));
-        for record in reader.records().flatten() {
-            let (Some(code), Some(e)) = (record.get(insee), record.get(epci)) else {
-                continue;
-            };
-            if let (Ok(code), false) = (code.parse::<InseeCode>(), e.is_empty()) {
-                out.entry(e.to_owned()).or_default().push(code);
+        for c in communes() {
+            if let (Ok(code), false) = (c.insee.parse::<InseeCode>(), c.epci_code.is_empty()) {
+                out.entry(c.epci_code.clone()).or_default().push(code);
             }
         }
         for communes in out.values_mut() {
