@@ -102,6 +102,38 @@ pub fn cost_m(distance_m: f64) -> u32 {
     distance_m.round_ties_even() as u32
 }
 
+/// How far the chord distance may be from a rounding tie or from a limit before
+/// [`cost_within`] asks the haversine: a millimetre, against errors below 1e-7 m (see there).
+const CHORD_SLACK_M: f64 = 1e-3;
+
+/// The great-circle distance in metres of a squared chord between unit vectors.
+pub fn chord_distance_m(c2: f64) -> f64 {
+    2.0 * EARTH_RADIUS_M * (c2.max(0.0).sqrt() * 0.5).min(1.0).asin()
+}
+
+/// The cost of pair `(a, b)` if `haversine_m(a, b) ≤ limit_m`, given the squared chord `c2`
+/// between their unit vectors ([`Coordinates::unit_vector`]): exactly
+/// `(haversine_m(a, b) <= limit_m).then(|| cost_m(haversine_m(a, b)))`, but usually without
+/// the haversine's four trigonometric calls.
+///
+/// Why it is exact: both `R·2·asin(chord/2)` and the haversine formula are within 1e-7 m of the
+/// true distance for angles below 120° (unit-vector components and `h` carry a few ulps; `asin`
+/// has a slope ≤ 2 there; `R·ulp` is 1e-9 m). So when the chord distance is more than
+/// [`CHORD_SLACK_M`] from the nearest half metre (where rounding changes) and from the limit,
+/// the haversine lands on the same side of both, and the answer is the same. Otherwise, and for
+/// wider angles, the haversine decides.
+pub fn cost_within(a: Coordinates, b: Coordinates, c2: f64, limit_m: f64) -> Option<u32> {
+    if c2 < 3.0 {
+        let d = chord_distance_m(c2);
+        let tie = ((d - d.floor()) - 0.5).abs();
+        if tie > CHORD_SLACK_M && (d - limit_m).abs() > CHORD_SLACK_M {
+            return (d <= limit_m).then(|| cost_m(d));
+        }
+    }
+    let d = haversine_m(a, b);
+    (d <= limit_m).then(|| cost_m(d))
+}
+
 /// A distance limit in metres from kilometres (`max_km × 1000`, FORMATS.md §2).
 pub fn limit_m(max_km: f64) -> f64 {
     max_km * 1000.0
@@ -206,6 +238,33 @@ mod tests {
         let b = Coordinates::new(49.0, 6.0).unwrap();
         assert!((haversine_m(a, b) - 111_195.08).abs() < 0.01);
         assert_eq!(haversine_m(a, a), 0.0);
+    }
+
+    #[test]
+    fn the_chord_cost_equals_the_haversine_cost() {
+        // Random pairs at every scale, and pairs placed on rounding ties and on the limit.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for i in 0..200_000 {
+            let a = Coordinates::new(next() * 178.0 - 89.0, next() * 358.0 - 179.0).unwrap();
+            let scale = [1e-5, 1e-3, 0.1, 2.0, 60.0][i % 5];
+            let b = Coordinates::new(
+                (a.lat() + (next() - 0.5) * scale).clamp(-90.0, 90.0),
+                (a.lon() + (next() - 0.5) * scale).clamp(-180.0, 180.0),
+            )
+            .unwrap();
+            let h = haversine_m(a, b);
+            let c2 = chord2(&a.unit_vector(), &b.unit_vector());
+            for limit in [h, h + 0.4, h - 0.4, h.floor() + 0.5, 1e9] {
+                let want = (h <= limit).then(|| cost_m(h));
+                assert_eq!(cost_within(a, b, c2, limit), want, "{a} {b} limit {limit}");
+            }
+        }
     }
 
     #[test]

@@ -16,14 +16,16 @@
 //! # Candidates and pricing
 //!
 //! The network never holds every eligible pair. Each patient starts with its `K` nearest eligible
-//! doctors, found through a [`PointIndex`]. After a solve, every other eligible pair is *priced*
+//! doctors, found by a ring walk ([`PointIndex::nearest_k`]) on cells about half the usual K-th
+//! distance wide, and costed from the chord already computed ([`cost_within`], the haversine's
+//! exact answer). After a solve, every other eligible pair is *priced*
 //! with the optimal potentials: a pair with a negative reduced cost joins and the solver resumes
 //! from its current flow. When no pair is left, the potentials prove optimality over all pairs
 //! ([`Certificate`]). A patient is skipped when the distance to its K-th candidate already rules
 //! out any negative reduced cost, so pricing touches few pairs.
 
 use super::instance::{Instance, Matching, Objective};
-use crate::geo::{EARTH_RADIUS_M, PointIndex, chord2_bound, cost_m, haversine_m};
+use crate::geo::{EARTH_RADIUS_M, PointIndex, chord2_bound, cost_m, cost_within, haversine_m};
 use crate::solver::transport::{self, Arcs, Transport, UNASSIGNED};
 use std::time::{Duration, Instant};
 
@@ -192,7 +194,11 @@ pub fn solve_with(inst: &Instance, progress: &mut dyn FnMut(&str, f64)) -> Resul
 pub struct DoctorIndex {
     /// Sink index → doctor index in the instance.
     pub doctor_of_sink: Vec<u32>,
+    /// Cells sized by the distance limit, for "every doctor within the limit".
     index: PointIndex,
+    /// Finer cells sized by the distance to the K-th nearest doctor, for "the K nearest", when
+    /// that is below the limit's.
+    nearest: Option<PointIndex>,
     /// Per sink: squared-chord bound of the doctor's own limit (∞ when none).
     doctor_bound2: Vec<f64>,
 }
@@ -207,8 +213,10 @@ impl DoctorIndex {
             .iter()
             .map(|&d| inst.doctors[d as usize].coords)
             .collect();
-        let cell = (inst.default_max_km.metres() / 4.0).clamp(500.0, 20_000.0);
-        let index = PointIndex::new(&coords, cell);
+        let coarse = (inst.default_max_km.metres() / 4.0).clamp(500.0, 20_000.0);
+        let index = PointIndex::new(&coords, coarse);
+        let cell = candidate_cell_m(inst, &index, coarse);
+        let nearest = (cell < coarse).then(|| PointIndex::new(&coords, cell));
         let doctor_bound2 = doctor_of_sink
             .iter()
             .map(|&d| {
@@ -220,6 +228,7 @@ impl DoctorIndex {
         Self {
             doctor_of_sink,
             index,
+            nearest,
             doctor_bound2,
         }
     }
@@ -232,13 +241,21 @@ impl DoctorIndex {
         (dist <= inst.limit_m(p, doc)).then(|| i64::from(cost_m(dist)))
     }
 
+    /// [`DoctorIndex::cost`] given the squared chord `c2` of the pair, which usually spares
+    /// the haversine ([`cost_within`]): the same answer.
+    fn cost_with_chord(&self, inst: &Instance, q: usize, s: u32, c2: f64) -> Option<i64> {
+        let d = self.doctor_of_sink[s as usize] as usize;
+        let (p, doc) = (&inst.patients[q], &inst.doctors[d]);
+        cost_within(p.coords, doc.coords, c2, inst.limit_m(p, doc)).map(i64::from)
+    }
+
     /// Calls `f(sink, cost)` for every eligible pair of patient `q`, in index order.
     pub fn for_each_eligible(&self, inst: &Instance, q: usize, mut f: impl FnMut(u32, i64)) {
         let p = &inst.patients[q];
         let limit = p.max_km.unwrap_or(inst.default_max_km).metres();
         self.index.for_each_near(p.coords, limit, |s, c2| {
             if c2 <= self.doctor_bound2[s as usize]
-                && let Some(c) = self.cost(inst, q, s)
+                && let Some(c) = self.cost_with_chord(inst, q, s, c2)
             {
                 f(s, c);
             }
@@ -275,6 +292,38 @@ impl DoctorIndex {
     pub fn is_empty(&self) -> bool {
         self.doctor_of_sink.is_empty()
     }
+}
+
+/// Patients sampled to size the index's cells.
+const CELL_SAMPLE: usize = 256;
+
+/// The cell size for the candidate search: half the median distance from a patient to its
+/// K-th nearest doctor, over an even sample of patients (at most `coarse`, at least 200 m). The
+/// ring walk of [`PointIndex::nearest_k`] then stops after two or three rings wherever doctors
+/// are as dense as usual, where cells sized by the distance limit would hold most of a town.
+fn candidate_cell_m(inst: &Instance, index: &PointIndex, coarse: f64) -> f64 {
+    let n = inst.patients.len();
+    if n == 0 || index.len() <= CANDIDATES {
+        return coarse;
+    }
+    let stride = n.div_ceil(CELL_SAMPLE);
+    let mut near = Vec::new();
+    let mut kth: Vec<f64> = (0..n)
+        .step_by(stride)
+        .map(|q| {
+            let p = &inst.patients[q];
+            let limit = p.max_km.unwrap_or(inst.default_max_km).metres();
+            index.nearest_k(p.coords, limit, CANDIDATES, |_, _| true, &mut near);
+            if near.len() < CANDIDATES {
+                return limit;
+            }
+            let by_chord = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0);
+            near.select_nth_unstable_by(CANDIDATES - 1, by_chord);
+            crate::geo::chord_distance_m(near[CANDIDATES - 1].0)
+        })
+        .collect();
+    kth.sort_unstable_by(f64::total_cmp);
+    (kth[kth.len() / 2] / 2.0).clamp(200.0, coarse)
 }
 
 /// The index and what candidate generation learnt, for pricing.
@@ -348,28 +397,23 @@ impl Network {
 }
 
 impl Sparse {
-    fn cost(&self, inst: &Instance, q: usize, s: u32) -> Option<i64> {
-        self.doctors.cost(inst, q, s)
-    }
-
     /// The K nearest eligible doctors of patient `q`, and the bound on the others' distance.
     fn candidates(&self, inst: &Instance, q: usize, near: &mut Vec<(f64, u32)>) -> (Arcs, f64) {
         let p = &inst.patients[q];
         let limit = p.max_km.unwrap_or(inst.default_max_km).metres();
-        near.clear();
-        self.doctors.index.for_each_near(p.coords, limit, |s, c2| {
-            if c2 <= self.doctors.doctor_bound2[s as usize] {
-                near.push((c2, s));
-            }
-        });
-        let by_chord = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        let index = &self.doctors;
+        let in_reach = |s: u32, c2: f64| c2 <= index.doctor_bound2[s as usize];
+        let grid = index.nearest.as_ref().unwrap_or(&index.index);
+        grid.nearest_k(p.coords, limit, CANDIDATES, in_reach, near);
         if near.len() > CANDIDATES {
-            near.select_nth_unstable_by(CANDIDATES - 1, by_chord);
+            // Squared chords are ≥ 0, so their bits order them as the numbers do: an integer
+            // comparison, the same order as `(chord, sink)`.
+            near.select_nth_unstable_by_key(CANDIDATES - 1, |&(c2, s)| (c2.to_bits(), s));
         }
         let take = near.len().min(CANDIDATES);
         let mut list: Arcs = near[..take]
             .iter()
-            .filter_map(|&(_, s)| self.cost(inst, q, s).map(|c| (s, c)))
+            .filter_map(|&(c2, s)| index.cost_with_chord(inst, q, s, c2).map(|c| (s, c)))
             .collect();
         if near.len() <= CANDIDATES {
             return (list, f64::INFINITY);
@@ -377,10 +421,8 @@ impl Sparse {
         if list.len() < take {
             // Some of the nearest fail the exact test (within a metre of a limit): take every
             // eligible one instead, so the bound below stays true.
-            list = near
-                .iter()
-                .filter_map(|&(_, s)| self.cost(inst, q, s).map(|c| (s, c)))
-                .collect();
+            list.clear();
+            index.for_each_eligible(inst, q, |s, c| list.push((s, c)));
             return (list, f64::INFINITY);
         }
         let kth = near[..take].iter().map(|x| x.0).fold(0.0, f64::max);
@@ -419,7 +461,7 @@ impl Sparse {
                     if tr.arcs(q).any(|(d, _)| d == s) {
                         return;
                     }
-                    if let Some(c) = self.cost(inst, q, s)
+                    if let Some(c) = self.doctors.cost_with_chord(inst, q, s, c2)
                         && c + pq - pot[s as usize] < 0
                     {
                         found.push((s, c));

@@ -129,6 +129,7 @@ pub struct Transport {
     epoch: u32,
     pred_node: Vec<u32>,
     pred_src: Vec<u32>,
+    frontier: Frontier,
     stats: Stats,
 }
 
@@ -182,6 +183,7 @@ impl Transport {
             epoch: 0,
             pred_node: vec![NONE; m + 1],
             pred_src: vec![NONE; m + 1],
+            frontier: Frontier::new(m + 1),
             stats: Stats::default(),
         };
         t.set_arcs(arcs)?;
@@ -354,24 +356,56 @@ impl Transport {
     }
 
     /// Rebuilds every sink's edge heaps from the sources it holds, and keeps them live.
+    ///
+    /// In bulk: entries are bucketed by sink, then by neighbour, and each heap is built in
+    /// linear time, rather than pushed one by one through a sorted insert. The heaps hold the
+    /// same entries as [`Transport::push_edges`] would push, all distinct, so they pop in the
+    /// same order.
     fn rebuild_edges(&mut self) {
-        for e in &mut self.edges {
-            e.to.clear();
-            e.moves.clear();
-            e.unassign.clear();
-        }
-        for h in &mut self.enter {
-            h.clear();
-        }
-        self.edges_live = true;
-        for q in 0..self.sources() {
-            let d = self.sink_of[q];
-            if d < FREE {
-                self.push_edges(q as u32, d, self.cost_of[q]);
-            } else if d == UNASSIGNED {
-                self.push_enter(q as u32);
+        let m = self.m;
+        let n = self.sources();
+        // Terminal edges: per sink, the unassigned sources with an arc to it.
+        let mut enter: Vec<Vec<Reverse<(i64, u32)>>> = vec![Vec::new(); m];
+        // Composite edges: per sink, `(neighbour, value, source)`.
+        let mut moves: Vec<Vec<(u32, i64, u32)>> = vec![Vec::new(); m];
+        let mut unassign: Vec<Vec<Reverse<(i64, u32)>>> = vec![Vec::new(); m];
+        for q in 0..n {
+            let a = self.sink_of[q];
+            let (s, e) = (self.start[q], self.start[q + 1]);
+            if a < FREE {
+                let c = self.cost_of[q];
+                unassign[a as usize].push(Reverse((self.penalty[q] - c, q as u32)));
+                let list = &mut moves[a as usize];
+                for k in s..e {
+                    if self.head[k] != a {
+                        list.push((self.head[k], self.cost[k] - c, q as u32));
+                    }
+                }
+            } else if a == UNASSIGNED {
+                for k in s..e {
+                    let d = self.head[k] as usize;
+                    enter[d].push(Reverse((self.cost[k] - self.penalty[q], q as u32)));
+                }
             }
         }
+        for (d, list) in enter.into_iter().enumerate() {
+            self.enter[d] = BinaryHeap::from(list);
+        }
+        for (a, (mut list, un)) in moves.into_iter().zip(unassign).enumerate() {
+            list.sort_unstable_by_key(|&(b, _, _)| b);
+            let mut edges = Edges {
+                to: Vec::new(),
+                moves: Vec::new(),
+                unassign: BinaryHeap::from(un),
+            };
+            for group in list.chunk_by(|x, y| x.0 == y.0) {
+                edges.to.push(group[0].0);
+                let heap: Vec<_> = group.iter().map(|&(_, v, q)| Reverse((v, q))).collect();
+                edges.moves.push(BinaryHeap::from(heap));
+            }
+            self.edges[a] = edges;
+        }
+        self.edges_live = true;
     }
 
     /// Records the edges from the terminal through source `q`, now unassigned.
@@ -437,21 +471,14 @@ impl Transport {
         }
     }
 
-    fn relax(
-        &mut self,
-        heap: &mut BinaryHeap<Reverse<(i64, u32)>>,
-        v: u32,
-        dv: i64,
-        from: u32,
-        via: u32,
-    ) {
+    fn relax(&mut self, v: u32, dv: i64, from: u32, via: u32) {
         let vi = v as usize;
         if self.stamp[vi] != self.epoch || dv < self.dist[vi] {
             self.stamp[vi] = self.epoch;
             self.dist[vi] = dv;
             self.pred_node[vi] = from;
             self.pred_src[vi] = via;
-            heap.push(Reverse((dv, v)));
+            self.frontier.push_or_decrease(v, &self.dist);
         }
     }
 
@@ -476,15 +503,16 @@ impl Transport {
         self.stats.searches += 1;
         self.stats.phases += 1;
         let t = self.m as u32;
-        let mut heap = BinaryHeap::new();
+        self.frontier.clear();
         self.stamp[t as usize] = self.epoch;
         self.dist[t as usize] = 0;
-        heap.push(Reverse((0, t)));
+        self.frontier.push_or_decrease(t, &self.dist);
         let mut dmax = 0;
         let mut reached = 0;
-        while let Some(Reverse((du, u))) = heap.pop() {
+        while let Some(u) = self.frontier.pop(&self.dist) {
             let ui = u as usize;
-            if self.done[ui] == self.epoch || du > self.dist[ui] {
+            let du = self.dist[ui];
+            if self.done[ui] == self.epoch {
                 continue;
             }
             self.done[ui] = self.epoch;
@@ -497,9 +525,9 @@ impl Transport {
                 }
             }
             if u == t {
-                self.expand_terminal(&mut heap, du);
+                self.expand_terminal(du);
             } else {
-                self.scan_sink(&mut heap, u, du);
+                self.scan_sink(u, du);
             }
         }
         for v in 0..self.m {
@@ -615,18 +643,19 @@ impl Transport {
         self.new_epoch();
         self.stats.searches += 1;
         let t = self.m as u32;
-        let mut heap = BinaryHeap::new();
         let mut settled: Vec<u32> = Vec::new();
+        self.frontier.clear();
         self.stamp[origin as usize] = self.epoch;
         self.dist[origin as usize] = 0;
         self.pred_node[origin as usize] = NONE;
-        heap.push(Reverse((0, origin)));
+        self.frontier.push_or_decrease(origin, &self.dist);
         let target = loop {
-            let Some(Reverse((du, u))) = heap.pop() else {
+            let Some(u) = self.frontier.pop(&self.dist) else {
                 unreachable!("T is always reachable: every held source can be unassigned");
             };
             let ui = u as usize;
-            if self.done[ui] == self.epoch || du > self.dist[ui] {
+            let du = self.dist[ui];
+            if self.done[ui] == self.epoch {
                 continue;
             }
             self.done[ui] = self.epoch;
@@ -636,10 +665,10 @@ impl Transport {
             settled.push(u);
             self.stats.settled += 1;
             if u == t {
-                self.expand_terminal(&mut heap, du);
+                self.expand_terminal(du);
                 continue;
             }
-            self.scan_sink(&mut heap, u, du);
+            self.scan_sink(u, du);
         };
         let dt = self.dist[target as usize];
         // p(T) stays 0: shift everything so, which leaves reduced costs unchanged.
@@ -663,18 +692,18 @@ impl Transport {
 
     /// Relaxes the edges leaving sink `u`, settled at distance `du`: to `T` over spare
     /// capacity or by unassigning a source, and to other sinks by moving a source.
-    fn scan_sink(&mut self, heap: &mut BinaryHeap<Reverse<(i64, u32)>>, u: u32, du: i64) {
+    fn scan_sink(&mut self, u: u32, du: i64) {
         let ui = u as usize;
         let t = self.m as u32;
         let base = du + self.pot[ui];
         if self.to_t[ui] < self.capacity[ui] {
-            self.relax(heap, t, base, u, NONE);
+            self.relax(t, base, u, NONE);
         }
         // Entries of sources no longer held by `u` are stale: drop them from the tops.
         let mut edges = std::mem::take(&mut self.edges[ui]);
         while let Some(&Reverse((val, q))) = edges.unassign.peek() {
             if self.sink_of[q as usize] == u {
-                self.relax(heap, t, base + val, u, q);
+                self.relax(t, base + val, u, q);
                 break;
             }
             edges.unassign.pop();
@@ -687,7 +716,7 @@ impl Transport {
             while let Some(&Reverse((val, q))) = moves.peek() {
                 if self.sink_of[q as usize] == u {
                     let dv = base + val - self.pot[d as usize];
-                    self.relax(heap, d, dv, u, q);
+                    self.relax(d, dv, u, q);
                     break;
                 }
                 moves.pop();
@@ -731,7 +760,7 @@ impl Transport {
 
     /// Settles the terminal when it has nothing left to absorb (warm starts only): from T, a
     /// sink's flow to T can shrink, or an unassigned source can be assigned.
-    fn expand_terminal(&mut self, heap: &mut BinaryHeap<Reverse<(i64, u32)>>, dt: i64) {
+    fn expand_terminal(&mut self, dt: i64) {
         let t = self.m as u32;
         for a in 0..self.m {
             if self.done[a] == self.epoch {
@@ -739,13 +768,13 @@ impl Transport {
             }
             if self.to_t[a] > 0 {
                 let dv = dt - self.pot[a];
-                self.relax(heap, a as u32, dv, t, NONE);
+                self.relax(a as u32, dv, t, NONE);
             }
             let mut enter = std::mem::take(&mut self.enter[a]);
             while let Some(&Reverse((val, q))) = enter.peek() {
                 if self.sink_of[q as usize] == UNASSIGNED {
                     let dv = dt + val - self.pot[a];
-                    self.relax(heap, a as u32, dv, t, q);
+                    self.relax(a as u32, dv, t, q);
                     break;
                 }
                 enter.pop();
@@ -797,6 +826,94 @@ impl Transport {
     /// Counters of the work done.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+}
+
+/// The reached, unsettled nodes of a search: a binary heap of nodes keyed by
+/// `(distance, node)`, with each node's place so that a shorter distance moves it up in place.
+/// The heap never holds more than the nodes, where pushing a node again at each improvement
+/// would leave a stale entry to pop for each.
+#[derive(Debug, Clone)]
+struct Frontier {
+    heap: Vec<u32>,
+    /// Per node, its index in `heap`, or `NONE`.
+    place: Vec<u32>,
+}
+
+impl Frontier {
+    fn new(nodes: usize) -> Self {
+        Self {
+            heap: Vec::new(),
+            place: vec![NONE; nodes],
+        }
+    }
+
+    fn clear(&mut self) {
+        for &v in &self.heap {
+            self.place[v as usize] = NONE;
+        }
+        self.heap.clear();
+    }
+
+    #[inline]
+    fn less(dist: &[i64], a: u32, b: u32) -> bool {
+        (dist[a as usize], a) < (dist[b as usize], b)
+    }
+
+    /// Adds `v`, or moves it up after its distance shrank.
+    fn push_or_decrease(&mut self, v: u32, dist: &[i64]) {
+        let mut i = match self.place[v as usize] {
+            NONE => {
+                self.heap.push(v);
+                self.heap.len() - 1
+            }
+            i => i as usize,
+        };
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            let p = self.heap[parent];
+            if !Self::less(dist, v, p) {
+                break;
+            }
+            self.heap[i] = p;
+            self.place[p as usize] = i as u32;
+            i = parent;
+        }
+        self.heap[i] = v;
+        self.place[v as usize] = i as u32;
+    }
+
+    /// Takes the node of least `(distance, node)`.
+    fn pop(&mut self, dist: &[i64]) -> Option<u32> {
+        let top = *self.heap.first()?;
+        self.place[top as usize] = NONE;
+        let last = self.heap.pop().expect("the heap is not empty");
+        let n = self.heap.len();
+        if n > 0 {
+            let mut i = 0;
+            loop {
+                let l = 2 * i + 1;
+                if l >= n {
+                    break;
+                }
+                let r = l + 1;
+                let c = if r < n && Self::less(dist, self.heap[r], self.heap[l]) {
+                    r
+                } else {
+                    l
+                };
+                let child = self.heap[c];
+                if !Self::less(dist, child, last) {
+                    break;
+                }
+                self.heap[i] = child;
+                self.place[child as usize] = i as u32;
+                i = c;
+            }
+            self.heap[i] = last;
+            self.place[last as usize] = i as u32;
+        }
+        Some(top)
     }
 }
 
