@@ -49,6 +49,38 @@ pub struct Config {
     /// Production mode: refuse to start without Redis and a token key of our own.
     #[arg(long, env = "CPTS_PRODUCTION")]
     pub production: bool,
+
+    /// How long a régulateur's hold on a slot lasts, in seconds, unless released or renewed.
+    #[arg(long, env = "CPTS_HOLD_SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub hold_seconds: u64,
+
+    /// Requests per minute allowed to one token (fixed window, in Redis); 0: no limit.
+    /// Skipped when Redis is not configured.
+    #[arg(long, env = "CPTS_RATE_LIMIT", default_value_t = 6000)]
+    pub rate_limit: u32,
+
+    /// A running job whose worker sent no heartbeat for this many seconds is taken over by
+    /// another worker; workers send heartbeats three times per lease.
+    #[arg(long, env = "CPTS_JOB_LEASE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub job_lease_seconds: u64,
+
+    /// Largest request body, in bytes, for every route but the CSV imports; larger: 413.
+    #[arg(long, env = "CPTS_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Largest CSV import body, in bytes (read as a stream, never held whole); larger: 413.
+    #[arg(long, env = "CPTS_MAX_IMPORT_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_import_bytes: usize,
+
+    /// Longest a request may take, in seconds; then 503 `/problems/timeout` (its transaction,
+    /// if any, rolls back).
+    #[arg(long, env = "CPTS_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_seconds: u64,
+
+    /// On SIGTERM or Ctrl-C, how long open requests (and a running job) get to finish, in
+    /// seconds, before they are dropped.
+    #[arg(long, env = "CPTS_SHUTDOWN_GRACE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_seconds: u64,
 }
 
 /// Why a configuration cannot run.
@@ -73,6 +105,13 @@ impl Config {
             redis_prefix: "cpts:".to_owned(),
             token_key: None,
             production: false,
+            hold_seconds: 120,
+            rate_limit: 6000,
+            job_lease_seconds: 60,
+            max_body_bytes: 1024 * 1024,
+            max_import_bytes: 64 * 1024 * 1024,
+            request_timeout_seconds: 30,
+            shutdown_grace_seconds: 30,
         }
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
-/// How long open connections may take to finish after SIGTERM or Ctrl-C.
+/// How long open connections may take to finish after SIGTERM or Ctrl-C, by default.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Why the service did not start.
@@ -43,6 +43,8 @@ pub struct Application {
     wake_worker: Arc<Notify>,
     /// Whether [`Application::run_until`] runs a job worker beside the server.
     worker: bool,
+    /// How long open requests may take to finish once stopping (`--shutdown-grace-seconds`).
+    grace: Duration,
 }
 
 impl Application {
@@ -58,7 +60,14 @@ impl Application {
         let cache = config
             .redis_url
             .as_ref()
-            .map(|url| Cache::new(url.expose(), &config.redis_prefix))
+            .map(|url| {
+                Cache::new(url.expose(), &config.redis_prefix).map(|c| {
+                    c.with_live_settings(
+                        Duration::from_secs(config.hold_seconds),
+                        config.rate_limit,
+                    )
+                })
+            })
             .transpose()?;
         let wake_worker = Arc::new(Notify::new());
         let state = AppState {
@@ -66,6 +75,11 @@ impl Application {
             cache,
             token_key: Arc::new(TokenKey::new(config.token_key_bytes())),
             wake_worker: Arc::clone(&wake_worker),
+            limits: api::Limits {
+                body_bytes: config.max_body_bytes,
+                import_bytes: config.max_import_bytes,
+                request_timeout: Duration::from_secs(config.request_timeout_seconds),
+            },
         };
         let bind_error = |source| Error::Bind {
             addr: config.bind,
@@ -80,6 +94,7 @@ impl Application {
             store,
             wake_worker,
             worker: true,
+            grace: Duration::from_secs(config.shutdown_grace_seconds),
         })
     }
 
@@ -109,7 +124,8 @@ impl Application {
     }
 
     /// Serves until `stop` completes, then stops accepting, lets open requests finish for
-    /// at most [`SHUTDOWN_GRACE`], and closes the database pool. Unless built
+    /// at most the grace (`--shutdown-grace-seconds`, [`SHUTDOWN_GRACE`] by default), and
+    /// closes the database pool. Unless built
     /// [`without_worker`](Application::without_worker), a job worker runs beside the server
     /// and gets the same grace to finish its job.
     ///
@@ -119,6 +135,7 @@ impl Application {
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let grace = self.grace;
         let draining = Arc::new(Notify::new());
         let notify = Arc::clone(&draining);
         let (stop_worker, worker_stopped) = watch::channel(false);
@@ -127,7 +144,7 @@ impl Application {
                 self.store.clone(),
                 Arc::clone(&self.wake_worker),
                 worker_stopped,
-                SHUTDOWN_GRACE,
+                self.grace,
             ))
         });
         let server = axum::serve(self.listener, self.router)
@@ -142,14 +159,20 @@ impl Application {
             served = server => served?,
             () = async {
                 draining.notified().await;
-                tokio::time::sleep(SHUTDOWN_GRACE).await;
-            } => tracing::warn!("requests still open after {SHUTDOWN_GRACE:?}; dropping them"),
+                tokio::time::sleep(grace).await;
+            } => tracing::warn!("requests still open after {grace:?}; dropping them"),
         }
         if let Some(worker) = worker {
             // The worker saw the stop signal with the server; it returns within the grace.
             let _ = worker.await;
         }
-        self.store.close().await;
+        // A request dropped after the grace may still hold a connection: do not wait for it.
+        if tokio::time::timeout(Duration::from_secs(5), self.store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still in use; closing anyway");
+        }
         Ok(())
     }
 }
@@ -197,7 +220,14 @@ pub async fn run_worker_until(
         tracing::info!("shutting down the worker");
         let _ = tx.send(true);
     });
-    crate::jobs::run_worker(store.clone(), Arc::new(Notify::new()), rx, SHUTDOWN_GRACE).await;
+    crate::jobs::run_worker_with_lease(
+        store.clone(),
+        Arc::new(Notify::new()),
+        rx,
+        SHUTDOWN_GRACE,
+        Duration::from_secs(config.job_lease_seconds),
+    )
+    .await;
     store.close().await;
     Ok(())
 }

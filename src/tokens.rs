@@ -93,11 +93,11 @@ pub fn id_of(token: &str) -> Option<&str> {
     (hex_of_len(id, ID_BYTES) && hex_of_len(secret, SECRET_BYTES)).then_some(id)
 }
 
-/// Mints a token for `role` (a médecin's bound to `rpps`) and stores its keyed hash.
+/// Mints a token for `role` (a médecin's bound to `rpps`) that never expires and stores its
+/// keyed hash; see [`create_expiring`].
 ///
 /// # Errors
-/// [`CreateError::MissingRpps`] / [`CreateError::UnexpectedRpps`] when `rpps` does not fit the
-/// role; [`CreateError::Store`] when the database refuses the row.
+/// As [`create_expiring`].
 pub async fn create(
     store: &Store,
     key: &TokenKey,
@@ -105,9 +105,27 @@ pub async fn create(
     rpps: Option<Rpps>,
     label: &str,
 ) -> Result<Minted, CreateError> {
+    create_expiring(store, key, role, rpps, label, None).await
+}
+
+/// Mints a token for `role` (a médecin's bound to `rpps`), valid until `expires_at` (Unix
+/// seconds; `None`: until revoked), and stores its keyed hash, with a `token.create` audit row
+/// written under `store`'s actor.
+///
+/// # Errors
+/// [`CreateError::MissingRpps`] / [`CreateError::UnexpectedRpps`] when `rpps` does not fit the
+/// role; [`CreateError::Store`] when the database refuses the row.
+pub async fn create_expiring(
+    store: &Store,
+    key: &TokenKey,
+    role: Role,
+    rpps: Option<Rpps>,
+    label: &str,
+    expires_at: Option<i64>,
+) -> Result<Minted, CreateError> {
     match (role, &rpps) {
         (Role::Medecin, None) => return Err(CreateError::MissingRpps),
-        (Role::Cpam | Role::Regulateur | Role::Coordinateur, Some(_)) => {
+        (Role::Cpam | Role::Regulateur | Role::Coordinateur | Role::Auditeur, Some(_)) => {
             return Err(CreateError::UnexpectedRpps);
         }
         _ => {}
@@ -130,13 +148,17 @@ pub async fn create(
             rpps,
             label: label.to_owned(),
             hash: key.hash(&token),
+            expires_at,
         })
         .await?;
     Ok(Minted { id, token })
 }
 
 /// The active token record `presented` belongs to, or `None` when it is malformed, unknown,
-/// revoked or does not match its hash (the caller answers all four the same way).
+/// revoked, expired or does not match its hash (the caller answers all five the same way).
+///
+/// An unknown id still costs one keyed hash and comparison, against a hash no token has, so
+/// the time taken does not tell a known id from an unknown one either.
 ///
 /// # Errors
 /// When the database cannot be read.
@@ -145,14 +167,56 @@ pub async fn authenticate(
     key: &TokenKey,
     presented: &str,
 ) -> Result<Option<TokenRecord>, store::Error> {
+    authenticate_at(store, key, presented, chrono::Utc::now().timestamp()).await
+}
+
+/// [`authenticate`] at instant `now` (Unix seconds): a token whose `expires_at ≤ now` is
+/// refused.
+///
+/// # Errors
+/// When the database cannot be read.
+pub async fn authenticate_at(
+    store: &Store,
+    key: &TokenKey,
+    presented: &str,
+    now: i64,
+) -> Result<Option<TokenRecord>, store::Error> {
     let Some(id) = id_of(presented) else {
         return Ok(None);
     };
     let Some(record) = store.token(id).await? else {
+        // Same work as a known id: a hash and a constant-time comparison that fails.
+        let _ = key.verify(presented, UNKNOWN_HASH);
         return Ok(None);
     };
-    let valid = record.revoked_at.is_none() && key.verify(presented, &record.hash);
-    Ok(valid.then_some(record))
+    let matches = key.verify(presented, &record.hash);
+    let active = record.revoked_at.is_none() && record.expires_at.is_none_or(|at| now < at);
+    Ok((matches && active).then_some(record))
+}
+
+/// A well-formed stored hash (64 hex digits) that no token has in practice.
+const UNKNOWN_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Parses an expiry given on the command line: a duration from now (`30d`, `12h`, `90m`,
+/// `3600s`), returned as Unix seconds from `now`.
+///
+/// # Errors
+/// A message naming the expected shape.
+pub fn parse_expires_in(s: &str, now: i64) -> Result<i64, String> {
+    let err = || format!("`{s}`: expected a positive number followed by d, h, m or s (e.g. 30d)");
+    let unit_at = s.len().checked_sub(1).ok_or_else(err)?;
+    let (n, unit) = s.split_at(unit_at);
+    let n: i64 = n.parse().ok().filter(|n| *n > 0).ok_or_else(err)?;
+    let secs = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(err()),
+    };
+    n.checked_mul(secs)
+        .and_then(|d| now.checked_add(d))
+        .ok_or_else(err)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -205,6 +269,26 @@ mod tests {
         assert_eq!(id_of(&t.replace("cpts_", "xpts_")), None);
         assert_eq!(id_of(&format!("{t}_")), None);
         assert_eq!(id_of(""), None);
+    }
+
+    #[test]
+    fn expiries_parse_as_durations_from_now() {
+        assert_eq!(parse_expires_in("30d", 1_000), Ok(1_000 + 30 * 86_400));
+        assert_eq!(parse_expires_in("12h", 0), Ok(12 * 3_600));
+        assert_eq!(parse_expires_in("90m", 0), Ok(5_400));
+        assert_eq!(parse_expires_in("1s", 5), Ok(6));
+        for bad in [
+            "",
+            "d",
+            "0d",
+            "-1d",
+            "30",
+            "30w",
+            "1.5d",
+            "99999999999999999d",
+        ] {
+            assert!(parse_expires_in(bad, 0).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -103,6 +103,37 @@ fn the_cpts_services_get_the_production_variables_the_code_reads() {
 }
 
 #[test]
+fn two_api_and_two_worker_replicas_run_with_one_host_port_each() {
+    let doc = compose();
+    for name in ["api", "worker"] {
+        assert_eq!(
+            doc["services"][name]["deploy"]["replicas"].as_i64(),
+            Some(2),
+            "{name} replicas"
+        );
+    }
+    let ports = doc["services"]["api"]["ports"].as_vec().unwrap();
+    let published = ports[0].as_str().unwrap();
+    let range = published
+        .rsplit_once(':')
+        .unwrap()
+        .0
+        .rsplit(':')
+        .next()
+        .unwrap();
+    let (low, high) = range.split_once('-').expect("a host port range");
+    let (low, high): (u16, u16) = (low.parse().unwrap(), high.parse().unwrap());
+    assert_eq!(
+        high - low + 1,
+        2,
+        "one host port per API replica: {published}"
+    );
+    // Every worker must agree on the lease, or one takes over the other's live jobs.
+    let lease = |name: &str| doc["services"][name]["environment"]["CPTS_JOB_LEASE_SECONDS"].clone();
+    assert_eq!(lease("api"), lease("worker"));
+}
+
+#[test]
 fn the_commands_are_ones_the_binary_accepts() {
     let doc = compose();
     for name in ["api", "worker"] {

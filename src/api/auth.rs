@@ -7,12 +7,16 @@
 //! * [`OwnRpps`]: a médecin on a route with an `{rpps}` segment, which must be its own; it
 //!   checks before the body is read, so a 403 never hides behind a 422 of the body.
 //!
-//! No token, or a malformed, unknown, revoked or wrong one: the same 401, same body. Put the
+//! * [`Auditeur`]: an auditor token (reads the audit trail).
+//!
+//! No token, or a malformed, unknown, revoked, expired or wrong one: the same 401, same body
+//! (`tests/api/tokens.rs` compares them byte for byte). Put the
 //! auth extractor first among a handler's arguments, so 401/403 come before 404/422.
 
 use super::AppState;
 use super::error::ApiError;
 use crate::domain::{Role, Rpps};
+use crate::store::{Actor, Store};
 use crate::tokens;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::header::AUTHORIZATION;
@@ -29,6 +33,19 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Who the audit trail records for this caller's writes.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            token_id: self.token_id.clone(),
+            role: self.role,
+        }
+    }
+
+    /// The state's store, recording this caller as the author of its writes.
+    pub fn store(&self, state: &AppState) -> Store {
+        state.store.acting_as(self.actor())
+    }
+
     /// 403 unless the caller has one of `roles`.
     ///
     /// # Errors
@@ -123,6 +140,11 @@ role_extractor!(
     Coordinateur,
     Role::Coordinateur
 );
+role_extractor!(
+    /// An auditor token.
+    Auditeur,
+    Role::Auditeur
+);
 
 /// A médecin token, with the RPPS it is bound to.
 #[derive(Clone, Debug)]
@@ -160,9 +182,10 @@ impl FromRequestParts<AppState> for Medecin {
 }
 
 /// A médecin acting on the `{rpps}` segment of the route, which is its own: 422 (naming the
-/// parameter) when the segment is not an RPPS, 403 when it is another one.
+/// parameter) when the segment is not an RPPS, 403 when it is another one. The second field
+/// is the caller, for the audit trail ([`Caller::store`]).
 #[derive(Clone, Debug)]
-pub struct OwnRpps(pub Rpps);
+pub struct OwnRpps(pub Rpps, pub Caller);
 
 impl FromRequestParts<AppState> for OwnRpps {
     type Rejection = ApiError;
@@ -178,7 +201,7 @@ impl FromRequestParts<AppState> for OwnRpps {
             .ok_or_else(|| ApiError::Internal("OwnRpps on a route without {rpps}".into()))?;
         let rpps: Rpps = super::parse_param("rpps", raw)?;
         medecin.require_own(&rpps)?;
-        Ok(OwnRpps(rpps))
+        Ok(OwnRpps(rpps, medecin.caller))
     }
 }
 

@@ -129,13 +129,13 @@ fn window_bounds(w: &WindowDeclaration) -> Result<(i64, i64), ApiError> {
         (status = 422, description = "A date-time that is malformed or does not exist in Europe/Paris, or `end` not after `start` (`pointer`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn declare_window(
-    OwnRpps(rpps): OwnRpps,
+    OwnRpps(rpps, caller): OwnRpps,
     State(state): State<AppState>,
     Json(body): Json<WindowDeclaration>,
 ) -> Result<Response, ApiError> {
     let (start, end) = window_bounds(&body)?;
-    let record = state
-        .store
+    let record = caller
+        .store(&state)
         .add_availability(&rpps, start, end)
         .await?
         .ok_or_else(unknown_doctor)?;
@@ -161,7 +161,7 @@ async fn declare_window(
         (status = 422, description = "Not an RPPS number (`parameter`: rpps)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn list_windows(
-    OwnRpps(rpps): OwnRpps,
+    OwnRpps(rpps, _): OwnRpps,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<WindowView>>, ApiError> {
     if state.store.doctor(&rpps).await?.is_none() {
@@ -187,12 +187,16 @@ async fn list_windows(
         (status = 422, description = "Not an RPPS or not an id (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn withdraw_window(
-    OwnRpps(rpps): OwnRpps,
+    OwnRpps(rpps, caller): OwnRpps,
     State(state): State<AppState>,
     Path((_, raw_id)): Path<(String, String)>,
 ) -> Result<Json<WindowView>, ApiError> {
     let id = parse_id("id", &raw_id)?;
-    match state.store.withdraw_availability(&rpps, id).await? {
+    match caller
+        .store(&state)
+        .withdraw_availability(&rpps, id)
+        .await?
+    {
         Withdrawal::Withdrawn(w) => {
             tracing::info!(rpps = %rpps, window = id, "availability withdrawn");
             Ok(Json(w.into()))
@@ -230,7 +234,7 @@ async fn withdraw_window(
         (status = 422, description = "An invalid field (`pointer`) or RPPS (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn put_garde_limits(
-    OwnRpps(rpps): OwnRpps,
+    OwnRpps(rpps, caller): OwnRpps,
     State(state): State<AppState>,
     Json(body): Json<GardeLimits>,
 ) -> Result<Json<GardeLimits>, ApiError> {
@@ -241,8 +245,8 @@ async fn put_garde_limits(
             format!("must be a whole number from 0 to {MAX_SHIFTS}"),
         ));
     }
-    if !state
-        .store
+    if !caller
+        .store(&state)
         .set_garde_limits(&rpps, body.max_shifts, body.max_km)
         .await?
     {

@@ -116,8 +116,8 @@ async fn create_batch(
     let id = jobs::new_id();
     let params_json =
         serde_json::to_string(&params).map_err(|e| ApiError::Internal(Box::new(e)))?;
-    state
-        .store
+    caller
+        .store(&state)
         .enqueue_job(&NewJob {
             id: &id,
             kind: KIND_BATCH,

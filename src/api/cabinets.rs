@@ -148,7 +148,7 @@ fn unknown_cabinet() -> ApiError {
         (status = 422, description = "Invalid fields (`pointer`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_cabinet(
-    Coordinateur(_caller): Coordinateur,
+    Coordinateur(caller): Coordinateur,
     State(state): State<AppState>,
     Json(body): Json<NewCabinet>,
 ) -> Result<Response, ApiError> {
@@ -162,7 +162,7 @@ async fn create_cabinet(
         slot_minutes: body.slot_minutes,
     }
     .into_row(id)?;
-    match state.store.create_cabinet(&row).await {
+    match caller.store(&state).create_cabinet(&row).await {
         Ok(()) => {}
         Err(crate::store::Error::Conflict(_)) => {
             return Err(ApiError::Conflict(format!(
@@ -238,14 +238,14 @@ async fn get_cabinet(
         (status = 422, description = "Invalid fields (`pointer`) or id (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn put_cabinet(
-    Coordinateur(_caller): Coordinateur,
+    Coordinateur(caller): Coordinateur,
     State(state): State<AppState>,
     Path(raw): Path<String>,
     Json(body): Json<CabinetFields>,
 ) -> Result<Json<CabinetView>, ApiError> {
     let id: CabinetId = parse_param("cabinet_id", &raw)?;
     let row = body.into_row(id)?;
-    if !state.store.update_cabinet(&row).await? {
+    if !caller.store(&state).update_cabinet(&row).await? {
         return Err(unknown_cabinet());
     }
     tracing::info!(cabinet = %row.id, "cabinet updated");
@@ -265,12 +265,12 @@ async fn put_cabinet(
         (status = 422, description = "Not a cabinet id (`parameter`: cabinet_id)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn delete_cabinet(
-    Coordinateur(_caller): Coordinateur,
+    Coordinateur(caller): Coordinateur,
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: CabinetId = parse_param("cabinet_id", &raw)?;
-    match state.store.delete_cabinet(&id).await? {
+    match caller.store(&state).delete_cabinet(&id).await? {
         CabinetDeletion::Deleted => {
             tracing::info!(cabinet = %id, "cabinet deleted");
             Ok(StatusCode::NO_CONTENT)

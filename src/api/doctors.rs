@@ -96,7 +96,7 @@ async fn get_doctor(
     let rpps: Rpps = parse_param("rpps", &rpps)?;
     match caller.role {
         Role::Medecin => caller.require_own_rpps(&rpps)?,
-        Role::Cpam | Role::Coordinateur | Role::Regulateur => {
+        Role::Cpam | Role::Coordinateur | Role::Regulateur | Role::Auditeur => {
             caller.require(&[Role::Cpam, Role::Coordinateur])?;
         }
     }
@@ -123,12 +123,12 @@ async fn get_doctor(
         (status = 422, description = "An invalid field (`pointer`) or RPPS (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn put_capacity(
-    OwnRpps(rpps): OwnRpps,
+    OwnRpps(rpps, caller): OwnRpps,
     State(state): State<AppState>,
     Json(declaration): Json<CapacityDeclaration>,
 ) -> Result<Json<DoctorView>, ApiError> {
-    let record = state
-        .store
+    let record = caller
+        .store(&state)
         .set_capacity(&rpps, declaration.capacity, declaration.max_km)
         .await?
         .ok_or_else(unknown_doctor)?;

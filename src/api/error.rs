@@ -35,6 +35,15 @@ pub enum ApiError {
     /// The slot has ended; it cannot be booked any more.
     #[error("this slot has ended; search again for a free one")]
     SlotEnded,
+    /// Another régulateur holds the slot (`cache::holds`); it may be free again soon.
+    #[error("another régulateur holds this slot; search again, or retry later")]
+    SlotHeld,
+    /// Holds and slot events live in Redis, and this server runs without it (development).
+    #[error("slot holds and slot events need Redis, which this server is not configured with")]
+    NeedsRedis,
+    /// The token sent more requests than the limit allows in this window.
+    #[error("too many requests with this token; retry after {0} s")]
+    RateLimited(u64),
     /// The window covers a shift of a published roster where the doctor is on duty; the
     /// message names the shift.
     #[error("{0}")]
@@ -197,13 +206,17 @@ impl ApiError {
             ApiError::Conflict(_)
             | ApiError::SlotTaken
             | ApiError::SlotEnded
+            | ApiError::SlotHeld
             | ApiError::AvailabilityOnPublishedRoster(_)
             | ApiError::AlreadyCancelled(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) | ApiError::InvalidCsv { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Timeout(_) | ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout(_) | ApiError::Unavailable { .. } | ApiError::NeedsRedis => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -218,6 +231,9 @@ impl ApiError {
             ApiError::Conflict(_) => "/problems/conflict",
             ApiError::SlotTaken => "/problems/slot-taken",
             ApiError::SlotEnded => "/problems/slot-ended",
+            ApiError::SlotHeld => "/problems/slot-held",
+            ApiError::NeedsRedis => "/problems/needs-redis",
+            ApiError::RateLimited(_) => "/problems/rate-limited",
             ApiError::AvailabilityOnPublishedRoster(_) => {
                 "/problems/availability-on-published-roster"
             }
@@ -270,6 +286,9 @@ impl IntoResponse for ApiError {
         if matches!(self, ApiError::Unauthenticated) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let ApiError::RateLimited(seconds) = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }
@@ -301,7 +320,7 @@ impl From<cache::Error> for ApiError {
                 what: "Redis",
                 source: Box::new(e),
             },
-            cache::Error::Url(_) => ApiError::Internal(Box::new(e)),
+            cache::Error::Url(_) | cache::Error::Unexpected(_) => ApiError::Internal(Box::new(e)),
         }
     }
 }

@@ -115,8 +115,8 @@ async fn create_plan(
     let id = jobs::new_id();
     let params_json =
         serde_json::to_string(&params).map_err(|e| ApiError::Internal(Box::new(e)))?;
-    state
-        .store
+    caller
+        .store(&state)
         .create_garde_plan(
             &NewJob {
                 id: &id,
@@ -319,7 +319,7 @@ async fn publish_plan(
     ids.dedup();
     let cabinets = state.store.garde_cabinets(Some(&ids)).await?;
     let slots = jobs::slots_of(&roster, cabinets);
-    match state.store.publish_garde_plan(&id, &slots).await? {
+    match caller.store(&state).publish_garde_plan(&id, &slots).await? {
         PublishOutcome::Published { at, slots } => {
             tracing::info!(plan = %id, token = %caller.token_id, slots, "garde plan published");
             Ok(Json(Published {

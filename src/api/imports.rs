@@ -8,31 +8,34 @@
 use super::{ApiError, AppState, CpamStaff, FieldError, Json, Problem};
 use crate::import::{self, ImportError};
 use crate::store::ImportCounts;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
 use serde::Serialize;
+use std::io::{self, Read};
+use std::pin::Pin;
+use tokio::sync::mpsc;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Largest CSV body: about 1.2 million patient rows.
+/// Largest CSV body by default (`--max-import-bytes`): about 1.2 million patient rows.
 pub const IMPORT_LIMIT: usize = 64 * 1024 * 1024;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import_patients))
         .routes(routes!(import_doctors))
-        .layer(DefaultBodyLimit::max(IMPORT_LIMIT))
 }
 
-/// A `text/csv` body (415 otherwise; 413 beyond [`IMPORT_LIMIT`]).
-pub struct Csv(pub Bytes);
+/// A `text/csv` body (415 otherwise), not read yet: [`parse`] streams it into the CSV reader,
+/// so a file is never held whole in memory.
+pub struct Csv(pub Body);
 
 impl<S: Send + Sync> FromRequest<S> for Csv {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         let is_csv = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -42,15 +45,108 @@ impl<S: Send + Sync> FromRequest<S> for Csv {
         if !is_csv {
             return Err(ApiError::UnsupportedMediaType("text/csv"));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::Malformed(rejection.body_text())
-            }
-        })?;
-        Ok(Csv(bytes))
+        Ok(Csv(req.into_body()))
     }
+}
+
+/// Frames of the body in flight between the request and the blocking CSV reader.
+const FRAMES_IN_FLIGHT: usize = 16;
+
+/// The blocking side of the stream: a [`Read`] over the frames the request task sends.
+struct FrameReader {
+    frames: mpsc::Receiver<io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl Read for FrameReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.frames.blocking_recv() {
+                Some(frame) => self.current = frame?,
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len());
+        out[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+/// Why the body stopped before its end.
+enum BodyFault {
+    TooLarge,
+    Unreadable,
+}
+
+/// Streams `body` into `read` on a blocking thread, at most `limit` bytes (413 beyond); a
+/// refused file is a 422 listing its errors. Only the parsed rows are kept in memory.
+async fn parse<T: Send + 'static>(
+    body: Body,
+    limit: usize,
+    file: &'static str,
+    read: fn(FrameReader, &str) -> Result<Vec<T>, ImportError>,
+) -> Result<Vec<T>, ApiError> {
+    let (tx, rx) = mpsc::channel(FRAMES_IN_FLIGHT);
+    let reader = FrameReader {
+        frames: rx,
+        current: Bytes::new(),
+    };
+    let parsing = tokio::task::spawn_blocking(move || read(reader, file));
+    let mut body = body;
+    let mut seen = 0usize;
+    let mut fault = None;
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = match frame.map(|f| f.into_data()) {
+            Ok(Ok(data)) => data,
+            Ok(Err(_trailers)) => continue,
+            Err(_) => {
+                fault = Some(BodyFault::Unreadable);
+                break;
+            }
+        };
+        seen = seen.saturating_add(frame.len());
+        if seen > limit {
+            fault = Some(BodyFault::TooLarge);
+            break;
+        }
+        if tx.send(Ok(frame)).await.is_err() {
+            break; // the reader stopped early (it reads no further than it must)
+        }
+    }
+    if fault.is_some() {
+        // The reader must not take a cut body for a whole one.
+        let _ = tx
+            .send(Err(io::Error::other("the body stopped before its end")))
+            .await;
+    }
+    drop(tx);
+    let parsed = parsing.await.map_err(|e| ApiError::Internal(Box::new(e)))?;
+    match fault {
+        Some(BodyFault::TooLarge) => return Err(ApiError::PayloadTooLarge),
+        Some(BodyFault::Unreadable) => {
+            return Err(ApiError::Malformed(
+                "the CSV body cannot be read".to_owned(),
+            ));
+        }
+        None => {}
+    }
+    parsed.map_err(|e| match e {
+        ImportError::Invalid(errors) => ApiError::InvalidCsv {
+            file: file.to_owned(),
+            found: errors.found(),
+            errors: errors.into_iter().map(FieldError::from).collect(),
+        },
+        ImportError::Io { .. } => ApiError::Malformed("the CSV body cannot be read".to_owned()),
+    })
+}
+
+fn read_patients(r: FrameReader, file: &str) -> Result<Vec<crate::domain::Patient>, ImportError> {
+    import::read_patients_from(r, file)
+}
+
+fn read_doctors(r: FrameReader, file: &str) -> Result<Vec<crate::domain::Doctor>, ImportError> {
+    import::read_doctors_from(r, file)
 }
 
 /// What an accepted import stored.
@@ -78,33 +174,6 @@ impl ImportReport {
     }
 }
 
-/// Parses `bytes` with `read` on a blocking thread; a refused file is a 422 listing its errors.
-async fn parse<T: Send + 'static>(
-    bytes: Bytes,
-    file: &'static str,
-    read: fn(&[u8], &str) -> Result<Vec<T>, ImportError>,
-) -> Result<Vec<T>, ApiError> {
-    let parsed = tokio::task::spawn_blocking(move || read(&bytes, file))
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    parsed.map_err(|e| match e {
-        ImportError::Invalid(errors) => ApiError::InvalidCsv {
-            file: file.to_owned(),
-            found: errors.found(),
-            errors: errors.into_iter().map(FieldError::from).collect(),
-        },
-        ImportError::Io { .. } => ApiError::Malformed("the CSV body cannot be read".to_owned()),
-    })
-}
-
-fn read_patients(b: &[u8], file: &str) -> Result<Vec<crate::domain::Patient>, ImportError> {
-    import::read_patients_from(b, file)
-}
-
-fn read_doctors(b: &[u8], file: &str) -> Result<Vec<crate::domain::Doctor>, ImportError> {
-    import::read_doctors_from(b, file)
-}
-
 /// Imports orphan patients (FORMATS.md §2 `patients.csv`), upserted by `patient_id`.
 #[utoipa::path(post, path = "/imports/patients", tag = "imports",
     security(("bearer" = [])),
@@ -121,10 +190,16 @@ fn read_doctors(b: &[u8], file: &str) -> Result<Vec<crate::domain::Doctor>, Impo
 async fn import_patients(
     CpamStaff(caller): CpamStaff,
     State(state): State<AppState>,
-    Csv(bytes): Csv,
+    Csv(body): Csv,
 ) -> Result<Json<ImportReport>, ApiError> {
-    let patients = parse(bytes, "patients.csv", read_patients).await?;
-    let counts = state.store.import_patients(&patients).await?;
+    let patients = parse(
+        body,
+        state.limits.import_bytes,
+        "patients.csv",
+        read_patients,
+    )
+    .await?;
+    let counts = caller.store(&state).import_patients(&patients).await?;
     tracing::info!(
         token = %caller.token_id,
         rows = patients.len(),
@@ -156,10 +231,10 @@ async fn import_patients(
 async fn import_doctors(
     CpamStaff(caller): CpamStaff,
     State(state): State<AppState>,
-    Csv(bytes): Csv,
+    Csv(body): Csv,
 ) -> Result<Json<ImportReport>, ApiError> {
-    let doctors = parse(bytes, "doctors.csv", read_doctors).await?;
-    let counts = state.store.import_doctors(&doctors).await?;
+    let doctors = parse(body, state.limits.import_bytes, "doctors.csv", read_doctors).await?;
+    let counts = caller.store(&state).import_doctors(&doctors).await?;
     tracing::info!(
         token = %caller.token_id,
         rows = doctors.len(),

@@ -34,20 +34,24 @@
 //!    happy path, 401 (no token, bad token), 403 (wrong role, other RPPS), 422 with its
 //!    pointer, 404, and check the stored state through `app.store`.
 
+mod audit;
 pub mod auth;
 mod availability;
 mod batches;
 mod cabinets;
 mod doctors;
 pub mod error;
+mod events;
 mod garde_plans;
 mod health;
+mod holds;
 mod imports;
 mod jobs;
 pub mod json;
+mod rate_limit;
 mod slots;
 
-pub use auth::{Caller, Coordinateur, CpamStaff, Medecin, OwnRpps, Regulateur};
+pub use auth::{Auditeur, Caller, Coordinateur, CpamStaff, Medecin, OwnRpps, Regulateur};
 pub use error::{ApiError, FieldError, Problem};
 pub use json::Json;
 
@@ -72,7 +76,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
-/// Longest a request may take; long work goes to jobs and answers 202 at once.
+/// Longest a request may take by default; long work goes to jobs and answers 202 at once.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Largest JSON body by default; a CSV import route raises its own limit with
@@ -89,6 +93,29 @@ pub struct AppState {
     /// Wakes this process's job worker after a job is enqueued (workers of other processes
     /// poll the jobs table).
     pub wake_worker: Arc<tokio::sync::Notify>,
+    /// Body sizes and the request timeout (`Config`'s `max_*_bytes`, `request_timeout_*`).
+    pub limits: Limits,
+}
+
+/// Limits on requests, from the configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest body of any route but the CSV imports (413 beyond).
+    pub body_bytes: usize,
+    /// Largest CSV import body, counted as it streams (413 beyond).
+    pub import_bytes: usize,
+    /// Longest a request may take (503 `/problems/timeout` beyond).
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body_bytes: BODY_LIMIT,
+            import_bytes: imports::IMPORT_LIMIT,
+            request_timeout: REQUEST_TIMEOUT,
+        }
+    }
 }
 
 #[derive(OpenApi)]
@@ -108,7 +135,8 @@ pub struct AppState {
         (name = "garde", description = "Garde plans: roster, unfilled positions, publication"),
         (name = "cabinets", description = "Cabinets de garde, managed by CPTS coordinators"),
         (name = "availability", description = "GPs' garde availability windows and limits"),
-        (name = "slots", description = "Free consultation slots near a patient; bookings")
+        (name = "slots", description = "Free consultation slots near a patient; bookings"),
+        (name = "audit", description = "The append-only audit trail, for auditeur tokens")
     )
 )]
 struct ApiDoc;
@@ -142,6 +170,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(cabinets::routes())
         .merge(availability::routes())
         .merge(slots::routes())
+        .merge(audit::routes())
+        .merge(holds::routes())
+        .merge(events::routes())
         .split_for_parts()
 }
 
@@ -154,6 +185,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// template, never the URI: it may hold ids), a timeout, a body limit, panics answered 500,
 /// and problem+json for unknown routes and methods.
 pub fn router(state: AppState) -> Router {
+    let limits = state.limits;
     let (routes, doc) = api();
     let doc: Arc<str> = doc
         .to_json()
@@ -175,6 +207,11 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(|| async { Html(DOCS_PAGE) }))
         .fallback(|| async { ApiError::NotFound("no such resource".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        // Inside the request span and the timeout, so a 429 is logged like any answer.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ))
         .layer(
             ServiceBuilder::new()
                 .layer(
@@ -189,12 +226,14 @@ pub fn router(state: AppState) -> Router {
                         ApiError::Internal("a handler panicked".into()).into_response()
                     },
                 ))
-                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                    ApiError::Timeout(REQUEST_TIMEOUT.as_secs())
-                }))
-                .timeout(REQUEST_TIMEOUT),
+                .layer(HandleErrorLayer::new(
+                    move |_: tower::BoxError| async move {
+                        ApiError::Timeout(limits.request_timeout.as_secs())
+                    },
+                ))
+                .timeout(limits.request_timeout),
         )
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
         .with_state(state)
 }
 

@@ -11,9 +11,15 @@
 //! A slot holds one booking: the store's unique index refuses the second one, which is 409
 //! `/problems/slot-taken`. Cancelling frees the slot; cancelling twice is 409
 //! `/problems/already-cancelled` (the booking still exists, so not 404).
+//!
+//! With Redis, a slot another régulateur holds (`holds.rs`) is shown `held` in searches and
+//! refused to a booking (409 `/problems/slot-held`); a booking without a hold holds the slot
+//! silently while it runs, so a hold never lands on a slot being booked. A booking and a
+//! cancellation append `booked` and `freed` to the slot stream (`events.rs`).
 
 use super::availability::{paris, parse_id, utc};
 use super::{ApiError, AppState, FieldError, Json, Path, Problem, Regulateur};
+use crate::cache::{BookingClaim, SlotInfo};
 use crate::domain::{InseeCode, PatientId};
 use crate::geo::{Coordinates, commune_centroid, cost_m, degree_box, haversine_m};
 use crate::store::{BookOutcome, BookingRecord, BoundingBox, CancelOutcome, FreeSlot, SlotRecord};
@@ -99,6 +105,10 @@ pub struct SlotView {
     pub end: String,
     /// Integer metres from the search point to the cabinet (FORMATS.md §1).
     pub distance_m: u32,
+    /// A régulateur holds it (`POST /slots/{slot_id}/hold`): only the holder may book it.
+    pub held: bool,
+    /// The caller is the holder.
+    pub held_by_you: bool,
 }
 
 /// Where a slot is.
@@ -347,7 +357,7 @@ impl SearchQuery {
         (status = 422, description = "Invalid, missing or unknown parameters (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn search_slots(
-    Regulateur(_caller): Regulateur,
+    Regulateur(caller): Regulateur,
     State(state): State<AppState>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<SlotPage>, ApiError> {
@@ -401,8 +411,18 @@ async fn search_slots(
             start: paris(f.slot.start_at),
             end: paris(f.slot.end_at),
             distance_m,
+            held: false,
+            held_by_you: false,
         })
         .collect();
+    let mut items = items;
+    if let Some(cache) = &state.cache {
+        let ids: Vec<i64> = items.iter().map(|i| i.slot_id).collect();
+        for (item, holder) in items.iter_mut().zip(cache.holders(&ids).await?) {
+            item.held = holder.is_some();
+            item.held_by_you = holder.as_deref() == Some(caller.token_id.as_str());
+        }
+    }
     let (from, to) = (utc(s.from.timestamp()), utc(s.to.timestamp()));
     let next = has_next.then(|| {
         format!(
@@ -439,9 +459,10 @@ async fn search_slots(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a régulateur", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No slot with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`/problems/slot-taken`: the slot holds a booking; `/problems/slot-ended`: it has ended", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/slot-taken`: the slot holds a booking; `/problems/slot-held`: another régulateur holds it; `/problems/slot-ended`: it has ended", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A NIR-shaped or malformed `patient_ref` (`pointer`), or a bad slot id (`parameter`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`/problems/unavailable`: the database or Redis does not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn book_slot(
     Regulateur(caller): Regulateur,
@@ -450,11 +471,35 @@ async fn book_slot(
     Json(body): Json<BookingRequest>,
 ) -> Result<Response, ApiError> {
     let slot_id = parse_id("slot_id", &raw)?;
-    match state
-        .store
-        .book_slot(slot_id, &body.patient_ref, &caller.token_id)
-        .await?
-    {
+    let owner = caller.token_id.as_str();
+    let claim = match &state.cache {
+        Some(cache) => Some(cache.claim_for_booking(slot_id, owner).await?),
+        None => None,
+    };
+    if claim == Some(BookingClaim::HeldByOther) {
+        return Err(ApiError::SlotHeld);
+    }
+    let outcome = caller
+        .store(&state)
+        .book_slot(slot_id, &body.patient_ref, owner)
+        .await;
+    if let Some(cache) = &state.cache {
+        match &outcome {
+            Ok(BookOutcome::Booked(b)) => {
+                // The booking stands whatever happens next; a lost event is logged.
+                if let Err(e) = announce_booking(&state, cache, slot_id, owner, b.id).await {
+                    tracing::error!(error = %e, slot = slot_id, "booked, but the event was not written");
+                }
+            }
+            _ if claim == Some(BookingClaim::Silent) => {
+                if let Err(e) = cache.drop_hold(slot_id, owner).await {
+                    tracing::warn!(error = %e, slot = slot_id, "cannot drop a booking's hold; it expires");
+                }
+            }
+            _ => {}
+        }
+    }
+    match outcome? {
         BookOutcome::Booked(b) => {
             tracing::info!(booking = b.id, slot = slot_id, "slot booked");
             let location = format!("/bookings/{}", b.id);
@@ -469,6 +514,64 @@ async fn book_slot(
         BookOutcome::Ended => Err(ApiError::SlotEnded),
         BookOutcome::NoSuchSlot => Err(ApiError::NotFound("no slot with this id".to_owned())),
     }
+}
+
+/// Ends the booker's hold and appends `booked` to the slot stream.
+async fn announce_booking(
+    state: &AppState,
+    cache: &crate::cache::Cache,
+    slot_id: i64,
+    owner: &str,
+    booking_id: i64,
+) -> Result<(), ApiError> {
+    let (slot, _) = state
+        .store
+        .located_slot(slot_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("a booked slot vanished".into()))?;
+    let event = event_data(&slot_info(&slot), &[("booking_id", booking_id.into())]);
+    cache.booked(slot_id, owner, &event).await?;
+    Ok(())
+}
+
+/// Appends `freed` to the slot stream: a cancelled booking's slot is free again.
+async fn announce_freed(
+    state: &AppState,
+    cache: &crate::cache::Cache,
+    slot_id: i64,
+    booking_id: i64,
+) -> Result<(), ApiError> {
+    let (slot, _) = state
+        .store
+        .located_slot(slot_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("a booked slot vanished".into()))?;
+    let event = event_data(&slot_info(&slot), &[("booking_id", booking_id.into())]);
+    cache.append_event("freed", &event).await?;
+    Ok(())
+}
+
+/// What every event about `slot` says of it.
+pub(super) fn slot_info(slot: &FreeSlot) -> SlotInfo {
+    SlotInfo {
+        slot_id: slot.slot.id,
+        cabinet_id: slot.slot.cabinet_id.to_string(),
+        lat: slot.cabinet_coords.lat(),
+        lon: slot.cabinet_coords.lon(),
+        start: paris(slot.slot.start_at),
+        end: paris(slot.slot.end_at),
+    }
+}
+
+/// The JSON data of an event: the slot's description and `extra` fields.
+pub(super) fn event_data(info: &SlotInfo, extra: &[(&str, serde_json::Value)]) -> String {
+    let mut v = serde_json::to_value(info).unwrap_or_default();
+    if let Some(map) = v.as_object_mut() {
+        for (k, x) in extra {
+            map.insert((*k).to_owned(), x.clone());
+        }
+    }
+    v.to_string()
 }
 
 fn unknown_booking() -> ApiError {
@@ -514,9 +617,18 @@ async fn cancel_booking(
     Path(raw): Path<String>,
 ) -> Result<Json<BookingView>, ApiError> {
     let id = parse_id("booking_id", &raw)?;
-    match state.store.cancel_booking(id, &caller.token_id).await? {
+    match caller
+        .store(&state)
+        .cancel_booking(id, &caller.token_id)
+        .await?
+    {
         CancelOutcome::Cancelled(b) => {
             tracing::info!(booking = id, slot = b.slot.id, "booking cancelled");
+            if let Some(cache) = &state.cache
+                && let Err(e) = announce_freed(&state, cache, b.slot.id, id).await
+            {
+                tracing::error!(error = %e, booking = id, "cancelled, but the event was not written");
+            }
             Ok(Json(b.into()))
         }
         CancelOutcome::AlreadyCancelled(b) => Err(ApiError::AlreadyCancelled(format!(

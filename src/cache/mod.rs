@@ -1,8 +1,19 @@
 //! Redis: key names (every key under the configured prefix) and the shared connection.
 //!
-//! Phase 1 uses Redis for readiness only; the job queue and cached results come here later.
+//! Redis holds the live state shared by every API process: slot holds ([`holds`]), the
+//! stream of slot events behind Server-Sent Events ([`events`]) and the per-token request
+//! counters ([`rate`]). The durable state stays in the database (`store`); nothing here is
+//! the only copy of a booking.
+//!
 //! The connection is opened on first use and then kept by redis's `ConnectionManager`, which
 //! reconnects by itself, so the service starts (and reports not-ready) while Redis is down.
+
+pub mod events;
+pub mod holds;
+pub mod rate;
+
+pub use events::{SlotEvent, SlotInfo, StreamId};
+pub use holds::{BookingClaim, HoldAttempt, Release};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::fmt;
@@ -24,6 +35,9 @@ pub enum Error {
     /// Redis did not answer within the timeout.
     #[error("Redis did not answer within {0:?}")]
     Timeout(Duration),
+    /// Redis answered something this code does not expect (a bug, or a foreign key).
+    #[error("unexpected answer from Redis: {0}")]
+    Unexpected(&'static str),
 }
 
 /// A handle on Redis with this process's key prefix. Cheap to clone.
@@ -32,6 +46,14 @@ pub struct Cache {
     client: redis::Client,
     conn: std::sync::Arc<OnceCell<ConnectionManager>>,
     prefix: String,
+    /// How long a hold lasts ([`Cache::with_live_settings`]).
+    hold_ttl: Duration,
+    /// Requests per minute and token; 0: no limit.
+    rate_limit: u32,
+    /// This process's reader of the event stream, started by the first listener.
+    hub: std::sync::Arc<OnceCell<events::Hub>>,
+    /// Whether this process sweeps expired holds (started by the first hold or listener).
+    sweeper: std::sync::Arc<std::sync::Once>,
 }
 
 impl fmt::Debug for Cache {
@@ -53,7 +75,24 @@ impl Cache {
             client: redis::Client::open(url).map_err(Error::Url)?,
             conn: std::sync::Arc::new(OnceCell::new()),
             prefix: prefix.to_owned(),
+            hold_ttl: Duration::from_secs(120),
+            rate_limit: 0,
+            hub: std::sync::Arc::new(OnceCell::new()),
+            sweeper: std::sync::Arc::new(std::sync::Once::new()),
         })
+    }
+
+    /// The same handle with the hold duration and the per-token limit of requests per
+    /// minute (0: none) of the configuration.
+    pub fn with_live_settings(mut self, hold_ttl: Duration, rate_limit_per_minute: u32) -> Self {
+        self.hold_ttl = hold_ttl;
+        self.rate_limit = rate_limit_per_minute;
+        self
+    }
+
+    /// How long a new hold lasts.
+    pub fn hold_ttl(&self) -> Duration {
+        self.hold_ttl
     }
 
     /// `name` under this process's prefix: the only way to build a key.
@@ -81,6 +120,15 @@ impl Cache {
         .map_err(|_| Error::Timeout(TIMEOUT))?
         .map_err(Error::Unavailable)?;
         Ok(conn.clone())
+    }
+
+    /// Runs `cmd` on the shared connection, within [`TIMEOUT`].
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, Error> {
+        let mut conn = self.connection().await?;
+        tokio::time::timeout(TIMEOUT, cmd.query_async(&mut conn))
+            .await
+            .map_err(|_| Error::Timeout(TIMEOUT))?
+            .map_err(Error::Unavailable)
     }
 
     /// One round trip, for readiness.

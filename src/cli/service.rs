@@ -20,7 +20,7 @@ pub struct TokenArgs {
 pub enum TokenAction {
     /// Create a token and print it once (stdout); only its keyed hash is stored.
     Create {
-        /// cpam, regulateur, medecin or coordinateur.
+        /// cpam, regulateur, medecin, coordinateur or auditeur.
         #[arg(long)]
         role: Role,
         /// The médecin's RPPS (required for, and only for, --role medecin).
@@ -29,6 +29,12 @@ pub enum TokenAction {
         /// Free text to recognise the token later (who holds it).
         #[arg(long, default_value = "")]
         label: String,
+        /// The token stops working after this long: a number and d, h, m or s (`30d`).
+        #[arg(long, conflicts_with = "expires_at")]
+        expires_in: Option<String>,
+        /// The token stops working at this instant (RFC 3339, `2026-12-31T23:59:59Z`).
+        #[arg(long)]
+        expires_at: Option<chrono::DateTime<chrono::FixedOffset>>,
         #[command(flatten)]
         config: Config,
     },
@@ -128,13 +134,32 @@ async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
             role,
             rpps,
             label,
+            expires_in,
+            expires_at,
             config,
         } => {
+            let now = chrono::Utc::now().timestamp();
+            let expires_at = match (expires_in, expires_at) {
+                (Some(d), _) => match tokens::parse_expires_in(&d, now) {
+                    Ok(at) => Some(at),
+                    Err(e) => {
+                        eprintln!("error: --expires-in {e}");
+                        return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
+                    }
+                },
+                (None, Some(at)) if at.timestamp() <= now => {
+                    eprintln!("error: --expires-at is in the past");
+                    return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
+                }
+                (None, at) => at.map(|a| a.timestamp()),
+            };
             let store = open(&config).await?;
             // The server migrates at startup; a token may be created before it first runs.
             store.migrate().await.context("migrating")?;
             let key = TokenKey::new(config.token_key_bytes());
-            let minted = match tokens::create(&store, &key, role, rpps.clone(), &label).await {
+            let created =
+                tokens::create_expiring(&store, &key, role, rpps.clone(), &label, expires_at);
+            let minted = match created.await {
                 Ok(m) => m,
                 Err(e @ (CreateError::MissingRpps | CreateError::UnexpectedRpps)) => {
                     eprintln!("error: {e}");
@@ -144,7 +169,11 @@ async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
             };
             store.close().await;
             let bound = rpps.map(|r| format!(", rpps {r}")).unwrap_or_default();
-            eprintln!("created token {} (role {role}{bound})", minted.id);
+            let until = expires_at
+                .and_then(|at| chrono::DateTime::from_timestamp(at, 0))
+                .map(|at| format!(", expires {}", at.format("%Y-%m-%dT%H:%M:%SZ")))
+                .unwrap_or_default();
+            eprintln!("created token {} (role {role}{bound}{until})", minted.id);
             println!("{}", minted.token);
             eprintln!(
                 "this is the only time the token is shown; revoke: cpts token revoke {}",

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// The four kinds of users of the service (issue 6, "Roles and access").
+/// The kinds of users of the service (issue 6, "Roles and access"; issue 8 adds the
+/// auditeur).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -16,15 +17,18 @@ pub enum Role {
     Medecin,
     /// CPTS coordinator: cabinets, garde plans, rosters.
     Coordinateur,
+    /// Auditor (CPAM, ARS, CNIL): reads the audit trail, nothing else.
+    Auditeur,
 }
 
 impl Role {
     /// Every role, in a fixed order.
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Cpam,
         Role::Regulateur,
         Role::Medecin,
         Role::Coordinateur,
+        Role::Auditeur,
     ];
 
     /// The lowercase name used on the command line, in the database and on the wire.
@@ -34,13 +38,14 @@ impl Role {
             Role::Regulateur => "regulateur",
             Role::Medecin => "medecin",
             Role::Coordinateur => "coordinateur",
+            Role::Auditeur => "auditeur",
         }
     }
 }
 
 /// Why a string is not a role.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected one of cpam, regulateur, medecin, coordinateur")]
+#[error("expected one of cpam, regulateur, medecin, coordinateur, auditeur")]
 pub struct RoleError;
 
 impl FromStr for Role {

@@ -56,21 +56,40 @@ pub fn new_id() -> String {
 /// Runs jobs until `stop` turns true: claims one, runs it, and when the queue is empty waits
 /// for `wake` (a job enqueued by this process) or [`POLL`]. A job running when `stop` comes
 /// is given `grace` to finish; after that the worker returns and the job, left `running`, is
-/// taken over by the next worker once its heartbeat is stale.
+/// taken over by the next worker once its heartbeat is stale. The lease is [`STALE_AFTER`]
+/// ([`run_worker_with_lease`] sets another).
 pub async fn run_worker(
+    store: Store,
+    wake: Arc<Notify>,
+    stop: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    run_worker_with_lease(store, wake, stop, grace, STALE_AFTER).await;
+}
+
+/// [`run_worker`] with a lease of `lease`: a running job without a heartbeat for that long is
+/// taken over, and this worker's own jobs send a heartbeat three times per lease (at most
+/// every [`HEARTBEAT`]). Every worker of a deployment must use the same lease.
+pub async fn run_worker_with_lease(
     store: Store,
     wake: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
     grace: Duration,
+    lease: Duration,
 ) {
-    tracing::info!("job worker started");
+    let lease = lease.max(Duration::from_secs(1));
+    let heartbeat = (lease / 3).clamp(Duration::from_millis(250), HEARTBEAT);
+    tracing::info!(lease_s = lease.as_secs(), "job worker started");
     loop {
         if *stop.borrow() {
             break;
         }
-        match store.claim_job(STALE_AFTER.as_secs() as i64).await {
+        match store
+            .claim_job(i64::try_from(lease.as_secs()).unwrap_or(i64::MAX))
+            .await
+        {
             Ok(Some(job)) => {
-                let run = execute(&store, job);
+                let run = execute(&store, job, heartbeat);
                 tokio::pin!(run);
                 tokio::select! {
                     () = &mut run => {}
@@ -102,10 +121,11 @@ pub async fn run_worker(
 }
 
 /// Runs one claimed job to its end: `succeeded` with its results, or `failed`.
-async fn execute(store: &Store, job: JobRecord) {
+async fn execute(store: &Store, job: JobRecord, heartbeat: Duration) {
     let span = tracing::info_span!("job", job = %job.id, kind = %job.kind, attempt = job.attempts);
     tracing::info!(parent: &span, "job started");
-    let (progress, reporter) = Progress::start(store.clone(), job.id.clone(), job.attempts);
+    let (progress, reporter) =
+        Progress::start(store.clone(), job.id.clone(), job.attempts, heartbeat);
     let outcome = match job.kind.as_str() {
         KIND_BATCH => batch::run(store, &job, progress).await,
         KIND_GARDE_PLAN => garde_plan::run(store, &job, progress).await,
@@ -133,17 +153,22 @@ async fn execute(store: &Store, job: JobRecord) {
 
 /// Progress of one job, from any thread: `(fraction, stage)`, written to the job's row by an
 /// async task ([`Progress::start`]) at most every [`PROGRESS_EVERY`], with a heartbeat every
-/// [`HEARTBEAT`]. Fractions only move forward.
+/// [`HEARTBEAT`] (less with a short lease). Fractions only move forward.
 #[derive(Clone, Debug)]
 pub struct Progress {
     tx: Arc<watch::Sender<(f64, String)>>,
 }
 
 impl Progress {
-    fn start(store: Store, id: String, attempt: i64) -> (Self, tokio::task::JoinHandle<()>) {
+    fn start(
+        store: Store,
+        id: String,
+        attempt: i64,
+        every: Duration,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = watch::channel((0.0, "starting".to_owned()));
         let task = tokio::spawn(async move {
-            let mut heartbeat = tokio::time::interval(HEARTBEAT);
+            let mut heartbeat = tokio::time::interval(every);
             heartbeat.tick().await;
             loop {
                 tokio::select! {

@@ -65,6 +65,13 @@ impl TryFrom<AnyRow> for AvailabilityRecord {
     }
 }
 
+/// The audit row of a window: its id, its doctor and its bounds.
+fn window_entry(action: &'static str, rpps: &Rpps, w: &AvailabilityRecord) -> super::AuditEntry {
+    super::AuditEntry::new(action, "availability", Some(w.id.to_string())).with_detail(
+        serde_json::json!({ "rpps": rpps.as_str(), "start_at": w.start_at, "end_at": w.end_at }),
+    )
+}
+
 impl Store {
     /// Declares a window `[start_at, end_at)` (Unix seconds, `start_at < end_at`) for a
     /// doctor; `None` when no doctor has this RPPS.
@@ -78,7 +85,8 @@ impl Store {
         end_at: i64,
     ) -> Result<Option<AvailabilityRecord>, Error> {
         // One statement: the doctor's existence is the row source of the insert.
-        sqlx::query(&format!(
+        let mut tx = self.pool.begin().await?;
+        let Some(row) = sqlx::query(&format!(
             "INSERT INTO availability (rpps, start_at, end_at, created_at) \
              SELECT rpps, $2, $3, $4 FROM doctors WHERE rpps = $1 RETURNING {COLUMNS}"
         ))
@@ -86,10 +94,16 @@ impl Store {
         .bind(start_at)
         .bind(end_at)
         .bind(now())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?
-        .map(AvailabilityRecord::try_from)
-        .transpose()
+        else {
+            return Ok(None);
+        };
+        let record = AvailabilityRecord::try_from(row)?;
+        let entry = window_entry("availability.declare", rpps, &record);
+        super::append_audit_in(&mut tx, self.actor(), &entry).await?;
+        tx.commit().await?;
+        Ok(Some(record))
     }
 
     /// The windows of a doctor not withdrawn, by start.
@@ -115,6 +129,7 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn withdraw_availability(&self, rpps: &Rpps, id: i64) -> Result<Withdrawal, Error> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(&format!(
             "UPDATE availability SET withdrawn_at = $1 \
              WHERE id = $2 AND rpps = $3 AND withdrawn_at IS NULL \
@@ -123,11 +138,16 @@ impl Store {
         .bind(now())
         .bind(id)
         .bind(rpps.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = done {
-            return Ok(Withdrawal::Withdrawn(AvailabilityRecord::try_from(row)?));
+            let record = AvailabilityRecord::try_from(row)?;
+            let entry = window_entry("availability.withdraw", rpps, &record);
+            super::append_audit_in(&mut tx, self.actor(), &entry).await?;
+            tx.commit().await?;
+            return Ok(Withdrawal::Withdrawn(record));
         }
+        tx.rollback().await?;
         // Why not: read-only, after the fact.
         let Some(window) = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM availability WHERE id = $1 AND rpps = $2"

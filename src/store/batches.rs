@@ -92,6 +92,12 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
+        let entry = super::AuditEntry::new("batch.finish", "batch", Some(job_id.to_owned()))
+            .with_detail(serde_json::json!({
+                "assigned": assignments.len(),
+                "unmatched": unmatched.len(),
+            }));
+        super::append_audit_in(&mut tx, self.actor(), &entry).await?;
         tx.commit().await?;
         Ok(true)
     }

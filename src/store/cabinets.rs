@@ -1,7 +1,7 @@
 //! The `cabinets` table as CPTS coordinators manage it (FORMATS.md §3). Rows are
 //! [`CabinetRow`]s, the same type a garde plan reads.
 
-use super::{CabinetRow, Error, Store, now};
+use super::{AuditEntry, CabinetRow, Error, Store, append_audit_in, now};
 use crate::domain::CabinetId;
 
 const COLUMNS: &str = "cabinet_id, name, lat, lon, insee, need, slot_minutes";
@@ -15,12 +15,19 @@ pub enum CabinetDeletion {
     InUse,
 }
 
+/// The audit row of a cabinet written whole: its id and its need.
+fn cabinet_entry(action: &'static str, c: &CabinetRow) -> AuditEntry {
+    AuditEntry::new(action, "cabinet", Some(c.id.as_str().to_owned()))
+        .with_detail(serde_json::json!({ "need": c.need, "slot_minutes": c.slot_minutes }))
+}
+
 impl Store {
     /// Creates a cabinet.
     ///
     /// # Errors
     /// [`Error::Conflict`] when the id is taken, [`Error::Unavailable`].
     pub async fn create_cabinet(&self, c: &CabinetRow) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(&format!(
             "INSERT INTO cabinets ({COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
@@ -32,8 +39,10 @@ impl Store {
         .bind(i64::from(c.need))
         .bind(i64::from(c.slot_minutes))
         .bind(now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        append_audit_in(&mut tx, self.actor(), &cabinet_entry("cabinet.create", c)).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -43,6 +52,7 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`].
     pub async fn update_cabinet(&self, c: &CabinetRow) -> Result<bool, Error> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE cabinets SET name = $1, lat = $2, lon = $3, insee = $4, need = $5, \
              slot_minutes = $6, updated_at = $7 WHERE cabinet_id = $8",
@@ -55,9 +65,14 @@ impl Store {
         .bind(i64::from(c.slot_minutes))
         .bind(now())
         .bind(c.id.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        append_audit_in(&mut tx, self.actor(), &cabinet_entry("cabinet.update", c)).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The cabinet with this id.
@@ -96,12 +111,18 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`].
     pub async fn delete_cabinet(&self, id: &CabinetId) -> Result<CabinetDeletion, Error> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM cabinets WHERE cabinet_id = $1")
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await;
         match done {
-            Ok(d) if d.rows_affected() == 1 => Ok(CabinetDeletion::Deleted),
+            Ok(d) if d.rows_affected() == 1 => {
+                let entry = AuditEntry::new("cabinet.delete", "cabinet", Some(id.to_string()));
+                append_audit_in(&mut tx, self.actor(), &entry).await?;
+                tx.commit().await?;
+                Ok(CabinetDeletion::Deleted)
+            }
             Ok(_) => Ok(CabinetDeletion::NotFound),
             Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
                 Ok(CabinetDeletion::InUse)

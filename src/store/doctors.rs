@@ -103,7 +103,8 @@ impl Store {
         max_km: Option<MaxKm>,
     ) -> Result<Option<DoctorRecord>, Error> {
         let at = now();
-        sqlx::query(&format!(
+        let mut tx = self.pool.begin().await?;
+        let Some(row) = sqlx::query(&format!(
             "UPDATE doctors SET capacity = $1, max_km = NULLIF($2, -1.0), capacity_updated_at = $3, \
              updated_at = $3 WHERE rpps = $4 RETURNING {COLUMNS}"
         ))
@@ -111,9 +112,19 @@ impl Store {
         .bind(float_or_absent(max_km.map(MaxKm::km)))
         .bind(at)
         .bind(rpps.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?
-        .map(DoctorRecord::try_from)
-        .transpose()
+        else {
+            return Ok(None);
+        };
+        let record = DoctorRecord::try_from(row)?;
+        let entry = super::AuditEntry::new("capacity.declare", "doctor", Some(rpps.to_string()))
+            .with_detail(serde_json::json!({
+                "capacity": capacity,
+                "max_km": max_km.map(MaxKm::km),
+            }));
+        super::append_audit_in(&mut tx, self.actor(), &entry).await?;
+        tx.commit().await?;
+        Ok(Some(record))
     }
 }

@@ -3,7 +3,7 @@
 //! `availability` (those tables are written elsewhere).
 
 use super::jobs::{NewJob, insert_job, succeed_in};
-use super::{Error, Store, now, values_clause};
+use super::{AuditEntry, Error, Store, append_audit_in, now, values_clause};
 use crate::domain::{CabinetId, InseeCode, MaxKm, Rpps};
 use crate::geo::Coordinates;
 use sqlx::Row;
@@ -186,6 +186,9 @@ impl Store {
         .bind(at)
         .execute(&mut *tx)
         .await?;
+        let entry = AuditEntry::new("garde_plan.create", "garde_plan", Some(job.id.to_owned()))
+            .with_detail(serde_json::json!({ "start": period_start, "end": period_end }));
+        append_audit_in(&mut tx, self.actor(), &entry).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -294,6 +297,7 @@ impl Store {
         max_shifts: u32,
         garde_max_km: MaxKm,
     ) -> Result<bool, Error> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE doctors SET max_shifts = $1, garde_max_km = $2, updated_at = $3 \
              WHERE rpps = $4",
@@ -302,9 +306,19 @@ impl Store {
         .bind(garde_max_km.km())
         .bind(now())
         .bind(rpps.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let entry = AuditEntry::new("garde_limits.declare", "doctor", Some(rpps.to_string()))
+            .with_detail(serde_json::json!({
+                "max_shifts": max_shifts,
+                "max_km": garde_max_km.km(),
+            }));
+        append_audit_in(&mut tx, self.actor(), &entry).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Stores the roster and unfilled report of plan `job_id` and marks its job succeeded
@@ -368,6 +382,12 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
+        let entry = AuditEntry::new("garde_plan.finish", "garde_plan", Some(job_id.to_owned()))
+            .with_detail(serde_json::json!({
+                "roster_entries": roster.len(),
+                "unfilled": unfilled.len(),
+            }));
+        append_audit_in(&mut tx, self.actor(), &entry).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -459,6 +479,9 @@ impl Store {
             });
         }
         let created = super::slots::insert_slots_in(&mut tx, plan_id, slots).await?;
+        let entry = AuditEntry::new("garde_plan.publish", "garde_plan", Some(plan_id.to_owned()))
+            .with_detail(serde_json::json!({ "slots": created }));
+        append_audit_in(&mut tx, self.actor(), &entry).await?;
         tx.commit().await?;
         Ok(PublishOutcome::Published { at, slots: created })
     }

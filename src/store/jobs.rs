@@ -154,6 +154,15 @@ impl Store {
     pub async fn enqueue_job(&self, job: &NewJob<'_>) -> Result<(), Error> {
         let mut tx = self.pool.begin().await?;
         insert_job(&mut tx, job, now()).await?;
+        // A matching batch is the job's only use through this method today; a garde plan
+        // is created with its plan row (create_garde_plan).
+        let (action, kind) = match job.kind {
+            "matching_batch" => ("batch.launch", "batch"),
+            _ => ("job.enqueue", "job"),
+        };
+        let entry = super::AuditEntry::new(action, kind, Some(job.id.to_owned()))
+            .with_detail(serde_json::json!({ "kind": job.kind }));
+        super::append_audit_in(&mut tx, self.actor(), &entry).await?;
         tx.commit().await?;
         Ok(())
     }

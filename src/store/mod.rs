@@ -24,6 +24,7 @@
 //! Rows become domain types through the domain's own constructors; a row they refuse is
 //! [`Error::Corrupt`]. This room knows `domain` and nothing else of the crate.
 
+mod audit;
 mod availability;
 mod batches;
 mod cabinets;
@@ -34,6 +35,7 @@ mod patients;
 mod slots;
 mod tokens;
 
+pub use audit::{Actor, AuditEntry, AuditFilter, AuditRecord, append as append_audit_in};
 pub use availability::{AvailabilityRecord, PublishedShift, Withdrawal};
 pub use batches::{AssignmentRow, Page, UnmatchedRow};
 pub use cabinets::CabinetDeletion;
@@ -132,6 +134,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Who the writes made through this handle are recorded under ([`Store::acting_as`]).
+    actor: Option<std::sync::Arc<Actor>>,
 }
 
 impl Store {
@@ -159,7 +163,11 @@ impl Store {
             Backend::Postgres => options.max_connections(32),
         };
         let pool = options.connect(url).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            actor: None,
+        })
     }
 
     /// The database behind this store.
@@ -172,11 +180,25 @@ impl Store {
     /// # Errors
     /// [`Error::Migrate`], e.g. when an applied migration was edited afterwards.
     pub async fn migrate(&self) -> Result<(), Error> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&self.pool).await?;
+        match self.backend {
+            Backend::Sqlite => {
+                // A table rebuild (0004 changes the tokens' CHECK) needs foreign keys off, a
+                // pragma SQLite ignores inside a transaction: set it on the connection that
+                // migrates, then check every key once the migrations are in.
+                let mut conn = self.pool.acquire().await?;
+                conn.execute("PRAGMA foreign_keys = OFF").await?;
+                let ran = SQLITE_MIGRATIONS.run(&mut *conn).await;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                ran?;
+                let broken = sqlx::query("PRAGMA foreign_key_check")
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if broken.is_some() {
+                    return Err(Error::Corrupt("a foreign key after migrating"));
+                }
+            }
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
         Ok(())
     }
 

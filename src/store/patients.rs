@@ -2,7 +2,8 @@
 //! doctors' import with its counts (both are CSV imports: all rows or none, upsert by id).
 
 use super::{
-    Error, NULLABLE_FLOAT, Store, float_or_absent, now, templated_values_clause, values_clause,
+    AuditEntry, Error, NULLABLE_FLOAT, Store, append_audit_in, float_or_absent, now,
+    templated_values_clause, values_clause,
 };
 use crate::domain::{Doctor, InseeCode, MaxKm, Patient};
 use crate::geo::Coordinates;
@@ -89,6 +90,15 @@ async fn count_existing(
     Ok(existing)
 }
 
+/// The audit row of an import: counts only, never an id of the file.
+fn import_entry(action: &'static str, kind: &'static str, c: ImportCounts) -> AuditEntry {
+    AuditEntry::new(action, kind, None).with_detail(serde_json::json!({
+        "rows": c.inserted + c.updated,
+        "inserted": c.inserted,
+        "updated": c.updated,
+    }))
+}
+
 fn counts(total: usize, existing: u64) -> ImportCounts {
     ImportCounts {
         inserted: total as u64 - existing,
@@ -131,8 +141,15 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
+        let done = counts(patients.len(), existing);
+        append_audit_in(
+            &mut tx,
+            self.actor(),
+            &import_entry("patients.import", "patients", done),
+        )
+        .await?;
         tx.commit().await?;
-        Ok(counts(patients.len(), existing))
+        Ok(done)
     }
 
     /// Inserts or replaces doctors by RPPS from a CPAM import, all or none. The file's
@@ -171,8 +188,15 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
+        let done = counts(doctors.len(), existing);
+        append_audit_in(
+            &mut tx,
+            self.actor(),
+            &import_entry("doctors.import", "doctors", done),
+        )
+        .await?;
         tx.commit().await?;
-        Ok(counts(doctors.len(), existing))
+        Ok(done)
     }
 
     /// The patients living in `communes`, by `patient_id`.

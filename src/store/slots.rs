@@ -200,6 +200,36 @@ impl Store {
         .transpose()
     }
 
+    /// The slot with this id, with its cabinet's name and position, and whether it holds an
+    /// active booking.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn located_slot(&self, id: i64) -> Result<Option<(FreeSlot, bool)>, Error> {
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {SLOT_COLUMNS}, c.name, c.lat, c.lon, \
+             (SELECT COUNT(*) FROM bookings b \
+              WHERE b.slot_id = s.id AND b.cancelled_at IS NULL) AS booked \
+             FROM slots s JOIN cabinets c ON c.cabinet_id = s.cabinet_id WHERE s.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let booked: i64 = row.try_get("booked")?;
+        Ok(Some((
+            FreeSlot {
+                slot: SlotRecord::try_from(&row)?,
+                cabinet_name: row.try_get("name")?,
+                cabinet_coords: Coordinates::new(row.try_get("lat")?, row.try_get("lon")?)
+                    .map_err(|_| Error::Corrupt("cabinets.lat/lon"))?,
+            },
+            booked > 0,
+        )))
+    }
+
     /// Books slot `slot_id` for `patient_ref`, recording who booked and when in the same
     /// statement. A slot that has ended is refused; a slot with an active booking is refused
     /// by the unique index, never by a check first.
@@ -213,6 +243,8 @@ impl Store {
         booked_by: &str,
     ) -> Result<BookOutcome, Error> {
         let at = now();
+        // The booking and its audit row are one transaction (all or nothing).
+        let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO bookings (slot_id, patient_ref, booked_by, created_at) \
              SELECT id, $2, $3, $4 FROM slots WHERE id = $1 AND end_at > $4 RETURNING id",
@@ -221,12 +253,18 @@ impl Store {
         .bind(patient_ref.as_str())
         .bind(booked_by)
         .bind(at)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(Error::from);
         match inserted {
             Ok(Some(row)) => {
                 let id: i64 = row.try_get("id")?;
+                // Never the patient_ref: the trail holds no personal data.
+                let entry =
+                    super::AuditEntry::new("booking.create", "booking", Some(id.to_string()))
+                        .with_detail(serde_json::json!({ "slot_id": slot_id }));
+                super::append_audit_in(&mut tx, self.actor(), &entry).await?;
+                tx.commit().await?;
                 match self.booking(id).await? {
                     Some(b) => Ok(BookOutcome::Booked(b)),
                     None => Err(Error::Corrupt("bookings: a new booking vanished")),
@@ -263,6 +301,7 @@ impl Store {
         id: i64,
         cancelled_by: &str,
     ) -> Result<CancelOutcome, Error> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE bookings SET cancelled_at = $1, cancelled_by = $2 \
              WHERE id = $3 AND cancelled_at IS NULL",
@@ -270,8 +309,13 @@ impl Store {
         .bind(now())
         .bind(cancelled_by)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 1 {
+            let entry = super::AuditEntry::new("booking.cancel", "booking", Some(id.to_string()));
+            super::append_audit_in(&mut tx, self.actor(), &entry).await?;
+        }
+        tx.commit().await?;
         let Some(booking) = self.booking(id).await? else {
             return Ok(CancelOutcome::NotFound);
         };

@@ -1,6 +1,6 @@
 //! The `tokens` table: API tokens as keyed hashes, never the tokens themselves.
 
-use super::{Error, Store, now};
+use super::{AuditEntry, Error, Store, append_audit_in, now};
 use crate::domain::{Role, Rpps};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -14,6 +14,8 @@ pub struct NewToken {
     pub rpps: Option<Rpps>,
     pub label: String,
     pub hash: String,
+    /// Unix seconds; `None`: never expires.
+    pub expires_at: Option<i64>,
 }
 
 /// A stored token.
@@ -28,6 +30,8 @@ pub struct TokenRecord {
     pub created_at: i64,
     /// Unix seconds; a revoked token authenticates nobody.
     pub revoked_at: Option<i64>,
+    /// Unix seconds; from then on the token authenticates nobody.
+    pub expires_at: Option<i64>,
 }
 
 impl TryFrom<AnyRow> for TokenRecord {
@@ -46,19 +50,21 @@ impl TryFrom<AnyRow> for TokenRecord {
             hash: row.try_get("hash")?,
             created_at: row.try_get("created_at")?,
             revoked_at: row.try_get("revoked_at")?,
+            expires_at: row.try_get("expires_at")?,
         })
     }
 }
 
 impl Store {
-    /// Stores a new token.
+    /// Stores a new token, and its `token.create` audit row in the same transaction.
     ///
     /// # Errors
     /// [`Error::Conflict`] when the id is taken (one chance in 2⁶⁴).
     pub async fn insert_token(&self, t: &NewToken) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO tokens (id, role, rpps, label, hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO tokens (id, role, rpps, label, hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&t.id)
         .bind(t.role.as_str())
@@ -66,8 +72,14 @@ impl Store {
         .bind(&t.label)
         .bind(&t.hash)
         .bind(now())
-        .execute(&self.pool)
+        .bind(t.expires_at)
+        .execute(&mut *tx)
         .await?;
+        let entry = AuditEntry::new("token.create", "token", Some(t.id.clone())).with_detail(
+            serde_json::json!({ "role": t.role.as_str(), "expires_at": t.expires_at }),
+        );
+        append_audit_in(&mut tx, self.actor(), &entry).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -77,7 +89,7 @@ impl Store {
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn token(&self, id: &str) -> Result<Option<TokenRecord>, Error> {
         sqlx::query(
-            "SELECT id, role, rpps, label, hash, created_at, revoked_at \
+            "SELECT id, role, rpps, label, hash, created_at, revoked_at, expires_at \
              FROM tokens WHERE id = $1",
         )
         .bind(id)
@@ -87,17 +99,25 @@ impl Store {
         .transpose()
     }
 
-    /// Revokes a token; `false` when no active token has this id.
+    /// Revokes a token (with its `token.revoke` audit row, one transaction); `false` when no
+    /// active token has this id.
     ///
     /// # Errors
     /// [`Error::Unavailable`].
     pub async fn revoke_token(&self, id: &str) -> Result<bool, Error> {
+        let mut tx = self.pool.begin().await?;
         let done =
             sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now())
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let entry = AuditEntry::new("token.revoke", "token", Some(id.to_owned()));
+        append_audit_in(&mut tx, self.actor(), &entry).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -6,12 +6,16 @@
 
 mod helpers;
 
+mod audit;
 mod availability;
 mod batches;
 mod cabinets;
 mod doctors;
 mod garde_plans;
 mod health;
+mod holds;
 mod imports;
+mod limits;
 mod scenario;
 mod slots;
+mod tokens;

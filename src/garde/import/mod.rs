@@ -17,7 +17,7 @@ mod table;
 
 use crate::domain::{CabinetId, InseeCode, MaxKm, Rpps};
 use crate::import::FieldError;
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Timelike, Utc};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -273,6 +273,12 @@ pub fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(local, f).ok())
         .ok_or(SHAPE)?;
+    // chrono reads a second `60` as a leap second at any minute and offset; an instant in Unix
+    // seconds (the database, Europe/Paris wall time) cannot hold one, so it is refused (found
+    // by fuzz/fuzz_targets/datetime.rs: `…T17:30:60` compared unequal to its own re-reading).
+    if naive.nanosecond() >= 1_000_000_000 {
+        return Err("a second of 60 (leap second) is not accepted".to_owned());
+    }
     match offset {
         Some(off) => naive
             .and_local_timezone(off)
@@ -614,5 +620,22 @@ mod tests {
         assert!(t("2026-03-30T17:30:00+2:00").is_err());
         assert!(t("2026-03-30 17:30:00").is_err());
         assert!(t("2026-02-30T17:30:00").is_err());
+    }
+
+    #[test]
+    fn a_leap_second_is_refused_at_any_minute_and_offset() {
+        // Inputs found by fuzz/fuzz_targets/datetime.rs; chrono alone accepts all three.
+        for s in [
+            "2016-12-31T23:59:60Z",
+            "1013-03-30T17:30:60.12341897060",
+            "2026-03-30T17:30:60+02:00",
+        ] {
+            assert_eq!(
+                parse_datetime(s),
+                Err("a second of 60 (leap second) is not accepted".to_owned()),
+                "{s}"
+            );
+        }
+        assert!(parse_datetime("2016-12-31T23:59:59.999999999Z").is_ok());
     }
 }

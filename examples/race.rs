@@ -1,0 +1,722 @@
+//! Régulateurs racing for slots through two API processes (issue 7), over loopback.
+//!
+//! ```sh
+//! cargo build --release --bin cpts --example race
+//! TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test TEST_REDIS_URL=redis://127.0.0.1:6379 \
+//!     target/release/examples/race --seconds 30
+//! ```
+//!
+//! Makes a throwaway database (`cpts_load_<unix seconds>_<random>`, dropped at the end) and a
+//! Redis key prefix of its own (deleted at the end), seeds cabinets around Nancy and
+//! `--slots` 15-minute slots, starts two `cpts serve --bind 127.0.0.1:0 --no-worker`
+//! processes (the binary next to this example's folder, or `--cpts`) on that database and
+//! Redis, opens one Server-Sent Events listener on each, then runs `--clients` régulateurs
+//! (one token each, half on each process) for `--seconds`: each holds a random slot, then
+//! books it or releases it, sometimes books without a hold, and cancels some of its bookings.
+//!
+//! At the end it checks, and exits non-zero otherwise:
+//! * no double booking: no slot has two active bookings in the database;
+//! * no lost booking: every 201 is in the database, and every slot's active booking is the
+//!   one the log of answers leaves (201 bookings minus 200 cancellations);
+//! * every listener saw every change: the `held`, `released`, `booked` and `freed` events of
+//!   each listener are exactly those the answers imply (201 hold, 204 release, 201 booking,
+//!   200 cancellation), each once, in increasing id order.
+//!
+//! It prints requests per second, p50 and p99 per operation, the counts, and how late the
+//! listeners heard of bookings. Every process it starts is stopped by its PID (SIGTERM, then
+//! SIGKILL after 10 s).
+#![allow(clippy::unwrap_used)]
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::Parser;
+use cpts::domain::{Role, Rpps};
+use cpts::geo::Coordinates;
+use cpts::store::{CabinetRow, NewSlot, Store};
+use cpts::tokens::{self, TokenKey};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sqlx::{Connection, Executor, PgConnection, Row};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Parser)]
+#[command(about = "Régulateurs racing for slots through two API processes")]
+struct Args {
+    /// How long the régulateurs race.
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    /// Concurrent régulateurs, one token each.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Slots to race for.
+    #[arg(long, default_value_t = 500)]
+    slots: usize,
+    /// API processes.
+    #[arg(long, default_value_t = 2)]
+    apis: usize,
+    /// A PostgreSQL server URL whose user may create databases.
+    #[arg(long, env = "TEST_DATABASE_URL")]
+    database_url: String,
+    /// Redis.
+    #[arg(long, env = "TEST_REDIS_URL")]
+    redis_url: String,
+    /// The `cpts` binary (default: the one built with this example).
+    #[arg(long)]
+    cpts: Option<PathBuf>,
+}
+
+/// Place Stanislas, Nancy.
+const NANCY: (f64, f64) = (48.6936, 6.1832);
+/// The token key of the API processes (they must verify the tokens made here).
+const TOKEN_KEY: &str = "race-token-key-only-for-this-loopback-load-test";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Op {
+    Hold,
+    Release,
+    Book,
+    Cancel,
+}
+
+const OPS: [(Op, &str); 4] = [
+    (Op::Hold, "hold"),
+    (Op::Release, "release"),
+    (Op::Book, "booking"),
+    (Op::Cancel, "cancel"),
+];
+
+/// One answer, as a client saw it.
+#[derive(Clone, Debug)]
+struct Answer {
+    op: Op,
+    slot: i64,
+    status: u16,
+    /// The problem `type` of an error.
+    problem: String,
+    /// The booking created (201 booking) or cancelled (cancellation).
+    booking: Option<i64>,
+    micros: u64,
+    at: Instant,
+}
+
+/// One event, as a listener saw it.
+#[derive(Clone, Debug)]
+struct Heard {
+    id: (u64, u64),
+    kind: String,
+    slot: i64,
+    booking: Option<i64>,
+    at: Instant,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    ensure!(
+        args.database_url.starts_with("postgres"),
+        "two API processes share one database: give a postgres:// URL"
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(args))
+}
+
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let path = base[authority..]
+        .find('/')
+        .map_or(base.len(), |i| authority + i);
+    match query {
+        Some(q) => format!("{}/{db}?{q}", &base[..path]),
+        None => format!("{}/{db}", &base[..path]),
+    }
+}
+
+/// An API process, stopped by its PID when dropped.
+struct Api {
+    child: Child,
+    base: String,
+}
+
+impl Api {
+    fn start(cpts: &PathBuf, url: &str, redis: &str, prefix: &str) -> Result<Self> {
+        let mut child = Command::new(cpts)
+            .args(["serve", "--bind", "127.0.0.1:0", "--no-worker"])
+            .env("DATABASE_URL", url)
+            .env("REDIS_URL", redis)
+            .env("CPTS_REDIS_PREFIX", prefix)
+            .env("CPTS_TOKEN_KEY", TOKEN_KEY)
+            // One token per régulateur; the limit is not what is measured here.
+            .env("CPTS_RATE_LIMIT", "0")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", cpts.display()))?;
+        let stderr = child.stderr.take().context("the server's stderr")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Reads the address, then keeps draining (and echoing) the server's log.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("cpts serve: listening on ") {
+                    let _ = tx.send(addr.to_owned());
+                } else {
+                    eprintln!("  [api] {line}");
+                }
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(base) => base,
+            Err(_) => {
+                let mut api = Api {
+                    child,
+                    base: String::new(),
+                };
+                api.stop();
+                bail!("the API process did not start within 60 s");
+            }
+        };
+        Ok(Api { child, base })
+    }
+
+    /// SIGTERM by PID, then SIGKILL after 10 s.
+    fn stop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn run(args: Args) -> Result<()> {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let tag = format!(
+        "{}_{:08x}",
+        chrono::Utc::now().timestamp(),
+        rng.random::<u32>()
+    );
+    let name = format!("cpts_load_{tag}");
+    let prefix = format!("cpts-race:{tag}:");
+    let mut admin = PgConnection::connect(&args.database_url)
+        .await
+        .context("connecting to the PostgreSQL server")?;
+    admin
+        .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await?;
+    let url = with_database(&args.database_url, &name);
+    let outcome = race(&args, &url, &prefix, &mut rng).await;
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+        .await?;
+    admin.close().await?;
+    if let Ok(client) = redis::Client::open(args.redis_url.as_str())
+        && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+    {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+        }
+    }
+    outcome
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+async fn race(args: &Args, url: &str, prefix: &str, rng: &mut ChaCha8Rng) -> Result<()> {
+    // Seed: 10 cabinets within 10 km of Nancy, a published plan, `--slots` slots.
+    let store = Store::connect(url).await?;
+    store.migrate().await?;
+    let now = chrono::Utc::now().timestamp();
+    let first = now - now.rem_euclid(900) + 3600;
+    let cabinets = 10;
+    let mut slots = Vec::new();
+    for c in 0..cabinets {
+        let id = format!("CAB-{c:03}");
+        store
+            .create_cabinet(&CabinetRow {
+                id: id.parse()?,
+                name: format!("Cabinet {c}"),
+                coords: Coordinates::new(
+                    NANCY.0 + rng.random_range(-0.06..0.06),
+                    NANCY.1 + rng.random_range(-0.09..0.09),
+                )?,
+                insee: "54395".parse()?,
+                need: 1,
+                slot_minutes: 15,
+            })
+            .await?;
+        let rpps = Rpps::with_check_digit(&format!("10{c:08}"))?;
+        for k in 0..args.slots.div_ceil(cabinets) {
+            if slots.len() == args.slots {
+                break;
+            }
+            let start = first + 900 * i64::try_from(k)?;
+            slots.push(NewSlot {
+                cabinet_id: id.clone(),
+                rpps: rpps.as_str().to_owned(),
+                start_at: start,
+                end_at: start + 900,
+            });
+        }
+    }
+    let pool = sqlx::AnyPool::connect(url).await?;
+    pool.execute(
+        "INSERT INTO garde_plans (id, period_start, period_end, created_at, published_at) \
+         VALUES ('race', '2000-01-01', '2099-12-31', 0, 0)",
+    )
+    .await?;
+    let created = store.insert_slots("race", &slots).await?;
+    pool.execute("ANALYZE").await?;
+    let bbox = cpts::store::BoundingBox {
+        lat: (-90.0, 90.0),
+        lon: None,
+    };
+    let ids: Arc<Vec<i64>> = Arc::new(
+        store
+            .free_slots(0, i64::MAX / 2, bbox, None, 1_000_000)
+            .await?
+            .into_iter()
+            .map(|f| f.slot.id)
+            .collect(),
+    );
+    let key = TokenKey::new(TOKEN_KEY.as_bytes().to_vec());
+    let mut tokens = Vec::new();
+    for i in 0..args.clients + args.apis {
+        tokens.push(
+            tokens::create(&store, &key, Role::Regulateur, None, &format!("race-{i}"))
+                .await?
+                .token,
+        );
+    }
+
+    let cpts = match &args.cpts {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .and_then(|examples| examples.parent())
+            .context("the example's folder")?
+            .join("cpts"),
+    };
+    let mut apis = Vec::new();
+    for _ in 0..args.apis {
+        apis.push(Api::start(&cpts, url, &args.redis_url, prefix)?);
+    }
+    let bases: Vec<String> = apis.iter().map(|a| a.base.clone()).collect();
+    eprintln!(
+        "seeded {cabinets} cabinets and {created} slots; {} API processes ({}); {} régulateurs \
+         for {} s",
+        args.apis,
+        bases.join(", "),
+        args.clients,
+        args.seconds
+    );
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+
+    // One listener per process, over an area holding every cabinet.
+    let mut listeners = Vec::new();
+    for (i, base) in bases.iter().enumerate() {
+        let token = tokens[args.clients + i].clone();
+        let mut response = client
+            .get(format!(
+                "{base}/slots/events?lat={}&lon={}&radius_km=30",
+                NANCY.0, NANCY.1
+            ))
+            .bearer_auth(&token)
+            .timeout(Duration::from_secs(3600))
+            .send()
+            .await?
+            .error_for_status()?;
+        let heard: Arc<Mutex<Vec<Heard>>> = Arc::default();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let sink = Arc::clone(&heard);
+        let task = tokio::spawn(async move {
+            let mut ready = Some(ready_tx);
+            let mut buffer = String::new();
+            while let Ok(Some(chunk)) = response.chunk().await {
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let block: String = buffer.drain(..end + 2).collect();
+                    let at = Instant::now();
+                    let (mut id, mut kind, mut data) =
+                        (String::new(), String::new(), String::new());
+                    for line in block.lines() {
+                        if let Some(v) = line.strip_prefix("id:") {
+                            id = v.trim().to_owned();
+                        } else if let Some(v) = line.strip_prefix("event:") {
+                            kind = v.trim().to_owned();
+                        } else if let Some(v) = line.strip_prefix("data:") {
+                            data.push_str(v.trim());
+                        }
+                    }
+                    if kind == "ready" {
+                        if let Some(r) = ready.take() {
+                            let _ = r.send(());
+                        }
+                        continue;
+                    }
+                    if kind.is_empty() {
+                        continue;
+                    }
+                    let v: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
+                    let id = id
+                        .split_once('-')
+                        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+                        .unwrap_or_default();
+                    sink.lock().unwrap().push(Heard {
+                        id,
+                        kind,
+                        slot: v["slot_id"].as_i64().unwrap_or(-1),
+                        booking: v["booking_id"].as_i64(),
+                        at,
+                    });
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), ready_rx)
+            .await
+            .context("a listener's ready event")??;
+        listeners.push((heard, task));
+    }
+
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.seconds);
+    let mut tasks = Vec::new();
+    for (t, token) in tokens.iter().take(args.clients).enumerate() {
+        let (client, base, token, ids) = (
+            client.clone(),
+            bases[t % bases.len()].clone(),
+            token.clone(),
+            Arc::clone(&ids),
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(1000 + t as u64);
+        tasks.push(tokio::spawn(async move {
+            let mut log: Vec<Answer> = Vec::new();
+            let mut errors = 0u64;
+            let mut held: Option<i64> = None;
+            let mut mine: Vec<(i64, i64)> = Vec::new(); // (booking, slot)
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let roll: f64 = rng.random();
+                let (op, slot, request) = if let Some(slot) = held {
+                    if roll < 0.7 {
+                        let body = serde_json::json!({ "patient_ref": format!("R-{t}-{n}") });
+                        (
+                            Op::Book,
+                            slot,
+                            client
+                                .post(format!("{base}/slots/{slot}/bookings"))
+                                .json(&body),
+                        )
+                    } else {
+                        (
+                            Op::Release,
+                            slot,
+                            client.delete(format!("{base}/slots/{slot}/hold")),
+                        )
+                    }
+                } else if !mine.is_empty() && roll < 0.25 {
+                    let (booking, slot) = mine.swap_remove(rng.random_range(0..mine.len()));
+                    (
+                        Op::Cancel,
+                        slot,
+                        client.delete(format!("{base}/bookings/{booking}")),
+                    )
+                } else if roll < 0.35 {
+                    // Straight to a booking, without a hold.
+                    let slot = ids[rng.random_range(0..ids.len())];
+                    let body = serde_json::json!({ "patient_ref": format!("R-{t}-{n}") });
+                    (
+                        Op::Book,
+                        slot,
+                        client
+                            .post(format!("{base}/slots/{slot}/bookings"))
+                            .json(&body),
+                    )
+                } else {
+                    let slot = ids[rng.random_range(0..ids.len())];
+                    (
+                        Op::Hold,
+                        slot,
+                        client.post(format!("{base}/slots/{slot}/hold")),
+                    )
+                };
+                let t0 = Instant::now();
+                let response = match request.bearer_auth(&token).send().await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        errors += 1;
+                        continue;
+                    }
+                };
+                let status = response.status().as_u16();
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                let micros = t0.elapsed().as_micros() as u64;
+                let mut booking = None;
+                match (op, status) {
+                    (Op::Hold, 201) => held = Some(slot),
+                    (Op::Release, _) => held = None,
+                    (Op::Book, 201) => {
+                        let id = body["booking_id"].as_i64().unwrap_or(-1);
+                        booking = Some(id);
+                        mine.push((id, slot));
+                        held = None;
+                    }
+                    (Op::Book, _) => held = None,
+                    (Op::Cancel, _) => {
+                        booking = body["booking_id"].as_i64();
+                    }
+                    _ => {}
+                }
+                if status >= 500 {
+                    errors += 1;
+                }
+                log.push(Answer {
+                    op,
+                    slot,
+                    status,
+                    problem: body["type"].as_str().unwrap_or_default().to_owned(),
+                    booking,
+                    micros,
+                    at: Instant::now(),
+                });
+            }
+            (log, errors)
+        }));
+    }
+    let mut log = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        log.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed();
+    // Events reach listeners within a second; give them two.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let heard: Vec<Vec<Heard>> = listeners
+        .iter()
+        .map(|(h, task)| {
+            task.abort();
+            h.lock().unwrap().clone()
+        })
+        .collect();
+    drop(apis); // SIGTERM by PID
+
+    // The answers and the database.
+    let mut n = BTreeMap::<(Op, u16), u64>::new();
+    for a in &log {
+        *n.entry((a.op, a.status)).or_default() += 1;
+    }
+    let count = |op, status| n.get(&(op, status)).copied().unwrap_or(0);
+    let refused = |op, problem: &str| {
+        log.iter()
+            .filter(|a| a.op == op && a.problem == problem)
+            .count()
+    };
+    let rows = pool
+        .fetch_all("SELECT id, slot_id, cancelled_at FROM bookings")
+        .await?;
+    let mut stored: HashMap<i64, (i64, bool)> = HashMap::new();
+    for r in &rows {
+        let cancelled: Option<i64> = r.try_get("cancelled_at")?;
+        stored.insert(
+            r.try_get("id")?,
+            (r.try_get("slot_id")?, cancelled.is_some()),
+        );
+    }
+    let doubles = pool
+        .fetch_all(
+            "SELECT slot_id FROM bookings WHERE cancelled_at IS NULL \
+             GROUP BY slot_id HAVING COUNT(*) > 1",
+        )
+        .await?
+        .len();
+    pool.close().await;
+    store.close().await;
+    // Each slot's active booking, as the answers leave it.
+    let mut booked_by_answer: HashMap<i64, (i64, bool)> = HashMap::new();
+    for a in log.iter().filter(|a| a.op == Op::Book && a.status == 201) {
+        booked_by_answer.insert(a.booking.unwrap_or(-1), (a.slot, false));
+    }
+    for a in log.iter().filter(|a| a.op == Op::Cancel && a.status == 200) {
+        if let Some(b) = a.booking.and_then(|id| booked_by_answer.get_mut(&id)) {
+            b.1 = true;
+        }
+    }
+    let lost = booked_by_answer
+        .iter()
+        .filter(|(id, state)| stored.get(id) != Some(state))
+        .count()
+        + stored
+            .keys()
+            .filter(|id| !booked_by_answer.contains_key(id))
+            .count();
+
+    // What each listener had to hear, and what it heard.
+    let mut expected: BTreeMap<(String, i64, Option<i64>), i64> = BTreeMap::new();
+    for a in &log {
+        let e = match (a.op, a.status) {
+            (Op::Hold, 201) => ("held", a.slot, None),
+            (Op::Release, 204) => ("released", a.slot, None),
+            (Op::Book, 201) => ("booked", a.slot, a.booking),
+            (Op::Cancel, 200) => ("freed", a.slot, a.booking),
+            _ => continue,
+        };
+        *expected.entry((e.0.to_owned(), e.1, e.2)).or_default() += 1;
+    }
+    let answered_at: HashMap<i64, Instant> = log
+        .iter()
+        .filter(|a| a.op == Op::Book && a.status == 201)
+        .filter_map(|a| Some((a.booking?, a.at)))
+        .collect();
+    let mut missed = Vec::new();
+    let mut late_ms: Vec<u64> = Vec::new();
+    for (i, h) in heard.iter().enumerate() {
+        let mut got: BTreeMap<(String, i64, Option<i64>), i64> = BTreeMap::new();
+        for e in h {
+            *got.entry((e.kind.clone(), e.slot, e.booking)).or_default() += 1;
+            if e.kind == "booked"
+                && let Some(t) = e.booking.and_then(|b| answered_at.get(&b))
+            {
+                late_ms.push(e.at.saturating_duration_since(*t).as_millis() as u64);
+            }
+        }
+        let ordered = h.windows(2).all(|w| w[0].id < w[1].id);
+        let mut keys: Vec<_> = expected.keys().chain(got.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        let diff: i64 = keys
+            .iter()
+            .map(|k| {
+                (expected.get(*k).copied().unwrap_or(0) - got.get(*k).copied().unwrap_or(0)).abs()
+            })
+            .sum();
+        missed.push((i, h.len(), diff, ordered));
+    }
+    late_ms.sort_unstable();
+
+    // Report.
+    let total = log.len() as f64;
+    println!(
+        "race: {} régulateurs, {} API processes, {} slots, {:.1} s",
+        args.clients,
+        args.apis,
+        ids.len(),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "  requests   {} in all, {:.0} req/s; {errors} errors (5xx or transport)",
+        log.len(),
+        total / elapsed.as_secs_f64()
+    );
+    let mut all: Vec<u64> = log.iter().map(|a| a.micros).collect();
+    all.sort_unstable();
+    println!(
+        "  latency    all      p50 {:>6.2} ms  p99 {:>6.2} ms",
+        percentile(&all, 0.5),
+        percentile(&all, 0.99)
+    );
+    for (op, label) in OPS {
+        let mut m: Vec<u64> = log
+            .iter()
+            .filter(|a| a.op == op)
+            .map(|a| a.micros)
+            .collect();
+        m.sort_unstable();
+        println!(
+            "             {label:<8} p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests)",
+            percentile(&m, 0.5),
+            percentile(&m, 0.99),
+            m.len()
+        );
+    }
+    println!(
+        "  holds      {} held (201), refused: {} held by another, {} booked; {} released (204)",
+        count(Op::Hold, 201),
+        refused(Op::Hold, "/problems/slot-held"),
+        refused(Op::Hold, "/problems/slot-taken"),
+        count(Op::Release, 204)
+    );
+    println!(
+        "  bookings   {} booked (201), refused: {} held by another, {} taken; {} cancelled (200)",
+        count(Op::Book, 201),
+        refused(Op::Book, "/problems/slot-held"),
+        refused(Op::Book, "/problems/slot-taken"),
+        count(Op::Cancel, 200)
+    );
+    println!(
+        "  checks     double bookings {doubles}, lost bookings {lost} ({} bookings in the database)",
+        stored.len()
+    );
+    for (i, n, diff, ordered) in &missed {
+        println!(
+            "  listener {i} (API {i}): {n} events, {diff} differ from the answers, ids {}",
+            if *ordered {
+                "increasing"
+            } else {
+                "OUT OF ORDER"
+            }
+        );
+    }
+    println!(
+        "  delivery   booking events heard p50 {} ms, p99 {} ms, max {} ms after the 201",
+        late_ms.get(late_ms.len() / 2).copied().unwrap_or(0),
+        late_ms
+            .get((late_ms.len().saturating_sub(1)) * 99 / 100)
+            .copied()
+            .unwrap_or(0),
+        late_ms.last().copied().unwrap_or(0)
+    );
+    ensure!(doubles == 0, "{doubles} slots are booked twice");
+    ensure!(lost == 0, "{lost} bookings differ from the answers");
+    ensure!(errors == 0, "{errors} requests failed");
+    ensure!(
+        count(Op::Book, 201) > 0,
+        "no booking succeeded: nothing was tested"
+    );
+    for (i, _, diff, ordered) in &missed {
+        ensure!(
+            *diff == 0 && *ordered,
+            "listener {i} missed or repeated events"
+        );
+    }
+    Ok(())
+}

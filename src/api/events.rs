@@ -1,0 +1,235 @@
+//! `GET /slots/events`: Server-Sent Events about the slots of an area, for régulateurs (and
+//! coordinators): `held`, `released` (`reason`: `released` or `expired`), `booked` and `freed`
+//! (a booking cancelled). TODO(#7): publishing a garde plan does not append `published` yet.
+//!
+//! Every API process appends changes to one Redis Stream and reads it back
+//! (`cache::events`), so a listener hears of changes made through any process, within a
+//! second. Each event's `id` is its stream id: a client that reconnects with `Last-Event-ID`
+//! (the header EventSource sends, or the `last_event_id` parameter) gets every event after
+//! that one, then the live ones. The first event, `ready`, carries the starting id, so a
+//! client that heard nothing else still resumes from where it connected.
+//!
+//! The area is filtered here, on the server: the cabinet of the slot must lie within
+//! `radius_km` of the point (or of the commune's centroid), by the haversine of FORMATS.md §1.
+
+use super::{ApiError, AppState, Caller, FieldError, Problem};
+use crate::cache::{Cache, StreamId};
+use crate::domain::{InseeCode, Role};
+use crate::geo::{Coordinates, commune_centroid, haversine_m};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(slot_events))
+}
+
+/// A comment line this often keeps proxies from closing a quiet stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// The query of `GET /slots/events`. Give `lat` and `lon`, or `insee`.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters for OpenAPI; `Listen::parse` reads them
+pub struct EventsQuery {
+    /// Latitude of the area's centre, WGS84 degrees (with `lon`).
+    pub lat: Option<f64>,
+    /// Longitude of the area's centre (with `lat`).
+    pub lon: Option<f64>,
+    /// INSEE code of a commune: the area is centred on its centroid.
+    #[param(value_type = Option<String>, example = "54395")]
+    pub insee: Option<String>,
+    /// Radius in km, > 0 and ≤ 200 (default 20).
+    pub radius_km: Option<f64>,
+    /// Resume after this event id (as the `Last-Event-ID` header does; the header wins).
+    #[param(value_type = Option<String>, example = "1767225600000-0")]
+    pub last_event_id: Option<String>,
+}
+
+/// An area and a starting point, parsed.
+#[derive(Debug)]
+struct Listen {
+    center: Coordinates,
+    radius_m: f64,
+    from: Option<StreamId>,
+}
+
+impl Listen {
+    fn contains(&self, position: Option<(f64, f64)>) -> bool {
+        position
+            .and_then(|(lat, lon)| Coordinates::new(lat, lon).ok())
+            .is_some_and(|p| haversine_m(self.center, p) <= self.radius_m)
+    }
+
+    fn parse(pairs: Vec<(String, String)>, header: Option<&str>) -> Result<Self, ApiError> {
+        let mut errors = Vec::new();
+        let mut bad = |name: &str, detail: &str| {
+            errors.push(FieldError::at_parameter(name, detail));
+        };
+        let (mut lat, mut lon, mut insee, mut radius_km, mut from) = (None, None, None, None, None);
+        for (key, value) in &pairs {
+            match key.as_str() {
+                "lat" | "lon" => match value.parse::<f64>() {
+                    Ok(v) if v.is_finite() => {
+                        if key == "lat" {
+                            lat = Some(v);
+                        } else {
+                            lon = Some(v);
+                        }
+                    }
+                    _ => bad(key, "expected a number of degrees"),
+                },
+                "insee" => match value.parse::<InseeCode>() {
+                    Ok(c) => match commune_centroid(c.as_str()) {
+                        Some(p) => insee = Some(p),
+                        None => bad("insee", "no commune has this INSEE code"),
+                    },
+                    Err(e) => bad("insee", &e.to_string()),
+                },
+                "radius_km" => match value.parse::<f64>() {
+                    Ok(r) if r.is_finite() && r > 0.0 && r <= super::slots::MAX_RADIUS_KM => {
+                        radius_km = Some(r);
+                    }
+                    _ => bad("radius_km", "expected a number of kilometres > 0 and ≤ 200"),
+                },
+                "last_event_id" => match value.parse::<StreamId>() {
+                    Ok(id) => from = Some(id),
+                    Err(e) => bad("last_event_id", &e.to_string()),
+                },
+                other => bad(
+                    other,
+                    "unknown parameter; expected lat, lon, insee, radius_km or last_event_id",
+                ),
+            }
+        }
+        if let Some(h) = header {
+            match h.parse::<StreamId>() {
+                Ok(id) => from = Some(id),
+                Err(e) => bad("Last-Event-ID", &e.to_string()),
+            }
+        }
+        let center = match (lat, lon, insee) {
+            (Some(lat), Some(lon), None) => match Coordinates::new(lat, lon) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    let name = match e {
+                        crate::geo::CoordinatesError::Latitude => "lat",
+                        crate::geo::CoordinatesError::Longitude => "lon",
+                    };
+                    bad(name, &e.to_string());
+                    None
+                }
+            },
+            (None, None, Some(c)) => Some(c),
+            (_, _, Some(_)) => {
+                bad("insee", "give either lat and lon, or insee, not both");
+                None
+            }
+            (Some(_), None, None) => {
+                bad("lon", "lat needs lon");
+                None
+            }
+            (None, Some(_), None) => {
+                bad("lat", "lon needs lat");
+                None
+            }
+            (None, None, None) => {
+                let given = |k: &str| pairs.iter().any(|(key, _)| key == k);
+                if !given("lat") && !given("lon") && !given("insee") {
+                    bad("lat", "give lat and lon, or insee");
+                }
+                None
+            }
+        };
+        match center {
+            Some(center) if errors.is_empty() => Ok(Listen {
+                center,
+                radius_m: radius_km.unwrap_or(super::slots::DEFAULT_RADIUS_KM) * 1000.0,
+                from,
+            }),
+            _ => Err(ApiError::Invalid(errors)),
+        }
+    }
+}
+
+/// Server-Sent Events about the slots of an area.
+#[utoipa::path(get, path = "/slots/events", tag = "slots",
+    security(("bearer" = [])),
+    params(EventsQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (EventSource sends it when it reconnects)")),
+    responses(
+        (status = 200, content_type = "text/event-stream", body = String,
+         description = "A stream of events, each with `id` (the stream id), `event` (`ready`, \
+                        `held`, `released`, `booked`, `freed`) and `data` (JSON: \
+                        `slot_id`, `cabinet_id`, `lat`, `lon`, `start`, `end`, and `held_until`, \
+                        `reason` or `booking_id` by kind)"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a régulateur or a coordinator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid, missing or unknown parameters (`parameter`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`/problems/needs-redis`: this server runs without Redis; `/problems/unavailable`: Redis does not answer", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn slot_events(
+    caller: Caller,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    caller.require(&[Role::Regulateur, Role::Coordinateur])?;
+    let Query(pairs) = query.map_err(|e| ApiError::invalid_parameter("query", e.body_text()))?;
+    let header = headers
+        .get("last-event-id")
+        .map(|v| v.to_str().unwrap_or("not text"));
+    let listen = Listen::parse(pairs, header)?;
+    let cache = state.cache.clone().ok_or(ApiError::NeedsRedis)?;
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    let feed = cache.subscribe(listen.from).await?;
+    tokio::spawn(forward(cache, feed, listen, tx));
+    Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+/// Sends the feed's events within the area to the listener until it goes away.
+async fn forward(
+    _cache: Cache,
+    mut feed: crate::cache::events::EventFeed,
+    listen: Listen,
+    tx: tokio::sync::mpsc::Sender<Result<Event, Infallible>>,
+) {
+    let ready = Event::default()
+        .id(feed.cursor().to_string())
+        .event("ready")
+        .data(format!("{{\"from\":\"{}\"}}", feed.cursor()));
+    if tx.send(Ok(ready)).await.is_err() {
+        return;
+    }
+    loop {
+        let events = tokio::select! {
+            events = feed.next() => events,
+            () = tx.closed() => return,
+        };
+        match events {
+            Ok(events) => {
+                for e in events.iter().filter(|e| listen.contains(e.position)) {
+                    let event = Event::default()
+                        .id(e.id.to_string())
+                        .event(&e.kind)
+                        .data(&e.data);
+                    if tx.send(Ok(event)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the slot stream for a listener; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
