@@ -1,6 +1,6 @@
 //! `GET /slots/events`: Server-Sent Events about the slots of an area, for régulateurs (and
 //! coordinators): `held`, `released` (`reason`: `released` or `expired`), `booked` and `freed`
-//! (a booking cancelled). TODO(#7): publishing a garde plan does not append `published` yet.
+//! (a booking cancelled), and `published` (a new slot, when a garde plan is published: `plan_id`).
 //!
 //! Every API process appends changes to one Redis Stream and reads it back
 //! (`cache::events`), so a listener hears of changes made through any process, within a
@@ -168,7 +168,7 @@ impl Listen {
     responses(
         (status = 200, content_type = "text/event-stream", body = String,
          description = "A stream of events, each with `id` (the stream id), `event` (`ready`, \
-                        `held`, `released`, `booked`, `freed`) and `data` (JSON: \
+                        `held`, `released`, `booked`, `freed`, `published`) and `data` (JSON: \
                         `slot_id`, `cabinet_id`, `lat`, `lon`, `start`, `end`, and `held_until`, \
                         `reason` or `booking_id` by kind)"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),

@@ -322,6 +322,7 @@ async fn publish_plan(
     match caller.store(&state).publish_garde_plan(&id, &slots).await? {
         PublishOutcome::Published { at, slots } => {
             tracing::info!(plan = %id, token = %caller.token_id, slots, "garde plan published");
+            announce_published(&state, &id).await;
             Ok(Json(Published {
                 plan_id: id,
                 published_at: super::jobs::rfc3339(at).unwrap_or_default(),
@@ -331,6 +332,29 @@ async fn publish_plan(
         PublishOutcome::AlreadyPublished => Err(already_published()),
         PublishOutcome::NotFound => {
             Err(ApiError::NotFound("no garde plan with this id".to_owned()))
+        }
+    }
+}
+
+/// Appends a `published` event for each new slot of plan `id`, for the régulateurs'
+/// `/slots/events` listeners. The plan is published whatever happens here: a failure is logged.
+async fn announce_published(state: &AppState, id: &str) {
+    let Some(cache) = &state.cache else {
+        return;
+    };
+    let slots = match state.store.plan_slots(id).await {
+        Ok(slots) => slots,
+        Err(e) => {
+            tracing::warn!(plan = %id, error = %e, "cannot read the published slots for their events");
+            return;
+        }
+    };
+    for slot in &slots {
+        let info = super::slots::slot_info(slot);
+        let data = super::slots::event_data(&info, &[("plan_id", id.into())]);
+        if let Err(e) = cache.append_event("published", &data).await {
+            tracing::warn!(plan = %id, slot = slot.slot.id, error = %e, "cannot append a published event");
+            return;
         }
     }
 }

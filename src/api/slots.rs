@@ -477,7 +477,16 @@ async fn book_slot(
         None => None,
     };
     if claim == Some(BookingClaim::HeldByOther) {
-        return Err(ApiError::SlotHeld);
+        // A régulateur's hold refuses the booking. Another booking's silent claim does not:
+        // the database's unique index decides between two bookings (one 201, one
+        // `/problems/slot-taken`), exactly as without Redis.
+        let announced = match &state.cache {
+            Some(cache) => cache.hold_announced(slot_id).await?,
+            None => false,
+        };
+        if announced {
+            return Err(ApiError::SlotHeld);
+        }
     }
     let outcome = caller
         .store(&state)

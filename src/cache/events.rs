@@ -1,5 +1,5 @@
 //! The slot stream: every change of a slot's availability (`held`, `released`, `booked`,
-//! `freed`) appended to one Redis Stream, `slot-events`, capped at about
+//! `freed`, `published`) appended to one Redis Stream, `slot-events`, capped at about
 //! [`MAXLEN`] entries. The entry id is the Server-Sent Events `id`.
 //!
 //! A stream rather than pub/sub alone: an entry stays readable after it is sent, so a listener
@@ -89,7 +89,7 @@ pub struct SlotInfo {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SlotEvent {
     pub id: StreamId,
-    /// `held`, `released`, `booked` or `freed`.
+    /// `held`, `released`, `booked`, `freed` or `published`.
     pub kind: String,
     /// The event's data, JSON.
     pub data: String,

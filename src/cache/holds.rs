@@ -300,6 +300,18 @@ impl Cache {
         id.parse().map_err(|_| Error::Unexpected("stream id"))
     }
 
+    /// Whether slot `slot_id` carries an announced hold (a régulateur's), as opposed to the
+    /// silent claim of a booking in progress, which is never announced.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Timeout`].
+    pub async fn hold_announced(&self, slot_id: i64) -> Result<bool, Error> {
+        let mut cmd = redis::cmd("HEXISTS");
+        cmd.arg(self.key("holds:meta")).arg(slot_id);
+        let n: i64 = self.query(&cmd).await?;
+        Ok(n == 1)
+    }
+
     /// The holder (token id) of each slot of `slot_ids`, in order.
     ///
     /// # Errors

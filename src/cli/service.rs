@@ -81,8 +81,9 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
             if args.no_worker {
                 app = app.without_worker();
             }
+            let stop = crate::startup::shutdown_signal();
             eprintln!("cpts serve: listening on http://{}", app.local_addr());
-            app.run_until_stopped().await.context("serving")?;
+            app.run_until(stop).await.context("serving")?;
             eprintln!("cpts serve: stopped");
             Ok(ExitCode::SUCCESS)
         })

@@ -230,6 +230,32 @@ impl Store {
         )))
     }
 
+    /// The slots of garde plan `plan_id`, with their cabinets, by id (for the `published`
+    /// events).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn plan_slots(&self, plan_id: &str) -> Result<Vec<FreeSlot>, Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SLOT_COLUMNS}, c.name, c.lat, c.lon \
+             FROM slots s JOIN cabinets c ON c.cabinet_id = s.cabinet_id \
+             WHERE s.plan_id = $1 ORDER BY s.id"
+        ))
+        .bind(plan_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FreeSlot {
+                    slot: SlotRecord::try_from(row)?,
+                    cabinet_name: row.try_get("name")?,
+                    cabinet_coords: Coordinates::new(row.try_get("lat")?, row.try_get("lon")?)
+                        .map_err(|_| Error::Corrupt("cabinets.lat/lon"))?,
+                })
+            })
+            .collect()
+    }
+
     /// Books slot `slot_id` for `patient_ref`, recording who booked and when in the same
     /// statement. A slot that has ended is refused; a slot with an active booking is refused
     /// by the unique index, never by a check first.

@@ -165,10 +165,32 @@ async fn a_plan_is_computed_read_and_published_once(app: Arc<TestApp>) {
             }
         })
         .sum();
+    // With Redis, a régulateur listening near the cabinet hears each new slot.
+    let listener = app.token(Role::Regulateur, None).await;
+    let mut events = if app.has_redis() {
+        let query = "lat=48.6936&lon=6.1832&radius_km=10";
+        let mut reader =
+            crate::holds::SseReader::new(app.slot_events(Some(&listener), query, None).await);
+        assert_eq!(reader.expect().await.event, "ready");
+        Some(reader)
+    } else {
+        None
+    };
     let r = app.publish_plan(Some(&coordinateur), &id).await;
     assert_eq!(r.status(), StatusCode::OK);
     let published: Value = r.json().await.unwrap();
     assert_eq!(published["slots"], expected, "{published}");
+    if let Some(events) = events.as_mut() {
+        let mut slots = std::collections::BTreeSet::new();
+        for _ in 0..expected {
+            let e = events.expect().await;
+            assert_eq!(e.event, "published");
+            assert_eq!(e.data["plan_id"], id.as_str());
+            assert_eq!(e.data["cabinet_id"], "NANCY-1");
+            slots.insert(e.data["slot_id"].as_i64().unwrap());
+        }
+        assert_eq!(slots.len() as u64, expected);
+    }
     let r = app.publish_plan(Some(&coordinateur), &id).await;
     let p = assert_problem(r, StatusCode::CONFLICT, "/problems/conflict").await;
     assert_eq!(p["detail"], "this garde plan is already published");
