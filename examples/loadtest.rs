@@ -95,20 +95,6 @@ fn main() -> Result<()> {
     rt.block_on(run(args))
 }
 
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority = base.find("://").map_or(0, |i| i + 3);
-    let path = base[authority..]
-        .find('/')
-        .map_or(base.len(), |i| authority + i);
-    match query {
-        Some(q) => format!("{}/{db}?{q}", &base[..path]),
-        None => format!("{}/{db}", &base[..path]),
-    }
-}
-
 async fn run(args: Args) -> Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(6);
     let name = format!(
@@ -122,7 +108,7 @@ async fn run(args: Args) -> Result<()> {
     admin
         .execute(format!("CREATE DATABASE \"{name}\"").as_str())
         .await?;
-    let url = with_database(&args.database_url, &name);
+    let url = cpts::store::with_database(&args.database_url, &name);
     let outcome = load(&args, &url, &mut rng).await;
     if args.keep {
         eprintln!("kept the database {name}");

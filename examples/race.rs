@@ -125,20 +125,6 @@ fn main() -> Result<()> {
     rt.block_on(run(args))
 }
 
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority = base.find("://").map_or(0, |i| i + 3);
-    let path = base[authority..]
-        .find('/')
-        .map_or(base.len(), |i| authority + i);
-    match query {
-        Some(q) => format!("{}/{db}?{q}", &base[..path]),
-        None => format!("{}/{db}", &base[..path]),
-    }
-}
-
 /// An API process, stopped by its PID when dropped.
 struct Api {
     child: Child,
@@ -227,7 +213,7 @@ async fn run(args: Args) -> Result<()> {
     admin
         .execute(format!("CREATE DATABASE \"{name}\"").as_str())
         .await?;
-    let url = with_database(&args.database_url, &name);
+    let url = cpts::store::with_database(&args.database_url, &name);
     let outcome = race(&args, &url, &prefix, &mut rng).await;
     admin
         .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())

@@ -28,20 +28,6 @@ fn admin_url() -> Option<String> {
     }
 }
 
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority = base.find("://").map_or(0, |i| i + 3);
-    let path = base[authority..]
-        .find('/')
-        .map_or(base.len(), |i| authority + i);
-    match query {
-        Some(q) => format!("{}/{db}?{q}", &base[..path]),
-        None => format!("{}/{db}", &base[..path]),
-    }
-}
-
 /// `cpts worker` on `url`, its output in `log`.
 fn worker(url: &str, log: &Path) -> Child {
     let log = std::fs::File::create(log).unwrap();
@@ -123,7 +109,7 @@ async fn a_batch_survives_its_worker_being_killed() {
     conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
         .await
         .unwrap();
-    let url = with_database(&admin, &name);
+    let url = cpts::store::with_database(&admin, &name);
     let dir = tempfile::tempdir().unwrap();
     conn.close().await.unwrap();
     // On a panic the database is left behind; tests/api's sweep drops it an hour later.

@@ -49,6 +49,22 @@ pub use patients::ImportCounts;
 pub use slots::{BookOutcome, BookingRecord, BoundingBox, CancelOutcome, FreeSlot, SlotRecord};
 pub use tokens::{NewToken, TokenRecord};
 
+/// `url` with its database name replaced by `db` (query string kept): tests and load tools
+/// create a database of their own beside the one `TEST_DATABASE_URL` names.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let path = base[authority..]
+        .find('/')
+        .map_or(base.len(), |i| authority + i);
+    match query {
+        Some(q) => format!("{}/{db}?{q}", &base[..path]),
+        None => format!("{}/{db}", &base[..path]),
+    }
+}
+
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
@@ -265,6 +281,19 @@ fn float_or_absent(v: Option<f64>) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_database_name_of_a_url_is_replaced() {
+        assert_eq!(
+            super::with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            super::with_database("postgres://u:p@h/test?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(super::with_database("postgres://h", "x"), "postgres://h/x");
+    }
+
     use super::*;
     use sqlx::Row;
 

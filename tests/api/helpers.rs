@@ -74,24 +74,6 @@ fn random_suffix() -> String {
     format!("{n:016x}")
 }
 
-/// `url` with its database name replaced.
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_end..]
-        .find('/')
-        .map_or(base.len(), |i| authority_end + i);
-    let mut out = format!("{}/{db}", &base[..path_start]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
 enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, name: String },
@@ -176,7 +158,7 @@ impl TestApp {
                     .await
                     .unwrap();
                 conn.close().await.unwrap();
-                let url = with_database(&admin_url, &name);
+                let url = cpts::store::with_database(&admin_url, &name);
                 (TestDb::Postgres { admin_url, name }, url)
             }
         };
@@ -358,22 +340,4 @@ pub fn only_error(body: &Value) -> &Value {
     let errors = body["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{body}");
     &errors[0]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn the_database_name_of_a_url_is_replaced() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h/test?sslmode=disable", "x"),
-            "postgres://u:p@h/x?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
-    }
 }
