@@ -124,6 +124,7 @@ async fn run(args: Args) -> Result<()> {
 async fn load(args: &Args, url: &str, rng: &mut ChaCha8Rng) -> Result<()> {
     let config = Config::for_database(url);
     let app = Application::build(&config).await?;
+    let board = app.board();
     let base = format!("http://127.0.0.1:{}", app.port());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.without_worker().run_until(async {
@@ -173,6 +174,10 @@ async fn load(args: &Args, url: &str, rng: &mut ChaCha8Rng) -> Result<()> {
     // planner misjudges the tables as empty.
     pool.execute("ANALYZE").await?;
     pool.close().await;
+    // Slots written beside the API, as a publication would: the board loads them.
+    if let Some(board) = &board {
+        board.load().await?;
+    }
     let bbox = cpts::store::BoundingBox {
         lat: (-90.0, 90.0),
         lon: None,

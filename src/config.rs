@@ -77,6 +77,19 @@ pub struct Config {
     #[arg(long, env = "CPTS_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_seconds: u64,
 
+    /// A server keeps the token rows it read for this many seconds, so that requests do not
+    /// read them each time; a revoked token (`cpts token revoke`) is refused by running
+    /// servers within this delay. 0: every request reads its token's row.
+    #[arg(long, env = "CPTS_TOKEN_CACHE_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub token_cache_seconds: u64,
+
+    /// Slot searches read an in-memory board of the coming weeks' slots (`api::board`),
+    /// reloaded from the database this often, in seconds, and kept current between loads by
+    /// this process's bookings and, with Redis, every other process's; 0: every search reads
+    /// the database.
+    #[arg(long, env = "CPTS_SLOT_BOARD_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub slot_board_seconds: u64,
+
     /// On SIGTERM or Ctrl-C, how long open requests (and a running job) get to finish, in
     /// seconds, before they are dropped.
     #[arg(long, env = "CPTS_SHUTDOWN_GRACE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
@@ -112,6 +125,8 @@ impl Config {
             max_import_bytes: 64 * 1024 * 1024,
             request_timeout_seconds: 30,
             shutdown_grace_seconds: 30,
+            slot_board_seconds: 10,
+            token_cache_seconds: 5,
         }
     }
 

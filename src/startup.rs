@@ -45,6 +45,8 @@ pub struct Application {
     worker: bool,
     /// How long open requests may take to finish once stopping (`--shutdown-grace-seconds`).
     grace: Duration,
+    /// The slot board searches read, if on.
+    board: Option<api::board::Board>,
 }
 
 impl Application {
@@ -70,10 +72,22 @@ impl Application {
             })
             .transpose()?;
         let wake_worker = Arc::new(Notify::new());
+        let board = (config.slot_board_seconds > 0).then(|| {
+            let board = api::board::Board::new(
+                store.clone(),
+                Duration::from_secs(config.slot_board_seconds),
+            );
+            board.start(cache.clone());
+            board
+        });
         let state = AppState {
             store: store.clone(),
             cache,
+            board: board.clone(),
             token_key: Arc::new(TokenKey::new(config.token_key_bytes())),
+            token_cache: Arc::new(crate::tokens::TokenCache::new(Duration::from_secs(
+                config.token_cache_seconds,
+            ))),
             wake_worker: Arc::clone(&wake_worker),
             limits: api::Limits {
                 body_bytes: config.max_body_bytes,
@@ -95,6 +109,7 @@ impl Application {
             wake_worker,
             worker: true,
             grace: Duration::from_secs(config.shutdown_grace_seconds),
+            board,
         })
     }
 
@@ -103,6 +118,12 @@ impl Application {
     pub fn without_worker(mut self) -> Self {
         self.worker = false;
         self
+    }
+
+    /// The slot board (`--slot-board-seconds` > 0): whoever writes slots without the API (the
+    /// tests, the load tools) loads it after.
+    pub fn board(&self) -> Option<api::board::Board> {
+        self.board.clone()
     }
 
     /// The port actually bound.

@@ -189,9 +189,88 @@ pub async fn authenticate_at(
         let _ = key.verify(presented, UNKNOWN_HASH);
         return Ok(None);
     };
+    Ok(accept(key, presented, record, now))
+}
+
+/// The token rows a server read lately, so that a request does not read its token's row
+/// again: each one is kept for `ttl`, then read afresh. The presented token is still hashed and
+/// compared, and its expiry checked, on every request; only a revocation (`cpts token revoke`,
+/// which writes the database) takes up to `ttl` to reach a running server. Unknown ids are
+/// never kept, so a token works as soon as it is created. `ttl` zero: every request reads its
+/// row.
+#[derive(Debug)]
+pub struct TokenCache {
+    ttl: std::time::Duration,
+    rows: std::sync::Mutex<std::collections::HashMap<String, (TokenRecord, std::time::Instant)>>,
+}
+
+/// Rows kept at most; past it the cache starts again empty.
+const CACHE_ROWS: usize = 10_000;
+
+impl TokenCache {
+    /// A cache keeping each row for `ttl`.
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Self {
+            ttl,
+            rows: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (TokenRecord, std::time::Instant)>>
+    {
+        self.rows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// [`authenticate`], reading the token's row from the cache while it is fresh.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn authenticate(
+        &self,
+        store: &Store,
+        key: &TokenKey,
+        presented: &str,
+    ) -> Result<Option<TokenRecord>, store::Error> {
+        let now = chrono::Utc::now().timestamp();
+        let Some(id) = id_of(presented) else {
+            return Ok(None);
+        };
+        let cached = if self.ttl.is_zero() {
+            None
+        } else {
+            self.lock()
+                .get(id)
+                .filter(|(_, at)| at.elapsed() < self.ttl)
+                .map(|(record, _)| record.clone())
+        };
+        let record = match cached {
+            Some(record) => record,
+            None => {
+                let Some(record) = store.token(id).await? else {
+                    let _ = key.verify(presented, UNKNOWN_HASH);
+                    return Ok(None);
+                };
+                if !self.ttl.is_zero() {
+                    let mut rows = self.lock();
+                    if rows.len() >= CACHE_ROWS {
+                        rows.clear();
+                    }
+                    rows.insert(id.to_owned(), (record.clone(), std::time::Instant::now()));
+                }
+                record
+            }
+        };
+        Ok(accept(key, presented, record, now))
+    }
+}
+
+/// `record` when `presented` hashes to its hash and it is neither revoked nor expired at `now`.
+fn accept(key: &TokenKey, presented: &str, record: TokenRecord, now: i64) -> Option<TokenRecord> {
     let matches = key.verify(presented, &record.hash);
     let active = record.revoked_at.is_none() && record.expires_at.is_none_or(|at| now < at);
-    Ok((matches && active).then_some(record))
+    (matches && active).then_some(record)
 }
 
 /// A well-formed stored hash (64 hex digits) that no token has in practice.

@@ -12,12 +12,14 @@
 //! No token, or a malformed, unknown, revoked, expired or wrong one: the same 401, same body
 //! (`tests/api/tokens.rs` compares them byte for byte). Put the
 //! auth extractor first among a handler's arguments, so 401/403 come before 404/422.
+//!
+//! A token's row is read through [`crate::tokens::TokenCache`]: a revocation reaches a running
+//! server within `--token-cache-seconds` (5 s by default); expiry is checked on every request.
 
 use super::AppState;
 use super::error::ApiError;
 use crate::domain::{Role, Rpps};
 use crate::store::{Actor, Store};
-use crate::tokens;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -92,7 +94,9 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let presented = bearer(parts).ok_or(ApiError::Unauthenticated)?;
-        let record = tokens::authenticate(&state.store, &state.token_key, presented)
+        let record = state
+            .token_cache
+            .authenticate(&state.store, &state.token_key, presented)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         tracing::Span::current().record("token", record.id.as_str());

@@ -249,6 +249,10 @@ async fn put_cabinet(
         return Err(unknown_cabinet());
     }
     tracing::info!(cabinet = %row.id, "cabinet updated");
+    // Its name or position may have changed: the slot board shows them after a load.
+    if let Some(board) = &state.board {
+        board.invalidate();
+    }
     Ok(Json(row.into()))
 }
 

@@ -322,6 +322,9 @@ async fn publish_plan(
     match caller.store(&state).publish_garde_plan(&id, &slots).await? {
         PublishOutcome::Published { at, slots } => {
             tracing::info!(plan = %id, token = %caller.token_id, slots, "garde plan published");
+            if let Some(board) = &state.board {
+                board.invalidate();
+            }
             announce_published(&state, &id).await;
             Ok(Json(Published {
                 plan_id: id,

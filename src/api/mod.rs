@@ -38,6 +38,7 @@ mod audit;
 pub mod auth;
 mod availability;
 mod batches;
+pub mod board;
 mod cabinets;
 mod doctors;
 pub mod error;
@@ -89,7 +90,11 @@ pub struct AppState {
     pub store: Store,
     /// `None` when `REDIS_URL` is unset (development only).
     pub cache: Option<Cache>,
+    /// The slot board searches read (`board`); `None` with `--slot-board-seconds 0`.
+    pub board: Option<board::Board>,
     pub token_key: Arc<TokenKey>,
+    /// The token rows read lately (`--token-cache-seconds`).
+    pub token_cache: Arc<crate::tokens::TokenCache>,
     /// Wakes this process's job worker after a job is enqueued (workers of other processes
     /// poll the jobs table).
     pub wake_worker: Arc<tokio::sync::Notify>,

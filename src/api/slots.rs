@@ -18,11 +18,12 @@
 //! cancellation append `booked` and `freed` to the slot stream (`events.rs`).
 
 use super::availability::{paris, parse_id, utc};
+use super::board::{self, SlotQuery};
 use super::{ApiError, AppState, FieldError, Json, Path, Problem, Regulateur};
 use crate::cache::{BookingClaim, SlotInfo};
 use crate::domain::{InseeCode, PatientId};
-use crate::geo::{Coordinates, commune_centroid, cost_m, degree_box, haversine_m};
-use crate::store::{BookOutcome, BookingRecord, BoundingBox, CancelOutcome, FreeSlot, SlotRecord};
+use crate::geo::{Coordinates, commune_centroid};
+use crate::store::{BookOutcome, BookingRecord, CancelOutcome, FreeSlot, SlotRecord};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -363,37 +364,19 @@ async fn search_slots(
 ) -> Result<Json<SlotPage>, ApiError> {
     let Query(pairs) = query.map_err(|e| ApiError::invalid_parameter("query", e.body_text()))?;
     let s = SearchQuery::parse(pairs, Utc::now())?;
-    let radius_m = s.radius_km * 1000.0;
-    let (lat, lon) = degree_box(s.center, radius_m);
-    let bbox = BoundingBox { lat, lon };
-    // Read the window by start, in batches, until the page (and one more slot, to know
-    // whether a next page exists) is settled: every slot starting no later than the last
-    // one kept has been seen. Eligibility on the unrounded distance, order on the integer
-    // metres (FORMATS.md §1).
-    let need = s.offset + s.limit + 1;
-    let batch = (2 * need).clamp(64, 2000);
-    let mut found: Vec<(u32, FreeSlot)> = Vec::new();
-    let mut after = None;
-    loop {
-        let rows = state
-            .store
-            .free_slots(s.from.timestamp(), s.to.timestamp(), bbox, after, batch)
-            .await?;
-        let exhausted = rows.len() < batch;
-        if let Some(last) = rows.last() {
-            after = Some((last.slot.start_at, last.slot.id));
-        }
-        found.extend(rows.into_iter().filter_map(|f| {
-            let d = haversine_m(s.center, f.cabinet_coords);
-            (d <= radius_m).then(|| (cost_m(d), f))
-        }));
-        let settled = found.len() >= need
-            && after.is_some_and(|(start, _)| start > found[need - 1].1.slot.start_at);
-        if exhausted || settled {
-            break;
-        }
-    }
-    found.sort_by_key(|(d, f)| (f.slot.start_at, *d, f.slot.id));
+    let q = SlotQuery {
+        from: s.from.timestamp(),
+        to: s.to.timestamp(),
+        center: s.center,
+        radius_m: s.radius_km * 1000.0,
+        need: s.offset + s.limit + 1,
+    };
+    // The board in memory when it can answer, else the database: the same slots.
+    let found = match state.board.as_ref().and_then(|b| b.search(&q)) {
+        Some(found) => found,
+        None => board::search_in_database(&state.store, &q).await?,
+    };
+    let found = board::settle(found, q.need);
     let has_next = found.len() > s.offset + s.limit;
     let items: Vec<SlotView> = found
         .into_iter()
@@ -492,6 +475,9 @@ async fn book_slot(
         .store(&state)
         .book_slot(slot_id, &body.patient_ref, owner)
         .await;
+    if let (Some(board), Ok(BookOutcome::Booked(b))) = (&state.board, &outcome) {
+        board.booked(slot_id, b.id);
+    }
     if let Some(cache) = &state.cache {
         match &outcome {
             Ok(BookOutcome::Booked(b)) => {
@@ -633,6 +619,9 @@ async fn cancel_booking(
     {
         CancelOutcome::Cancelled(b) => {
             tracing::info!(booking = id, slot = b.slot.id, "booking cancelled");
+            if let Some(board) = &state.board {
+                board.freed(b.slot.id, id);
+            }
             if let Some(cache) = &state.cache
                 && let Err(e) = announce_freed(&state, cache, b.slot.id, id).await
             {

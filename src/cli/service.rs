@@ -190,7 +190,11 @@ async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
                 .context("revoking the token")?;
             store.close().await;
             if revoked {
-                eprintln!("revoked token {id}");
+                eprintln!(
+                    "revoked token {id}; running servers refuse it within their \
+                     --token-cache-seconds ({} s here)",
+                    config.token_cache_seconds
+                );
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!("error: no active token with id {id}");

@@ -32,6 +32,15 @@ pub struct FreeSlot {
     pub cabinet_coords: Coordinates,
 }
 
+/// A slot as the slot board loads it: with its active booking, if any, and the latest of its
+/// bookings, cancelled or not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoardSlotRow {
+    pub slot: SlotRecord,
+    pub active_booking: Option<i64>,
+    pub last_booking: Option<i64>,
+}
+
 /// The rectangle of cabinets a search reads, in degrees; `lon: None` reads every longitude
 /// (a box crossing the antimeridian, or near a pole).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -78,6 +87,16 @@ const SLOT_COLUMNS: &str = "s.id, s.cabinet_id, s.rpps, s.start_at, s.end_at";
 const BOOKING_SELECT: &str = "SELECT b.id AS booking_id, b.patient_ref, b.booked_by, \
      b.created_at, b.cancelled_at, b.cancelled_by, s.id, s.cabinet_id, s.rpps, s.start_at, \
      s.end_at FROM bookings b JOIN slots s ON s.id = b.slot_id";
+
+/// What an INSERT or UPDATE of `bookings` returns to read a [`BookingRecord`] in the same
+/// statement: the slot's columns by scalar subqueries (both databases allow them in RETURNING;
+/// SQLite does not allow a joined table's columns there).
+const BOOKING_RETURNING: &str = "id AS booking_id, patient_ref, booked_by, created_at, \
+     cancelled_at, cancelled_by, slot_id AS id, \
+     (SELECT s.cabinet_id FROM slots s WHERE s.id = bookings.slot_id) AS cabinet_id, \
+     (SELECT s.rpps FROM slots s WHERE s.id = bookings.slot_id) AS rpps, \
+     (SELECT s.start_at FROM slots s WHERE s.id = bookings.slot_id) AS start_at, \
+     (SELECT s.end_at FROM slots s WHERE s.id = bookings.slot_id) AS end_at";
 
 impl TryFrom<&AnyRow> for SlotRecord {
     type Error = Error;
@@ -184,6 +203,35 @@ impl Store {
         .collect()
     }
 
+    /// The slots starting in `[from, to)` with their booking state, by cabinet, start and id:
+    /// what the slot board (`api::board`) loads. One statement, so one snapshot of the data.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn board_slots(&self, from: i64, to: i64) -> Result<Vec<BoardSlotRow>, Error> {
+        sqlx::query(&format!(
+            "SELECT {SLOT_COLUMNS}, \
+             (SELECT b.id FROM bookings b \
+              WHERE b.slot_id = s.id AND b.cancelled_at IS NULL) AS active_booking, \
+             (SELECT MAX(b.id) FROM bookings b WHERE b.slot_id = s.id) AS last_booking \
+             FROM slots s WHERE s.start_at >= $1 AND s.start_at < $2 \
+             ORDER BY s.cabinet_id, s.start_at, s.id"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(BoardSlotRow {
+                slot: SlotRecord::try_from(row)?,
+                active_booking: row.try_get("active_booking")?,
+                last_booking: row.try_get("last_booking")?,
+            })
+        })
+        .collect()
+    }
+
     /// The slot with this id.
     ///
     /// # Errors
@@ -271,10 +319,11 @@ impl Store {
         let at = now();
         // The booking and its audit row are one transaction (all or nothing).
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
+        let inserted = sqlx::query(&format!(
             "INSERT INTO bookings (slot_id, patient_ref, booked_by, created_at) \
-             SELECT id, $2, $3, $4 FROM slots WHERE id = $1 AND end_at > $4 RETURNING id",
-        )
+             SELECT id, $2, $3, $4 FROM slots WHERE id = $1 AND end_at > $4 \
+             RETURNING {BOOKING_RETURNING}"
+        ))
         .bind(slot_id)
         .bind(patient_ref.as_str())
         .bind(booked_by)
@@ -284,17 +333,17 @@ impl Store {
         .map_err(Error::from);
         match inserted {
             Ok(Some(row)) => {
-                let id: i64 = row.try_get("id")?;
+                let booking = BookingRecord::try_from(row)?;
                 // Never the patient_ref: the trail holds no personal data.
-                let entry =
-                    super::AuditEntry::new("booking.create", "booking", Some(id.to_string()))
-                        .with_detail(serde_json::json!({ "slot_id": slot_id }));
+                let entry = super::AuditEntry::new(
+                    "booking.create",
+                    "booking",
+                    Some(booking.id.to_string()),
+                )
+                .with_detail(serde_json::json!({ "slot_id": slot_id }));
                 super::append_audit_in(&mut tx, self.actor(), &entry).await?;
                 tx.commit().await?;
-                match self.booking(id).await? {
-                    Some(b) => Ok(BookOutcome::Booked(b)),
-                    None => Err(Error::Corrupt("bookings: a new booking vanished")),
-                }
+                Ok(BookOutcome::Booked(booking))
             }
             Ok(None) => Ok(match self.slot(slot_id).await? {
                 Some(_) => BookOutcome::Ended,
@@ -328,28 +377,28 @@ impl Store {
         cancelled_by: &str,
     ) -> Result<CancelOutcome, Error> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
+        let cancelled = sqlx::query(&format!(
             "UPDATE bookings SET cancelled_at = $1, cancelled_by = $2 \
-             WHERE id = $3 AND cancelled_at IS NULL",
-        )
+             WHERE id = $3 AND cancelled_at IS NULL RETURNING {BOOKING_RETURNING}"
+        ))
         .bind(now())
         .bind(cancelled_by)
         .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 1 {
-            let entry = super::AuditEntry::new("booking.cancel", "booking", Some(id.to_string()));
-            super::append_audit_in(&mut tx, self.actor(), &entry).await?;
-        }
-        tx.commit().await?;
-        let Some(booking) = self.booking(id).await? else {
-            return Ok(CancelOutcome::NotFound);
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(BookingRecord::try_from)
+        .transpose()?;
+        let Some(booking) = cancelled else {
+            tx.rollback().await?;
+            return Ok(match self.booking(id).await? {
+                Some(b) => CancelOutcome::AlreadyCancelled(b),
+                None => CancelOutcome::NotFound,
+            });
         };
-        Ok(if done.rows_affected() == 1 {
-            CancelOutcome::Cancelled(booking)
-        } else {
-            CancelOutcome::AlreadyCancelled(booking)
-        })
+        let entry = super::AuditEntry::new("booking.cancel", "booking", Some(id.to_string()));
+        super::append_audit_in(&mut tx, self.actor(), &entry).await?;
+        tx.commit().await?;
+        Ok(CancelOutcome::Cancelled(booking))
     }
 }
 
