@@ -218,8 +218,10 @@ impl TokenCache {
 
     fn lock(
         &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (TokenRecord, std::time::Instant)>>
-    {
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<String, (TokenRecord, std::time::Instant)>,
+    > {
         self.rows.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -165,10 +165,12 @@ impl Snapshot {
             let Some(&c) = by_id.get(&row.slot.cabinet_id) else {
                 continue;
             };
-            let doctor = *doctor_index.entry(row.slot.rpps.clone()).or_insert_with(|| {
-                doctors.push(row.slot.rpps.clone());
-                (doctors.len() - 1) as u32
-            });
+            let doctor = *doctor_index
+                .entry(row.slot.rpps.clone())
+                .or_insert_with(|| {
+                    doctors.push(row.slot.rpps.clone());
+                    (doctors.len() - 1) as u32
+                });
             cabs[c as usize].slots.push(Slot {
                 id: row.slot.id,
                 start_at: row.slot.start_at,
@@ -340,9 +342,14 @@ impl Board {
     /// the other processes' changes. Both stop once the board is dropped.
     pub fn start(&self, cache: Option<Cache>) {
         let weak = Arc::downgrade(&self.0);
-        tokio::spawn(reload_loop(weak.clone(), self.0.period));
-        if let Some(cache) = cache {
-            tokio::spawn(follow_stream(weak, cache, self.0.period));
+        match cache {
+            // Subscribed first, loaded after: no change falls between the two.
+            Some(cache) => {
+                tokio::spawn(follow_stream(weak, cache, self.0.period));
+            }
+            None => {
+                tokio::spawn(reload_loop(weak, self.0.period));
+            }
         }
     }
 
@@ -472,16 +479,23 @@ async fn reload_loop(board: Weak<Inner>, period: Duration) {
 }
 
 /// Applies the other processes' `booked` and `freed` events; a `published` one, or a gap in
-/// the stream, makes the board stale.
+/// the stream, makes the board stale. Starts the periodic loads once first subscribed (or
+/// once the first subscription failed).
 async fn follow_stream(board: Weak<Inner>, cache: Cache, period: Duration) {
+    let mut loads_started = false;
     loop {
         let feed = cache.subscribe(None).await;
         let Some(inner) = board.upgrade() else {
             return;
         };
         let b = Board(inner);
-        // Whatever happened before this subscription is in the next load.
-        b.invalidate();
+        if loads_started {
+            // Whatever happened between the lost subscription and this one is in the next load.
+            b.invalidate();
+        } else {
+            tokio::spawn(reload_loop(board.clone(), period));
+            loads_started = true;
+        }
         let mut feed = match feed {
             Ok(feed) => feed,
             Err(e) => {
@@ -593,11 +607,7 @@ mod tests {
     }
 
     /// Every free slot of the query by brute force, settled.
-    fn brute(
-        rows: &[BoardSlotRow],
-        coords: &[Coordinates],
-        q: &SlotQuery,
-    ) -> Vec<(u32, i64, i64)> {
+    fn brute(rows: &[BoardSlotRow], coords: &[Coordinates], q: &SlotQuery) -> Vec<(u32, i64, i64)> {
         let mut out: Vec<(u32, i64, i64)> = rows
             .iter()
             .filter(|r| r.active_booking.is_none())

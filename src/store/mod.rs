@@ -47,7 +47,8 @@ pub use garde_plans::{
 pub use jobs::{JobRecord, JobStatus, MAX_ATTEMPTS, NewJob};
 pub use patients::ImportCounts;
 pub use slots::{
-    BoardSlotRow, BookOutcome, BookingRecord, BoundingBox, CancelOutcome, FreeSlot, SlotRecord};
+    BoardSlotRow, BookOutcome, BookingRecord, BoundingBox, CancelOutcome, FreeSlot, SlotRecord,
+};
 pub use tokens::{NewToken, TokenRecord};
 
 /// `url` with its database name replaced by `db` (query string kept): tests and load tools

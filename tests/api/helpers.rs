@@ -36,6 +36,23 @@ macro_rules! both_backends {
 }
 pub(crate) use both_backends;
 
+/// [`both_backends`] with a change to the configuration: `$tweak` is a `fn(&mut Config)`.
+macro_rules! both_backends_with {
+    ($tweak:ident; $($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                $crate::helpers::run_with($crate::helpers::Backend::Sqlite, super::$tweak, super::$name).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                $crate::helpers::run_with($crate::helpers::Backend::Postgres, super::$tweak, super::$name).await;
+            }
+        }
+    )+};
+}
+pub(crate) use both_backends_with;
+
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -124,6 +141,10 @@ pub struct TestApp {
     server: std::sync::Mutex<Option<JoinHandle<std::io::Result<()>>>>,
     db: TestDb,
     redis: Option<(String, String)>,
+    /// The server's slot board; whoever writes slots or bookings beside the API loads it.
+    pub board: Option<cpts::api::board::Board>,
+    /// The server's `--token-cache-seconds`.
+    pub token_cache: Duration,
 }
 
 impl TestApp {
@@ -172,9 +193,13 @@ impl TestApp {
             config.redis_url = Some(Secret::new(u.clone()));
             config.redis_prefix = prefix.clone();
         }
+        // Revocations reach the server within a second (tests wait for them).
+        config.token_cache_seconds = 1;
         tweak(&mut config);
         let key = TokenKey::new(config.token_key_bytes());
         let app = Application::build(&config).await.unwrap();
+        let board = app.board();
+        let token_cache = Duration::from_secs(config.token_cache_seconds);
         let address = format!("http://127.0.0.1:{}", app.port());
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
@@ -194,6 +219,8 @@ impl TestApp {
             server: std::sync::Mutex::new(Some(server)),
             db,
             redis,
+            board,
+            token_cache,
         })
     }
 
@@ -226,6 +253,39 @@ impl TestApp {
             if !keys.is_empty() {
                 let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
             }
+        }
+    }
+
+    /// This app's Redis as another process would use it (same key prefix), if it has one.
+    pub fn cache(&self) -> Option<cpts::cache::Cache> {
+        self.redis
+            .as_ref()
+            .map(|(url, prefix)| cpts::cache::Cache::new(url, prefix).unwrap())
+    }
+
+    /// Loads the slot board now, after slots or bookings were written beside the API.
+    pub async fn load_board(&self) {
+        if let Some(board) = &self.board {
+            board.load().await.unwrap();
+        }
+    }
+
+    /// Waits until `token`, revoked beside the server, is refused on `GET path`: within the
+    /// token cache's delay (and a second of slack), else panics. Returns the last answer.
+    pub async fn refused_after_revoke(&self, token: &str, path: &str) -> Response {
+        let deadline = std::time::Instant::now() + self.token_cache + Duration::from_secs(1);
+        loop {
+            let r = self.get(path, Some(token)).await;
+            if r.status() == StatusCode::UNAUTHORIZED {
+                return r;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a revoked token still answered {} after {:?}",
+                r.status(),
+                self.token_cache
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -340,4 +400,22 @@ pub fn only_error(body: &Value) -> &Value {
     let errors = body["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{body}");
     &errors[0]
+}
+
+/// Starts an app on `backend` with `tweak`, runs `test`, tears the app down (as
+/// `helpers::run`).
+pub async fn run_with<F, Fut>(backend: Backend, tweak: fn(&mut Config), test: F)
+where
+    F: FnOnce(Arc<TestApp>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(app) = TestApp::spawn_with(backend, tweak).await else {
+        return;
+    };
+    let app = Arc::new(app);
+    let outcome = tokio::spawn(test(Arc::clone(&app))).await;
+    app.teardown().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
 }

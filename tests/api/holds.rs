@@ -4,31 +4,14 @@
 //! Holds, events and the rate limit live in Redis: without `TEST_REDIS_URL` (locally) these
 //! tests say they skip; with `CI=true` the app refuses to start without it.
 
-use crate::helpers::{Backend, TestApp, assert_problem};
+use crate::helpers::{TestApp, assert_problem, both_backends_with};
 use crate::slots::{in_minutes, seed_plan, seed_slots, store_cabinet};
 use cpts::config::Config;
 use cpts::domain::Role;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Like `both_backends!`, with a change to the configuration (`$tweak`: `fn(&mut Config)`).
-macro_rules! both_backends_with {
-    ($tweak:ident; $($name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                super::run_with($crate::helpers::Backend::Sqlite, super::$tweak, super::$name).await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::run_with($crate::helpers::Backend::Postgres, super::$tweak, super::$name).await;
-            }
-        }
-    )+};
-}
 
 both_backends_with!(
     default_config;
@@ -52,24 +35,6 @@ fn without_redis(c: &mut Config) {
 
 fn three_requests_a_minute(c: &mut Config) {
     c.rate_limit = 3;
-}
-
-/// Starts an app on `backend` with `tweak`, runs `test`, tears the app down (as
-/// `helpers::run`).
-async fn run_with<F, Fut>(backend: Backend, tweak: fn(&mut Config), test: F)
-where
-    F: FnOnce(Arc<TestApp>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let Some(app) = TestApp::spawn_with(backend, tweak).await else {
-        return;
-    };
-    let app = Arc::new(app);
-    let outcome = tokio::spawn(test(Arc::clone(&app))).await;
-    app.teardown().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }
 
 impl TestApp {

@@ -9,6 +9,7 @@ mod helpers;
 mod audit;
 mod availability;
 mod batches;
+mod board;
 mod cabinets;
 mod doctors;
 mod garde_plans;

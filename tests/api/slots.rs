@@ -21,7 +21,7 @@ both_backends!(
 );
 
 /// Where the searches start: Place Stanislas, Nancy.
-const NANCY: (f64, f64) = (48.6936, 6.1832);
+pub const NANCY: (f64, f64) = (48.6936, 6.1832);
 
 impl TestApp {
     /// `GET /slots?{query}`.
@@ -101,6 +101,8 @@ pub async fn seed_slots(app: &TestApp, plan: &str, slots: &[(&str, &str, i64)]) 
         app.store.insert_slots(plan, &new).await.unwrap(),
         slots.len() as u64
     );
+    // Written beside the API, as a publication would: the server's board loads them.
+    app.load_board().await;
     let bbox = cpts::store::BoundingBox {
         lat: (-90.0, 90.0),
         lon: None,
