@@ -2,7 +2,8 @@
 //!
 //! ```sh
 //! TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
-//!     cargo run --release --example loadtest -- --seconds 20 --clients 32
+//!     cargo run --release --example loadtest -- --seconds 20 --clients 32 \
+//!     [--redis-url redis://127.0.0.1:6379]
 //! ```
 //!
 //! Makes a throwaway database on that server (`cpts_load_<unix seconds>_<random>`, dropped at
@@ -56,6 +57,12 @@ struct Args {
     /// A PostgreSQL server URL whose user may create databases.
     #[arg(long, env = "TEST_DATABASE_URL")]
     database_url: String,
+    /// Also use this Redis, as production does (`--production` requires it): per-token rate
+    /// limit on every request, a booking's claim on its slot, `booked`/`freed` events on the
+    /// slot stream. Keys under a throwaway prefix, deleted at the end. Without it, the
+    /// service runs on PostgreSQL alone.
+    #[arg(long)]
+    redis_url: Option<String>,
 }
 
 /// Place Stanislas, Nancy.
@@ -122,7 +129,14 @@ async fn run(args: Args) -> Result<()> {
 }
 
 async fn load(args: &Args, url: &str, rng: &mut ChaCha8Rng) -> Result<()> {
-    let config = Config::for_database(url);
+    let mut config = Config::for_database(url);
+    let prefix = format!("cpts-load:{:08x}:", rng.random::<u32>());
+    if let Some(redis) = &args.redis_url {
+        config.redis_url = Some(cpts::config::Secret::new(redis.clone()));
+        config.redis_prefix = prefix.clone();
+        // The clients share one token: the limit must not be what is measured.
+        config.rate_limit = 100_000_000;
+    }
     let app = Application::build(&config).await?;
     let board = app.board();
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -316,6 +330,20 @@ async fn load(args: &Args, url: &str, rng: &mut ChaCha8Rng) -> Result<()> {
     let _ = stop.send(());
     server.await??;
     store.close().await;
+    if let Some(redis) = &args.redis_url {
+        let client = redis::Client::open(redis.as_str())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query_async(&mut conn)
+            .await?;
+        if !keys.is_empty() {
+            redis::cmd("DEL")
+                .arg(keys)
+                .query_async::<()>(&mut conn)
+                .await?;
+        }
+    }
 
     let total: usize = all.micros.iter().map(Vec::len).sum();
     let mode = if args.rate > 0.0 {
@@ -323,8 +351,13 @@ async fn load(args: &Args, url: &str, rng: &mut ChaCha8Rng) -> Result<()> {
     } else {
         "closed loop".to_owned()
     };
+    let stack = if args.redis_url.is_some() {
+        "PostgreSQL + Redis"
+    } else {
+        "PostgreSQL"
+    };
     println!(
-        "PostgreSQL, loopback, {} clients ({mode}), {elapsed:.1} s: {total} requests, \
+        "{stack}, loopback, {} clients ({mode}), {elapsed:.1} s: {total} requests, \
          {:.0} req/s, {} errors",
         args.clients,
         total as f64 / elapsed,

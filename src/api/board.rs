@@ -230,6 +230,27 @@ impl Snapshot {
         }
     }
 
+    /// The slot with this id, with its cabinet, booked or not.
+    pub fn slot(&self, slot_id: i64) -> Option<FreeSlot> {
+        let &(c, p) = self.index.get(&slot_id)?;
+        let cab = &self.cabinets[c as usize];
+        Some(self.free_slot(cab, &cab.slots[p as usize]))
+    }
+
+    fn free_slot(&self, cab: &Cabinet, s: &Slot) -> FreeSlot {
+        FreeSlot {
+            slot: SlotRecord {
+                id: s.id,
+                cabinet_id: cab.id.clone(),
+                rpps: self.doctors[s.doctor as usize].clone(),
+                start_at: s.start_at,
+                end_at: s.end_at,
+            },
+            cabinet_name: cab.name.clone(),
+            cabinet_coords: cab.coords,
+        }
+    }
+
     /// True when the window of `q` lies within what this snapshot holds.
     pub fn covers(&self, q: &SlotQuery) -> bool {
         self.from <= q.from && q.to <= self.to
@@ -273,20 +294,7 @@ impl Snapshot {
             let cab = &self.cabinets[c];
             let s = &cab.slots[p];
             if s.active.is_none() {
-                found.push((
-                    d,
-                    FreeSlot {
-                        slot: SlotRecord {
-                            id: s.id,
-                            cabinet_id: cab.id.clone(),
-                            rpps: self.doctors[s.doctor as usize].clone(),
-                            start_at: s.start_at,
-                            end_at: s.end_at,
-                        },
-                        cabinet_name: cab.name.clone(),
-                        cabinet_coords: cab.coords,
-                    },
-                ));
+                found.push((d, self.free_slot(cab, s)));
             }
             if let Some(next) = cab.slots.get(p + 1) {
                 heap.push(Reverse((next.start_at, next.id, k, p + 1)));
@@ -372,6 +380,16 @@ impl Board {
                 None
             }
         }
+    }
+
+    /// The slot with this id and its cabinet, from memory, unless the board is stale or does
+    /// not hold it (then read the database).
+    pub fn slot(&self, slot_id: i64) -> Option<FreeSlot> {
+        let state = self.0.state.read().unwrap_or_else(|p| p.into_inner());
+        if state.stale {
+            return None;
+        }
+        state.snapshot.as_ref()?.slot(slot_id)
     }
 
     /// A booking of `slot_id` committed in this process.

@@ -511,6 +511,19 @@ async fn book_slot(
     }
 }
 
+/// The slot and its cabinet, for an event: from the board when it holds them.
+async fn located(state: &AppState, slot_id: i64) -> Result<FreeSlot, ApiError> {
+    if let Some(slot) = state.board.as_ref().and_then(|b| b.slot(slot_id)) {
+        return Ok(slot);
+    }
+    let (slot, _) = state
+        .store
+        .located_slot(slot_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("a booked slot vanished".into()))?;
+    Ok(slot)
+}
+
 /// Ends the booker's hold and appends `booked` to the slot stream.
 async fn announce_booking(
     state: &AppState,
@@ -519,11 +532,7 @@ async fn announce_booking(
     owner: &str,
     booking_id: i64,
 ) -> Result<(), ApiError> {
-    let (slot, _) = state
-        .store
-        .located_slot(slot_id)
-        .await?
-        .ok_or_else(|| ApiError::Internal("a booked slot vanished".into()))?;
+    let slot = located(state, slot_id).await?;
     let event = event_data(&slot_info(&slot), &[("booking_id", booking_id.into())]);
     cache.booked(slot_id, owner, &event).await?;
     Ok(())
@@ -536,11 +545,7 @@ async fn announce_freed(
     slot_id: i64,
     booking_id: i64,
 ) -> Result<(), ApiError> {
-    let (slot, _) = state
-        .store
-        .located_slot(slot_id)
-        .await?
-        .ok_or_else(|| ApiError::Internal("a booked slot vanished".into()))?;
+    let slot = located(state, slot_id).await?;
     let event = event_data(&slot_info(&slot), &[("booking_id", booking_id.into())]);
     cache.append_event("freed", &event).await?;
     Ok(())
