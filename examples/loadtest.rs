@@ -190,7 +190,12 @@ async fn load(args: &Args, url: &str, rng: &mut ChaCha8Rng) -> Result<()> {
     pool.close().await;
     // Slots written beside the API, as a publication would: the board loads them.
     if let Some(board) = &board {
+        let t0 = Instant::now();
         board.load().await?;
+        eprintln!(
+            "slot board loaded in {:.1} ms",
+            t0.elapsed().as_secs_f64() * 1000.0
+        );
     }
     let bbox = cpts::store::BoundingBox {
         lat: (-90.0, 90.0),

@@ -447,8 +447,8 @@ impl Board {
     /// Loads the board now (waiting for a load under way to end first).
     ///
     /// # Errors
-    /// When the database cannot be read; the board keeps its previous state.
-    pub async fn load(&self) -> Result<(), store::Error> {
+    /// [`LoadError`]: the database cannot be read; the board keeps its previous state.
+    pub async fn load(&self) -> Result<(), LoadError> {
         let _one_at_a_time = self.0.loading.lock().await;
         self.0.load_requested.store(false, Ordering::Release);
         let started = {
@@ -456,32 +456,66 @@ impl Board {
             state.journal = Some(Vec::new());
             state.invalidations
         };
+        let began = Instant::now();
         let now = chrono::Utc::now().timestamp();
         let (from, to) = (now - LOOKBACK_SECONDS, now + HORIZON_DAYS * 86_400);
         let read = async {
             let cabinets = self.0.store.cabinets().await?;
             let rows = self.0.store.board_slots(from, to).await?;
-            Ok::<_, store::Error>((cabinets, rows))
+            Ok::<_, LoadError>((cabinets, rows))
         }
         .await;
+        let read = match read {
+            Ok((cabinets, rows)) => Self::index(from, to, cabinets, rows).await,
+            Err(e) => Err(e),
+        };
         let mut state = self.write();
         let journal = state.journal.take().unwrap_or_default();
-        let (cabinets, rows) = read?;
-        let mut snapshot = Snapshot::new(
-            from,
-            to,
-            cabinets.into_iter().map(|c| (c.id, c.name, c.coords)),
-            rows,
-        );
+        let mut snapshot = read?;
         for change in journal {
             snapshot.apply(change);
         }
-        tracing::debug!(slots = snapshot.len(), "slot board loaded");
+        tracing::debug!(
+            slots = snapshot.len(),
+            ms = began.elapsed().as_millis() as u64,
+            "slot board loaded"
+        );
         state.snapshot = Some(snapshot);
         state.loaded_at = Some(Instant::now());
         state.stale = state.invalidations != started;
         Ok(())
     }
+}
+
+impl Board {
+    /// Indexes loaded rows into a snapshot: milliseconds for a large board, so off the
+    /// request threads.
+    async fn index(
+        from: i64,
+        to: i64,
+        cabinets: Vec<store::CabinetRow>,
+        rows: Vec<BoardSlotRow>,
+    ) -> Result<Snapshot, LoadError> {
+        tokio::task::spawn_blocking(move || {
+            Snapshot::new(
+                from,
+                to,
+                cabinets.into_iter().map(|c| (c.id, c.name, c.coords)),
+                rows,
+            )
+        })
+        .await
+        .map_err(LoadError::Indexing)
+    }
+}
+
+/// Why a load failed; the board keeps its previous state.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error("indexing the slot board failed")]
+    Indexing(#[source] tokio::task::JoinError),
 }
 
 async fn reload_loop(board: Weak<Inner>, period: Duration) {
