@@ -12,7 +12,8 @@
 //!   cabinet makes the board stale ([`Board::invalidate`]): searches read the database until
 //!   the next load, which starts at once.
 //! * **Other processes' changes** arrive through the Redis slot stream that every process
-//!   appends to (`booked`, `freed`, `published`; see `events.rs`), within milliseconds. Without
+//!   appends to (`booked`, `freed`, `published`, and [`CABINET_CHANGED`], which listeners
+//!   never hear; see `events.rs`), within milliseconds. Without
 //!   Redis (development, one process) the periodic load bounds how late another process's change
 //!   shows. An event appended after a crash-interrupted request is lost to the stream; the next
 //!   load repairs the board.
@@ -41,6 +42,10 @@ use std::time::{Duration, Instant};
 pub const LOOKBACK_SECONDS: i64 = 86_400;
 /// …to this many days after it (a search window is at most 31 days).
 pub const HORIZON_DAYS: i64 = 35;
+
+/// The slot stream's event for a cabinet changed (name or position): boards reload. It carries
+/// no position, so `/slots/events` never passes it to a listener.
+pub const CABINET_CHANGED: &str = "cabinet_changed";
 
 /// A search of free slots: the window `[from, to)` in Unix seconds, the circle, and how many
 /// slots the page needs (offset + limit + 1, to know whether a next page exists).
@@ -576,7 +581,7 @@ async fn follow_stream(board: Weak<Inner>, cache: Cache, period: Duration) {
                                 Some(change) => b.apply(change),
                                 None => b.invalidate(),
                             },
-                            "published" => b.invalidate(),
+                            "published" | CABINET_CHANGED => b.invalidate(),
                             _ => {}
                         }
                     }

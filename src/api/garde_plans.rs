@@ -352,13 +352,15 @@ async fn announce_published(state: &AppState, id: &str) {
             return;
         }
     };
-    for slot in &slots {
-        let info = super::slots::slot_info(slot);
-        let data = super::slots::event_data(&info, &[("plan_id", id.into())]);
-        if let Err(e) = cache.append_event("published", &data).await {
-            tracing::warn!(plan = %id, slot = slot.slot.id, error = %e, "cannot append a published event");
-            return;
-        }
+    let data: Vec<String> = slots
+        .iter()
+        .map(|slot| {
+            let info = super::slots::slot_info(slot);
+            super::slots::event_data(&info, &[("plan_id", id.into())])
+        })
+        .collect();
+    if let Err(e) = cache.append_events("published", &data).await {
+        tracing::warn!(plan = %id, error = %e, "cannot append the published events");
     }
 }
 

@@ -28,6 +28,8 @@ pub const MAXLEN: u64 = 100_000;
 const BLOCK: Duration = Duration::from_millis(1000);
 /// Entries read per round trip.
 const BATCH: usize = 500;
+/// Events appended per pipelined round trip.
+const PIPELINE: usize = 500;
 /// Events a listener may fall behind the hub before it catches up from the stream.
 const BROADCAST: usize = 8192;
 
@@ -183,6 +185,37 @@ impl Cache {
             .arg(data);
         let id: String = self.query(&cmd).await?;
         id.parse().map_err(|_| Error::Unexpected("stream id"))
+    }
+
+    /// Appends one event of `kind` per item of `data`, in order, in pipelined batches (a
+    /// publication appends one per new slot).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Timeout`]; the batches before the failing one stay.
+    pub async fn append_events(&self, kind: &str, data: &[String]) -> Result<(), Error> {
+        let key = self.stream_key();
+        let mut conn = self.connection().await?;
+        for chunk in data.chunks(PIPELINE) {
+            let mut pipe = redis::pipe();
+            for d in chunk {
+                pipe.cmd("XADD")
+                    .arg(&key)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(MAXLEN)
+                    .arg("*")
+                    .arg("kind")
+                    .arg(kind)
+                    .arg("data")
+                    .arg(d)
+                    .ignore();
+            }
+            tokio::time::timeout(super::TIMEOUT, pipe.query_async::<()>(&mut conn))
+                .await
+                .map_err(|_| Error::Timeout(super::TIMEOUT))?
+                .map_err(Error::Unavailable)?;
+        }
+        Ok(())
     }
 
     /// The id of the stream's last entry (`0-0` when it is empty).

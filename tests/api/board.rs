@@ -2,6 +2,7 @@
 //! the database's answer, and hear of the bookings made elsewhere.
 
 use crate::helpers::{TestApp, both_backends, both_backends_with};
+use crate::holds::SseReader;
 use crate::slots::{NANCY, in_minutes, seed_plan, seed_slots, store_cabinet};
 use cpts::api::board::{self, LOOKBACK_SECONDS, SlotQuery, Snapshot};
 use cpts::config::Config;
@@ -10,6 +11,7 @@ use cpts::geo::Coordinates;
 use cpts::store::{BookOutcome, CancelOutcome};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -18,7 +20,8 @@ use std::time::{Duration, Instant};
 both_backends!(the_board_and_the_database_give_the_same_pages);
 both_backends_with!(
     loaded_once_an_hour;
-    bookings_heard_on_the_slot_stream_reach_the_board
+    bookings_heard_on_the_slot_stream_reach_the_board,
+    a_cabinet_changed_elsewhere_reaches_the_board,
 );
 both_backends_with!(
     loaded_every_second_without_redis;
@@ -268,4 +271,66 @@ async fn without_redis_the_periodic_load_shows_other_processes_bookings(app: Arc
         l == [ids[0]]
     })
     .await;
+}
+
+/// Another process renames and moves a cabinet (the database, then its event): this server's
+/// board, loaded only once an hour here, shows the change within a second; a listener of
+/// `/slots/events` does not hear that event.
+async fn a_cabinet_changed_elsewhere_reaches_the_board(app: Arc<TestApp>) {
+    let Some(cache) = app.cache() else {
+        return;
+    };
+    store_cabinet(&app, "NANCY-1", 48.6921, 6.1844).await;
+    seed_plan(&app, "p", true).await;
+    let ids = seed_slots(&app, "p", &[("NANCY-1", "10000000009", in_minutes(60))]).await;
+    let token = app.token(Role::Regulateur, None).await;
+    let near = format!("lat={}&lon={}", NANCY.0, NANCY.1);
+    let mut events = SseReader::new(app.slot_events(Some(&token), &near, None).await);
+    assert_eq!(events.expect().await.event, "ready");
+    let first: Value = app
+        .search_slots(Some(&token), &near)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["items"][0]["cabinet"]["name"], "Cabinet NANCY-1");
+
+    let mut row = app
+        .store
+        .cabinet(&"NANCY-1".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    row.name = "Maison médicale de garde".to_owned();
+    row.coords = Coordinates::new(48.6950, 6.1800).unwrap();
+    assert!(app.store.update_cabinet(&row).await.unwrap());
+    cache
+        .append_event(
+            board::CABINET_CHANGED,
+            &json!({"cabinet_id": "NANCY-1"}).to_string(),
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let page: Value = app
+            .search_slots(Some(&token), &near)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let cabinet = &page["items"][0]["cabinet"];
+        if cabinet["name"] == "Maison médicale de garde" {
+            assert_eq!(cabinet["lat"], 48.695);
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {cabinet}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The listener's next event is the hold made after the change, not the change.
+    assert_eq!(
+        app.hold(Some(&token), ids[0]).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(events.expect().await.event, "held");
 }
