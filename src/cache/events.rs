@@ -173,6 +173,12 @@ impl Cache {
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Timeout`], [`Error::Unexpected`].
     pub async fn append_event(&self, kind: &str, data: &str) -> Result<StreamId, Error> {
+        let id: String = self.query(&self.xadd(kind, data)).await?;
+        id.parse().map_err(|_| Error::Unexpected("stream id"))
+    }
+
+    /// The `XADD` of one event, the stream capped at about [`MAXLEN`] entries.
+    fn xadd(&self, kind: &str, data: &str) -> redis::Cmd {
         let mut cmd = redis::cmd("XADD");
         cmd.arg(self.stream_key())
             .arg("MAXLEN")
@@ -183,8 +189,7 @@ impl Cache {
             .arg(kind)
             .arg("data")
             .arg(data);
-        let id: String = self.query(&cmd).await?;
-        id.parse().map_err(|_| Error::Unexpected("stream id"))
+        cmd
     }
 
     /// Appends one event of `kind` per item of `data`, in order, in pipelined batches (a
@@ -193,22 +198,11 @@ impl Cache {
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Timeout`]; the batches before the failing one stay.
     pub async fn append_events(&self, kind: &str, data: &[String]) -> Result<(), Error> {
-        let key = self.stream_key();
         let mut conn = self.connection().await?;
         for chunk in data.chunks(PIPELINE) {
             let mut pipe = redis::pipe();
             for d in chunk {
-                pipe.cmd("XADD")
-                    .arg(&key)
-                    .arg("MAXLEN")
-                    .arg("~")
-                    .arg(MAXLEN)
-                    .arg("*")
-                    .arg("kind")
-                    .arg(kind)
-                    .arg("data")
-                    .arg(d)
-                    .ignore();
+                pipe.add_command(self.xadd(kind, d)).ignore();
             }
             tokio::time::timeout(super::TIMEOUT, pipe.query_async::<()>(&mut conn))
                 .await

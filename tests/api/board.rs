@@ -3,7 +3,7 @@
 
 use crate::helpers::{TestApp, both_backends, both_backends_with};
 use crate::holds::SseReader;
-use crate::slots::{NANCY, in_minutes, seed_plan, seed_slots, store_cabinet};
+use crate::slots::{NANCY, in_minutes, seed_plan, seed_slots, slot_ids, store_cabinet};
 use cpts::api::board::{self, LOOKBACK_SECONDS, SlotQuery, Snapshot};
 use cpts::config::Config;
 use cpts::domain::Role;
@@ -146,12 +146,7 @@ async fn listed(app: &TestApp, token: &str) -> Vec<i64> {
         .json()
         .await
         .unwrap();
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["slot_id"].as_i64().unwrap())
-        .collect()
+    slot_ids(&page)
 }
 
 /// Polls `listed` until `test` holds, for at most `within`; panics with `what` otherwise.

@@ -148,13 +148,9 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Starts the service on a fresh database of `backend`, or `None` when that backend is not
-    /// configured locally (with `CI=true`: a panic naming the missing variable).
-    pub async fn spawn(backend: Backend) -> Option<TestApp> {
-        Self::spawn_with(backend, |_| {}).await
-    }
-
-    /// Like [`TestApp::spawn`], with a last change to the configuration.
+    /// Starts the service on a fresh database of `backend`, with `tweak` as a last change to
+    /// the configuration, or `None` when that backend is not configured locally (with
+    /// `CI=true`: a panic naming the missing variable).
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
         let (db, url) = match backend {
             Backend::Sqlite => {
@@ -366,15 +362,7 @@ where
     F: FnOnce(Arc<TestApp>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let app = Arc::new(app);
-    let outcome = tokio::spawn(test(Arc::clone(&app))).await;
-    app.teardown().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    run_with(backend, |_| {}, test).await;
 }
 
 /// Asserts a problem+json response of `status` and `type`; returns its body.
@@ -402,8 +390,7 @@ pub fn only_error(body: &Value) -> &Value {
     &errors[0]
 }
 
-/// Starts an app on `backend` with `tweak`, runs `test`, tears the app down (as
-/// `helpers::run`).
+/// [`run`] with `tweak` applied to the configuration first.
 pub async fn run_with<F, Fut>(backend: Backend, tweak: fn(&mut Config), test: F)
 where
     F: FnOnce(Arc<TestApp>) -> Fut,

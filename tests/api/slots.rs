@@ -158,7 +158,7 @@ fn metres(lat: f64, lon: f64) -> u64 {
     u64::from(cost_m(haversine_m(p, Coordinates::new(lat, lon).unwrap())))
 }
 
-fn slot_ids(page: &Value) -> Vec<i64> {
+pub fn slot_ids(page: &Value) -> Vec<i64> {
     page["items"]
         .as_array()
         .unwrap()
