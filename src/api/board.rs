@@ -443,8 +443,11 @@ impl Board {
         }
         let board = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = board.load().await {
-                tracing::warn!(error = %e, "cannot load the slot board; searches read the database");
+            match board.load().await {
+                Err(e) if !e.is_shutdown() => {
+                    tracing::warn!(error = %e, "cannot load the slot board; searches read the database");
+                }
+                _ => {}
             }
         });
     }
@@ -523,13 +526,24 @@ pub enum LoadError {
     Indexing(#[source] tokio::task::JoinError),
 }
 
+impl LoadError {
+    /// The process is stopping (its runtime cancelled the indexing): nothing to report.
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self, LoadError::Indexing(e) if e.is_cancelled())
+    }
+}
+
 async fn reload_loop(board: Weak<Inner>, period: Duration) {
     loop {
         let Some(inner) = board.upgrade() else {
             return;
         };
-        if let Err(e) = Board(inner).load().await {
-            tracing::warn!(error = %e, "cannot load the slot board; searches read the database");
+        match Board(inner).load().await {
+            Ok(()) => {}
+            Err(e) if e.is_shutdown() => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot load the slot board; searches read the database");
+            }
         }
         tokio::time::sleep(period).await;
     }
