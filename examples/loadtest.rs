@@ -20,16 +20,19 @@
 //! clients to R requests per second in all (an open loop).
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/seed.rs"]
+mod seed;
+
 use anyhow::{Context, Result, ensure};
 use clap::Parser;
 use cpts::config::Config;
 use cpts::domain::Role;
-use cpts::geo::Coordinates;
 use cpts::startup::Application;
-use cpts::store::{CabinetRow, NewSlot, Store};
+use cpts::store::Store;
 use cpts::tokens::{self, TokenKey};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use seed::NANCY;
 use sqlx::{Connection, Executor, PgConnection};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,9 +67,6 @@ struct Args {
     #[arg(long)]
     redis_url: Option<String>,
 }
-
-/// Place Stanislas, Nancy.
-const NANCY: (f64, f64) = (48.6936, 6.1832);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
@@ -148,46 +148,20 @@ async fn load(args: &Args, url: &str, rng: &mut ChaCha8Rng) -> Result<()> {
     // Seed: cabinets within 12 km of Nancy, a published plan, 15-minute slots for 48 hours.
     let store = Store::connect(url).await?;
     let now = chrono::Utc::now().timestamp();
-    let first = now - now.rem_euclid(900) + 900;
-    let mut slots = Vec::new();
-    for c in 0..args.cabinets {
-        let id = format!("CAB-{c:03}");
-        let coords = Coordinates::new(
-            NANCY.0 + rng.random_range(-0.1..0.1),
-            NANCY.1 + rng.random_range(-0.15..0.15),
-        )?;
-        store
-            .create_cabinet(&CabinetRow {
-                id: id.parse()?,
-                name: format!("Cabinet {c}"),
-                coords,
-                insee: "54395".parse()?,
-                need: 1,
-                slot_minutes: 15,
-            })
-            .await?;
-        let rpps = cpts::domain::Rpps::with_check_digit(&format!("10{c:08}"))?;
-        for k in 0..(48 * 4) {
-            let start = first + 900 * k;
-            slots.push(NewSlot {
-                cabinet_id: id.clone(),
-                rpps: rpps.as_str().to_owned(),
-                start_at: start,
-                end_at: start + 900,
-            });
-        }
-    }
-    let pool = sqlx::AnyPool::connect(url).await?;
-    pool.execute(
-        "INSERT INTO garde_plans (id, period_start, period_end, created_at, published_at) \
-         VALUES ('load', '2000-01-01', '2099-12-31', 0, 0)",
+    let (created, ids) = seed::seed(
+        &store,
+        url,
+        rng,
+        &seed::Seed {
+            plan: "load",
+            cabinets: args.cabinets,
+            spread: (0.1, 0.15),
+            first: now - now.rem_euclid(900) + 900,
+            per_cabinet: 48 * 4,
+            total: usize::MAX,
+        },
     )
     .await?;
-    let created = store.insert_slots("load", &slots).await?;
-    // Fresh statistics, as autovacuum would have them in production: without them the
-    // planner misjudges the tables as empty.
-    pool.execute("ANALYZE").await?;
-    pool.close().await;
     // Slots written beside the API, as a publication would: the board loads them.
     if let Some(board) = &board {
         let t0 = Instant::now();
@@ -197,18 +171,7 @@ async fn load(args: &Args, url: &str, rng: &mut ChaCha8Rng) -> Result<()> {
             t0.elapsed().as_secs_f64() * 1000.0
         );
     }
-    let bbox = cpts::store::BoundingBox {
-        lat: (-90.0, 90.0),
-        lon: None,
-    };
-    let ids: Arc<Vec<i64>> = Arc::new(
-        store
-            .free_slots(0, i64::MAX / 2, bbox, None, 1_000_000)
-            .await?
-            .into_iter()
-            .map(|f| f.slot.id)
-            .collect(),
-    );
+    let ids = Arc::new(ids);
     let key = TokenKey::new(config.token_key_bytes());
     let token = tokens::create(&store, &key, Role::Regulateur, None, "loadtest")
         .await?

@@ -27,14 +27,17 @@
 //! SIGKILL after 10 s).
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/seed.rs"]
+mod seed;
+
 use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
-use cpts::domain::{Role, Rpps};
-use cpts::geo::Coordinates;
-use cpts::store::{CabinetRow, NewSlot, Store};
+use cpts::domain::Role;
+use cpts::store::Store;
 use cpts::tokens::{self, TokenKey};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use seed::NANCY;
 use sqlx::{Connection, Executor, PgConnection, Row};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
@@ -69,8 +72,6 @@ struct Args {
     cpts: Option<PathBuf>,
 }
 
-/// Place Stanislas, Nancy.
-const NANCY: (f64, f64) = (48.6936, 6.1832);
 /// The token key of the API processes (they must verify the tokens made here).
 const TOKEN_KEY: &str = "race-token-key-only-for-this-loopback-load-test";
 
@@ -247,58 +248,24 @@ async fn race(args: &Args, url: &str, prefix: &str, rng: &mut ChaCha8Rng) -> Res
     let store = Store::connect(url).await?;
     store.migrate().await?;
     let now = chrono::Utc::now().timestamp();
-    let first = now - now.rem_euclid(900) + 3600;
     let cabinets = 10;
-    let mut slots = Vec::new();
-    for c in 0..cabinets {
-        let id = format!("CAB-{c:03}");
-        store
-            .create_cabinet(&CabinetRow {
-                id: id.parse()?,
-                name: format!("Cabinet {c}"),
-                coords: Coordinates::new(
-                    NANCY.0 + rng.random_range(-0.06..0.06),
-                    NANCY.1 + rng.random_range(-0.09..0.09),
-                )?,
-                insee: "54395".parse()?,
-                need: 1,
-                slot_minutes: 15,
-            })
-            .await?;
-        let rpps = Rpps::with_check_digit(&format!("10{c:08}"))?;
-        for k in 0..args.slots.div_ceil(cabinets) {
-            if slots.len() == args.slots {
-                break;
-            }
-            let start = first + 900 * i64::try_from(k)?;
-            slots.push(NewSlot {
-                cabinet_id: id.clone(),
-                rpps: rpps.as_str().to_owned(),
-                start_at: start,
-                end_at: start + 900,
-            });
-        }
-    }
-    let pool = sqlx::AnyPool::connect(url).await?;
-    pool.execute(
-        "INSERT INTO garde_plans (id, period_start, period_end, created_at, published_at) \
-         VALUES ('race', '2000-01-01', '2099-12-31', 0, 0)",
+    let (created, ids) = seed::seed(
+        &store,
+        url,
+        rng,
+        &seed::Seed {
+            plan: "race",
+            cabinets,
+            spread: (0.06, 0.09),
+            first: now - now.rem_euclid(900) + 3600,
+            per_cabinet: args.slots.div_ceil(cabinets),
+            total: args.slots,
+        },
     )
     .await?;
-    let created = store.insert_slots("race", &slots).await?;
-    pool.execute("ANALYZE").await?;
-    let bbox = cpts::store::BoundingBox {
-        lat: (-90.0, 90.0),
-        lon: None,
-    };
-    let ids: Arc<Vec<i64>> = Arc::new(
-        store
-            .free_slots(0, i64::MAX / 2, bbox, None, 1_000_000)
-            .await?
-            .into_iter()
-            .map(|f| f.slot.id)
-            .collect(),
-    );
+    let ids = Arc::new(ids);
+    // For the checks at the end.
+    let pool = sqlx::AnyPool::connect(url).await?;
     let key = TokenKey::new(TOKEN_KEY.as_bytes().to_vec());
     let mut tokens = Vec::new();
     for i in 0..args.clients + args.apis {

@@ -12,7 +12,10 @@ use crate::store::{self, NewToken, Store, TokenRecord};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 const PREFIX: &str = "cpts_";
 const ID_BYTES: usize = 8;
@@ -181,15 +184,9 @@ pub async fn authenticate_at(
     presented: &str,
     now: i64,
 ) -> Result<Option<TokenRecord>, store::Error> {
-    let Some(id) = id_of(presented) else {
-        return Ok(None);
-    };
-    let Some(record) = store.token(id).await? else {
-        // Same work as a known id: a hash and a constant-time comparison that fails.
-        let _ = key.verify(presented, UNKNOWN_HASH);
-        return Ok(None);
-    };
-    Ok(accept(key, presented, record, now))
+    TokenCache::new(Duration::ZERO)
+        .authenticate_at(store, key, presented, now)
+        .await
 }
 
 /// The token rows a server read lately, so that a request does not read its token's row
@@ -200,28 +197,23 @@ pub async fn authenticate_at(
 /// row.
 #[derive(Debug)]
 pub struct TokenCache {
-    ttl: std::time::Duration,
-    rows: std::sync::Mutex<std::collections::HashMap<String, (TokenRecord, std::time::Instant)>>,
+    ttl: Duration,
+    rows: Mutex<HashMap<String, (TokenRecord, Instant)>>,
 }
 
 /// Rows kept at most; past it the cache starts again empty.
 const CACHE_ROWS: usize = 10_000;
 
 impl TokenCache {
-    /// A cache keeping each row for `ttl`.
-    pub fn new(ttl: std::time::Duration) -> Self {
+    /// A cache keeping each row for `ttl` (zero: none kept).
+    pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            rows: std::sync::Mutex::new(std::collections::HashMap::new()),
+            rows: Mutex::new(HashMap::new()),
         }
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        std::collections::HashMap<String, (TokenRecord, std::time::Instant)>,
-    > {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, (TokenRecord, Instant)>> {
         self.rows.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -235,22 +227,31 @@ impl TokenCache {
         key: &TokenKey,
         presented: &str,
     ) -> Result<Option<TokenRecord>, store::Error> {
-        let now = chrono::Utc::now().timestamp();
+        self.authenticate_at(store, key, presented, chrono::Utc::now().timestamp())
+            .await
+    }
+
+    /// [`TokenCache::authenticate`] at instant `now` (see [`authenticate_at`]).
+    async fn authenticate_at(
+        &self,
+        store: &Store,
+        key: &TokenKey,
+        presented: &str,
+        now: i64,
+    ) -> Result<Option<TokenRecord>, store::Error> {
         let Some(id) = id_of(presented) else {
             return Ok(None);
         };
-        let cached = if self.ttl.is_zero() {
-            None
-        } else {
-            self.lock()
-                .get(id)
-                .filter(|(_, at)| at.elapsed() < self.ttl)
-                .map(|(record, _)| record.clone())
-        };
+        let cached = self
+            .lock()
+            .get(id)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(record, _)| record.clone());
         let record = match cached {
             Some(record) => record,
             None => {
                 let Some(record) = store.token(id).await? else {
+                    // Same work as a known id: a hash and a constant-time comparison that fails.
                     let _ = key.verify(presented, UNKNOWN_HASH);
                     return Ok(None);
                 };
@@ -259,20 +260,15 @@ impl TokenCache {
                     if rows.len() >= CACHE_ROWS {
                         rows.clear();
                     }
-                    rows.insert(id.to_owned(), (record.clone(), std::time::Instant::now()));
+                    rows.insert(id.to_owned(), (record.clone(), Instant::now()));
                 }
                 record
             }
         };
-        Ok(accept(key, presented, record, now))
+        let matches = key.verify(presented, &record.hash);
+        let active = record.revoked_at.is_none() && record.expires_at.is_none_or(|at| now < at);
+        Ok((matches && active).then_some(record))
     }
-}
-
-/// `record` when `presented` hashes to its hash and it is neither revoked nor expired at `now`.
-fn accept(key: &TokenKey, presented: &str, record: TokenRecord, now: i64) -> Option<TokenRecord> {
-    let matches = key.verify(presented, &record.hash);
-    let active = record.revoked_at.is_none() && record.expires_at.is_none_or(|at| now < at);
-    (matches && active).then_some(record)
 }
 
 /// A well-formed stored hash (64 hex digits) that no token has in practice.

@@ -72,18 +72,7 @@ impl AuditQuery {
                 }
                 "from" => filter.from = Some(instant("from", &value)?),
                 "to" => filter.to = Some(instant("to", &value)?),
-                "limit" => {
-                    limit = value
-                        .parse()
-                        .ok()
-                        .filter(|l| (1..=MAX_PAGE).contains(l))
-                        .ok_or_else(|| {
-                            ApiError::invalid_parameter(
-                                "limit",
-                                format!("expected an integer from 1 to {MAX_PAGE}"),
-                            )
-                        })?;
-                }
+                "limit" => limit = super::limit_param(&value, MAX_PAGE)?,
                 "after" => {
                     filter.after =
                         Some(value.parse().ok().filter(|a| *a >= 0).ok_or_else(|| {

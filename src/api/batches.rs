@@ -165,18 +165,7 @@ impl Pagination {
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             match key {
-                "limit" => {
-                    limit = value
-                        .parse()
-                        .ok()
-                        .filter(|l| (1..=MAX_PAGE).contains(l))
-                        .ok_or_else(|| {
-                            ApiError::invalid_parameter(
-                                "limit",
-                                format!("expected an integer from 1 to {MAX_PAGE}"),
-                            )
-                        })?;
-                }
+                "limit" => limit = super::limit_param(value, MAX_PAGE)?,
                 "offset" => {
                     offset = value.parse().map_err(|_| {
                         ApiError::invalid_parameter("offset", "expected an integer ≥ 0")

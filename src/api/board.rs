@@ -366,6 +366,10 @@ impl Board {
         }
     }
 
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.0.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         self.0.state.write().unwrap_or_else(|p| p.into_inner())
     }
@@ -373,12 +377,15 @@ impl Board {
     /// The free slots of `q`, or `None` when the board cannot answer (see the module): then
     /// read the database. Pass the result to [`settle`].
     pub fn search(&self, q: &SlotQuery) -> Option<Vec<(u32, FreeSlot)>> {
-        let state = self.0.state.read().unwrap_or_else(|p| p.into_inner());
-        let fresh = state
-            .loaded_at
-            .is_some_and(|at| at.elapsed() < 3 * self.0.period + Duration::from_secs(5));
+        let state = self.read();
+        let usable = !state.stale
+            && state
+                .loaded_at
+                .is_some_and(|at| at.elapsed() < 3 * self.0.period + Duration::from_secs(5));
         match &state.snapshot {
-            Some(s) if fresh && !state.stale && s.covers(q) => Some(s.search(q)),
+            Some(s) if usable && s.covers(q) => Some(s.search(q)),
+            // A window outside the board: a load would not bring it in.
+            Some(_) if usable => None,
             _ => {
                 drop(state);
                 self.request_load();
@@ -390,7 +397,7 @@ impl Board {
     /// The slot with this id and its cabinet, from memory, unless the board is stale or does
     /// not hold it (then read the database).
     pub fn slot(&self, slot_id: i64) -> Option<FreeSlot> {
-        let state = self.0.state.read().unwrap_or_else(|p| p.into_inner());
+        let state = self.read();
         if state.stale {
             return None;
         }
@@ -732,44 +739,30 @@ mod tests {
     fn changes_about_older_bookings_are_ignored_whatever_their_order() {
         let (mut snap, _, _) = board(&[(0.0, 0.0)], &[(0, 1, None)]);
         let slot_id = 1000;
+        let booked = |booking_id| Change::Booked {
+            slot_id,
+            booking_id,
+        };
+        let freed = |booking_id| Change::Freed {
+            slot_id,
+            booking_id,
+        };
         // Booked by 5, cancelled, booked again by 7: heard out of order.
-        snap.apply(Change::Booked {
-            slot_id,
-            booking_id: 7,
-        });
-        snap.apply(Change::Freed {
-            slot_id,
-            booking_id: 5,
-        });
-        snap.apply(Change::Booked {
-            slot_id,
-            booking_id: 5,
-        });
+        for change in [booked(7), freed(5), booked(5)] {
+            snap.apply(change);
+        }
         assert_eq!(state_of(&snap, slot_id), (Some(7), 7));
         // The cancellation heard before the booking it cancels.
-        snap.apply(Change::Freed {
-            slot_id,
-            booking_id: 9,
-        });
-        snap.apply(Change::Booked {
-            slot_id,
-            booking_id: 9,
-        });
+        for change in [freed(9), booked(9)] {
+            snap.apply(change);
+        }
         assert_eq!(state_of(&snap, slot_id), (None, 9));
         // Heard twice (this process's change, then the stream's copy): no effect.
-        snap.apply(Change::Booked {
-            slot_id,
-            booking_id: 11,
-        });
-        snap.apply(Change::Booked {
-            slot_id,
-            booking_id: 11,
-        });
+        for change in [booked(11), booked(11)] {
+            snap.apply(change);
+        }
         assert_eq!(state_of(&snap, slot_id), (Some(11), 11));
-        snap.apply(Change::Freed {
-            slot_id,
-            booking_id: 11,
-        });
+        snap.apply(freed(11));
         assert_eq!(state_of(&snap, slot_id), (None, 11));
         // An unknown slot: nothing happens.
         snap.apply(Change::Booked {

@@ -303,6 +303,20 @@ where
     }
 }
 
+/// The `limit` query parameter of a paged list: an integer from 1 to `max`; a 422 naming it
+/// otherwise.
+///
+/// # Errors
+/// [`ApiError::Invalid`] naming `limit`.
+pub fn limit_param(raw: &str, max: u64) -> Result<u64, ApiError> {
+    raw.parse()
+        .ok()
+        .filter(|l| (1..=max).contains(l))
+        .ok_or_else(|| {
+            ApiError::invalid_parameter("limit", format!("expected an integer from 1 to {max}"))
+        })
+}
+
 /// Parses a path or query parameter into a domain type; a 422 naming `name` otherwise.
 ///
 /// # Errors

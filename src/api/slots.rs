@@ -482,7 +482,7 @@ async fn book_slot(
         match &outcome {
             Ok(BookOutcome::Booked(b)) => {
                 // The booking stands whatever happens next; a lost event is logged.
-                if let Err(e) = announce_booking(&state, cache, slot_id, owner, b.id).await {
+                if let Err(e) = announce(&state, cache, slot_id, b.id, Some(owner)).await {
                     tracing::error!(error = %e, slot = slot_id, "booked, but the event was not written");
                 }
             }
@@ -524,30 +524,21 @@ async fn located(state: &AppState, slot_id: i64) -> Result<FreeSlot, ApiError> {
     Ok(slot)
 }
 
-/// Ends the booker's hold and appends `booked` to the slot stream.
-async fn announce_booking(
-    state: &AppState,
-    cache: &crate::cache::Cache,
-    slot_id: i64,
-    owner: &str,
-    booking_id: i64,
-) -> Result<(), ApiError> {
-    let slot = located(state, slot_id).await?;
-    let event = event_data(&slot_info(&slot), &[("booking_id", booking_id.into())]);
-    cache.booked(slot_id, owner, &event).await?;
-    Ok(())
-}
-
-/// Appends `freed` to the slot stream: a cancelled booking's slot is free again.
-async fn announce_freed(
+/// Appends `booked` to the slot stream, ending the hold of the booker `booked_by`, or, with
+/// `None`, `freed`: a cancelled booking's slot is free again.
+async fn announce(
     state: &AppState,
     cache: &crate::cache::Cache,
     slot_id: i64,
     booking_id: i64,
+    booked_by: Option<&str>,
 ) -> Result<(), ApiError> {
     let slot = located(state, slot_id).await?;
     let event = event_data(&slot_info(&slot), &[("booking_id", booking_id.into())]);
-    cache.append_event("freed", &event).await?;
+    match booked_by {
+        Some(owner) => cache.booked(slot_id, owner, &event).await?,
+        None => cache.append_event("freed", &event).await?,
+    };
     Ok(())
 }
 
@@ -628,7 +619,7 @@ async fn cancel_booking(
                 board.freed(b.slot.id, id);
             }
             if let Some(cache) = &state.cache
-                && let Err(e) = announce_freed(&state, cache, b.slot.id, id).await
+                && let Err(e) = announce(&state, cache, b.slot.id, id, None).await
             {
                 tracing::error!(error = %e, booking = id, "cancelled, but the event was not written");
             }
