@@ -17,7 +17,7 @@ pub mod fixtures;
 pub mod garde;
 /// Coordinates, haversine distance, spatial index.
 pub mod geo;
-/// CSV readers: typed rows, errors with file, line, column and field.
+/// Input files → domain types: one CSV engine, its matching and garde readers, one error type.
 pub mod import;
 /// Long work off the request path: the durable jobs table's worker (batches, garde plans).
 pub mod jobs;

@@ -6,7 +6,7 @@
 
 use chrono::{Datelike, NaiveDateTime, TimeDelta, Timelike};
 use cpts::garde::calendar::paris_time;
-use cpts::garde::import::parse_datetime;
+use cpts::import::garde::parse_datetime;
 use libfuzzer_sys::fuzz_target;
 
 fn has_offset(s: &str) -> bool {

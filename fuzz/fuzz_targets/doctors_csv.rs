@@ -4,7 +4,7 @@
 //! the CSV writer whatever they hold).
 #![no_main]
 
-use cpts::import::{ImportError, MAX_ERRORS, read_doctors_from};
+use cpts::import::{Error, MAX_ERRORS, read_doctors_from};
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashSet;
 
@@ -34,8 +34,8 @@ fuzz_target!(|data: &[u8]| {
                 .unwrap_or_else(|e| panic!("written back, refused: {e}"));
             assert_eq!(again, doctors);
         }
-        Err(ImportError::Io { source, .. }) => panic!("I/O error from memory: {source}"),
-        Err(ImportError::Invalid(errors)) => {
+        Err(Error::Io { source, .. }) => panic!("I/O error from memory: {source}"),
+        Err(Error::Invalid(errors)) => {
             assert!(errors.len() <= MAX_ERRORS && !errors.is_empty());
             assert!(errors.found() >= errors.len() as u64);
             let mut previous = 0;

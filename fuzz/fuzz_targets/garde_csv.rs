@@ -6,7 +6,8 @@
 //! exactly the doctors a brute force finds (available for the whole shift, within max_km).
 #![no_main]
 
-use cpts::garde::import::{FILES, GardeImportError, MAX_ERRORS, parse_instance};
+use cpts::import::garde::{FILES, parse_instance};
+use cpts::import::{Error, MAX_ERRORS};
 use cpts::garde::instance::{Eligibility, MAX_NEED};
 use cpts::geo::{cost_m, haversine_m};
 use libfuzzer_sys::fuzz_target;
@@ -65,14 +66,14 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(got, expected, "candidates of {shift:?}");
             }
         }
-        Err(GardeImportError::Io { .. }) => panic!("I/O error from memory"),
-        Err(GardeImportError::Invalid(report)) => {
-            assert!(!report.found.is_empty());
-            for (file, found) in &report.found {
-                assert!(FILES.contains(&file.as_str()));
-                let listed: Vec<_> = report.errors.iter().filter(|e| &e.file == file).collect();
+        Err(Error::Io { .. }) => panic!("I/O error from memory"),
+        Err(Error::Invalid(report)) => {
+            assert!(report.files().next().is_some());
+            for (file, found) in report.files() {
+                assert!(FILES.contains(&file));
+                let listed: Vec<_> = report.iter().filter(|e| e.file == file).collect();
                 assert!(!listed.is_empty() && listed.len() <= MAX_ERRORS);
-                assert!(*found >= listed.len() as u64);
+                assert!(found >= listed.len() as u64);
                 for pair in listed.windows(2) {
                     let (a, b) = (pair[0], pair[1]);
                     assert!((a.line, a.column) <= (b.line, b.column), "{a:?} then {b:?}");

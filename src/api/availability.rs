@@ -1,7 +1,7 @@
 //! Garde availability (FORMATS.md §3): a médecin declares, lists and withdraws its own
 //! windows, and declares its garde limits (`max_shifts`, `max_km`).
 //!
-//! Date-times are read by the garde core's parser ([`crate::garde::import::parse_datetime`]):
+//! Date-times are read by the garde core's parser ([`crate::import::garde::parse_datetime`]):
 //! with an offset, an instant; without, Europe/Paris wall time, where a time in the spring gap
 //! is refused and an ambiguous one is its first occurrence. A window that covers one of the
 //! doctor's shifts on a published roster cannot be withdrawn (409
@@ -11,7 +11,7 @@ use super::auth::OwnRpps;
 use super::{ApiError, AppState, FieldError, Json, Path, Problem, parse_param};
 use crate::domain::MaxKm;
 use crate::garde::calendar::paris_time;
-use crate::garde::import::parse_datetime;
+use crate::import::garde::parse_datetime;
 use crate::store::{AvailabilityRecord, Withdrawal};
 use axum::extract::State;
 use axum::http::{StatusCode, header};

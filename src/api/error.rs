@@ -163,8 +163,8 @@ impl FieldError {
     }
 }
 
-impl From<crate::import::FieldError> for FieldError {
-    fn from(e: crate::import::FieldError) -> Self {
+impl From<crate::import::CellError> for FieldError {
+    fn from(e: crate::import::CellError) -> Self {
         FieldError::at_cell(e.line, e.column, e.field, e.message)
     }
 }

@@ -6,7 +6,7 @@
 //! sending it twice changes nothing the second time.
 
 use super::{ApiError, AppState, CpamStaff, FieldError, Json, Problem};
-use crate::import::{self, ImportError};
+use crate::import;
 use crate::store::ImportCounts;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRequest, Request, State};
@@ -85,7 +85,7 @@ async fn parse<T: Send + 'static>(
     body: Body,
     limit: usize,
     file: &'static str,
-    read: fn(FrameReader, &str) -> Result<Vec<T>, ImportError>,
+    read: fn(FrameReader, &str) -> Result<Vec<T>, import::Error>,
 ) -> Result<Vec<T>, ApiError> {
     let (tx, rx) = mpsc::channel(FRAMES_IN_FLIGHT);
     let reader = FrameReader {
@@ -132,20 +132,23 @@ async fn parse<T: Send + 'static>(
         None => {}
     }
     parsed.map_err(|e| match e {
-        ImportError::Invalid(errors) => ApiError::InvalidCsv {
+        import::Error::Invalid(errors) => ApiError::InvalidCsv {
             file: file.to_owned(),
             found: errors.found(),
             errors: errors.into_iter().map(FieldError::from).collect(),
         },
-        ImportError::Io { .. } => ApiError::Malformed("the CSV body cannot be read".to_owned()),
+        import::Error::Io { .. } => ApiError::Malformed("the CSV body cannot be read".to_owned()),
     })
 }
 
-fn read_patients(r: FrameReader, file: &str) -> Result<Vec<crate::domain::Patient>, ImportError> {
+fn read_patients(r: FrameReader, file: &str) -> Result<Vec<crate::domain::Patient>, import::Error> {
     import::read_patients_from(r, file)
 }
 
-fn read_doctors(r: FrameReader, file: &str) -> Result<Vec<crate::domain::Doctor>, ImportError> {
+fn read_doctors(
+    r: FrameReader,
+    file: &str,
+) -> Result<Vec<crate::domain::MatchingDoctor>, import::Error> {
     import::read_doctors_from(r, file)
 }
 

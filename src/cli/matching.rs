@@ -5,7 +5,7 @@
 
 use super::progress::Step;
 use crate::domain::{MaxKm, Rpps};
-use crate::import::{self, ImportError};
+use crate::import;
 use crate::matching::explain::{self, Detail, Reason};
 use crate::matching::whatif::Comparison;
 use crate::matching::{self, DEFAULT_MAX_KM, Instance, Solution};
@@ -77,7 +77,7 @@ pub fn run(args: &MatchArgs) -> ExitCode {
     match run_inner(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if let Some(ImportError::Invalid(errors)) = e.downcast_ref::<ImportError>() {
+            if let Some(import::Error::Invalid(errors)) = e.downcast_ref::<import::Error>() {
                 eprintln!("error: the instance was refused; nothing was written\n{errors}");
                 return ExitCode::from(super::EXIT_BAD_INPUT);
             }
@@ -450,7 +450,7 @@ pub fn check_exact(args: &CheckExactArgs) -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            if let Some(ImportError::Invalid(errors)) = e.downcast_ref::<ImportError>() {
+            if let Some(import::Error::Invalid(errors)) = e.downcast_ref::<import::Error>() {
                 eprintln!("error: the instance was refused\n{errors}");
                 return ExitCode::from(super::EXIT_BAD_INPUT);
             }

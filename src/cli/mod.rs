@@ -65,7 +65,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Garde(a) => match crate::garde::cli::run_cli(&a) {
             Ok(()) => ExitCode::SUCCESS,
             // run_cli has printed the full report of a refused instance.
-            Err(e) if e.downcast_ref::<crate::garde::GardeImportError>().is_some() => {
+            Err(e) if e.downcast_ref::<crate::import::Error>().is_some() => {
                 ExitCode::from(EXIT_BAD_INPUT)
             }
             Err(e) => {

@@ -5,7 +5,7 @@
 use super::matching::{checksum, parse_max_km, parse_rpps_list, resolve_without};
 use super::progress::Step;
 use crate::domain::{MaxKm, Rpps};
-use crate::import::{self, ImportError};
+use crate::import;
 use crate::matching::DEFAULT_MAX_KM;
 use crate::matching::verify::{self, Check, Expected, Report};
 use std::path::PathBuf;
@@ -34,7 +34,7 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            if let Some(ImportError::Invalid(errors)) = e.downcast_ref::<ImportError>() {
+            if let Some(import::Error::Invalid(errors)) = e.downcast_ref::<import::Error>() {
                 eprintln!("error: a file was refused; nothing was checked\n{errors}");
             } else {
                 eprintln!("error: {e:#}");

@@ -7,7 +7,7 @@ pub mod insee;
 pub mod patient;
 pub mod role;
 
-pub use doctor::Doctor;
+pub use doctor::MatchingDoctor;
 pub use ids::{CabinetId, IdError, PatientId, Rpps, RppsError};
 pub use insee::{Departement, InseeCode, InseeError};
 pub use patient::{MaxKm, MaxKmError, Patient, Tier};

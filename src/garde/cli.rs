@@ -2,11 +2,11 @@
 //! `unfilled.csv`, `slots.csv`, `carence.csv` and `summary.json`, and prints a one-screen
 //! summary. Files are written only after the whole input was accepted.
 
-use super::import::{self, FILES, GardeFieldErrors, GardeImportError};
 use super::instance::Instance;
 use super::report::{self, Carence, Counts, Fairness, Reason, Unfilled};
 use super::schedule::{self, NetworkStats, Objective, Schedule};
 use super::slots::{self, Slot};
+use crate::import::{self, CellErrors, garde::FILES};
 use anyhow::Context;
 use chrono::SecondsFormat;
 use sha2::{Digest, Sha256};
@@ -74,7 +74,7 @@ pub struct Summary {
 ///
 /// # Errors
 /// Bad input: the full error report is printed on stderr and the error is a
-/// [`GardeImportError`] (`e.downcast_ref::<GardeImportError>()`), for exit code 2. Anything
+/// [`crate::import::Error`] (`e.downcast_ref::<import::Error>()`), for exit code 2. Anything
 /// else (solver, self-check, writing) is another error.
 pub fn run_cli(args: &GardeArgs) -> anyhow::Result<()> {
     let out = match &args.out {
@@ -87,9 +87,9 @@ pub fn run_cli(args: &GardeArgs) -> anyhow::Result<()> {
             Ok(())
         }
         Err(e) => {
-            match e.downcast_ref::<GardeImportError>() {
-                Some(GardeImportError::Invalid(errors)) => eprintln!("{errors}"),
-                Some(GardeImportError::Io { file, source }) => {
+            match e.downcast_ref::<import::Error>() {
+                Some(import::Error::Invalid(errors)) => eprintln!("{errors}"),
+                Some(import::Error::Io { file, source }) => {
                     eprintln!("cannot read {file}: {source}");
                 }
                 None => {}
@@ -107,23 +107,20 @@ fn instance_name(dir: &Path) -> String {
 /// Reads `dir`, solves, checks and writes every output into `out`; returns the summary.
 ///
 /// # Errors
-/// As [`run_cli`]: a [`GardeImportError`] for bad input, written nowhere.
+/// As [`run_cli`]: a [`crate::import::Error`] for bad input, written nowhere.
 pub fn run(dir: &Path, out: &Path) -> anyhow::Result<Summary> {
     let t0 = Instant::now();
     let mut bytes = Vec::with_capacity(FILES.len());
     let mut hash = Sha256::new();
     for name in FILES {
         let path = dir.join(name);
-        let b = std::fs::read(&path).map_err(|source| GardeImportError::Io {
-            file: path.display().to_string(),
-            source,
-        })?;
+        let b = import::read_bytes(&path)?;
         hash.update(name.as_bytes());
         hash.update((b.len() as u64).to_le_bytes());
         hash.update(&b);
         bytes.push(b);
     }
-    let inst = import::parse_instance(&bytes[0], &bytes[1], &bytes[2], &bytes[3])?;
+    let inst = import::garde::parse_instance(&bytes[0], &bytes[1], &bytes[2], &bytes[3])?;
     let parse = t0.elapsed();
 
     let sched = schedule::solve(&inst).context("solving the roster")?;
@@ -403,9 +400,9 @@ pub fn render(s: &Summary, out: &Path) -> String {
 }
 
 /// The errors of a refused folder, for callers that print them their own way.
-pub fn import_errors(e: &anyhow::Error) -> Option<&GardeFieldErrors> {
-    match e.downcast_ref::<GardeImportError>() {
-        Some(GardeImportError::Invalid(errors)) => Some(errors),
+pub fn import_errors(e: &anyhow::Error) -> Option<&CellErrors> {
+    match e.downcast_ref::<import::Error>() {
+        Some(import::Error::Invalid(errors)) => Some(errors),
         _ => None,
     }
 }
@@ -446,7 +443,7 @@ mod tests {
         let e = run(d, &out).unwrap_err();
         let errors = import_errors(&e).expect("an import error");
         assert_eq!(
-            errors.errors[0].to_string().split(": ").next(),
+            errors[0].to_string().split(": ").next(),
             Some("availability.csv:2:3")
         );
         assert!(!out.exists());

@@ -502,7 +502,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         generate_fixtures(&root.join("data"), tmp.path()).unwrap();
         for name in ["metz-q", "metz-y", "dept-y"] {
-            for file in super::super::import::FILES {
+            for file in crate::import::garde::FILES {
                 let a = std::fs::read(tmp.path().join(name).join(file)).unwrap();
                 let b = std::fs::read(root.join(name).join(file)).unwrap();
                 assert!(a == b, "{name}/{file} differs from a fresh generation");
@@ -514,7 +514,7 @@ mod tests {
     fn generated_instances_read_back_without_error() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         for name in ["metz-q", "metz-y", "dept-y"] {
-            let inst = super::super::import::read_instance(&root.join(name)).unwrap();
+            let inst = crate::import::garde::read_instance(&root.join(name)).unwrap();
             assert!(inst.doctors.len() >= 150, "{name}");
         }
     }

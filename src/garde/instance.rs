@@ -1,6 +1,6 @@
 //! A garde instance (FORMATS.md §3) as typed values, its shifts, and who may take each one.
 //!
-//! The CSV reader ([`super::import`]) and, later, the HTTP API both build an [`Instance`]; every
+//! The CSV reader ([`crate::import::garde`]) and, later, the HTTP API both build an [`Instance`]; every
 //! solver, oracle and report starts from it. No I/O here.
 
 use super::calendar::{self, ShiftKind};

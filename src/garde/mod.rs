@@ -1,7 +1,6 @@
 //! Cabinet de garde scheduling (FORMATS.md §3) and consultation slots (§4).
 //!
 //! * [`calendar`]: shifts of a period, public holidays (Alsace-Moselle included), DST.
-//! * [`import`]: the four CSV files of an instance folder → [`Instance`], or every error.
 //! * [`instance`]: the typed instance, its shifts and who may take each one.
 //! * [`roster`]: what solvers return, its objective vector and the feasibility check.
 //! * [`schedule`]: the exact lexicographic optimum by min-cost flow ([`mcmf`]).
@@ -11,11 +10,11 @@
 //! * [`fixtures`]: deterministic instances from the reference data (metz-q, metz-y, dept-y).
 //! * [`cli`]: `cpts garde DIR`.
 //!
-//! The core (`import` → `schedule` → `report`/`slots`) does no I/O but reading bytes; the
-//! HTTP API reuses it as is. Only `cli` and `fixtures` write files.
+//! An instance folder is read by [`crate::import::garde`] (re-exported as [`read_instance`]):
+//! the four CSV files → [`Instance`], or every error. The core (`schedule` → `report`/`slots`)
+//! does no I/O; the HTTP API reuses it as is. Only `cli` and `fixtures` write files.
 //!
 //! [`calendar`]: crate::garde::calendar
-//! [`import`]: crate::garde::import
 //! [`Instance`]: crate::garde::Instance
 //! [`instance`]: crate::garde::instance
 //! [`roster`]: crate::garde::roster
@@ -31,15 +30,14 @@ pub mod calendar;
 pub mod cli;
 pub mod exact;
 pub mod fixtures;
-pub mod import;
 pub mod instance;
 pub mod report;
 pub mod roster;
 pub mod schedule;
 pub mod slots;
 
+pub use crate::import::garde::read_instance;
 pub use cli::{GardeArgs, run_cli};
 pub use fixtures::generate_fixtures;
-pub use import::{GardeImportError, read_instance};
 pub use instance::{Cabinet, GardeDoctor, Instance, Period, Window};
 pub use schedule::{Objective, Roster, Schedule, solve};

@@ -5,8 +5,8 @@
 //! is right for the instance is [`crate::matching::verify`]'s job. Patient ids are
 //! pseudonymous, but the messages quote no cell all the same, as for patients.csv.
 
-use super::table::{Column, read_table, whole};
-use super::{FieldError, FieldErrors, ImportError, read_path};
+use super::table::{Column, Table, read_table, whole};
+use super::{CellError, CellErrors, Error, read_path};
 use crate::domain::{PatientId, Rpps, Tier};
 use crate::matching::verify::{
     AssignmentRow, BatchResult, CertificateClaim, SummaryClaim, UnmatchedRow,
@@ -15,49 +15,28 @@ use std::io::Read;
 use std::path::Path;
 
 const ASSIGNMENT_COLUMNS: [Column; 3] = [
-    Column {
-        name: "patient_id",
-        required: true,
-    },
-    Column {
-        name: "rpps",
-        required: true,
-    },
-    Column {
-        name: "distance_m",
-        required: true,
-    },
+    Column::required("patient_id"),
+    Column::required("rpps"),
+    Column::required("distance_m"),
 ];
 
 const UNMATCHED_COLUMNS: [Column; 3] = [
-    Column {
-        name: "patient_id",
-        required: true,
-    },
-    Column {
-        name: "tier",
-        required: true,
-    },
-    Column {
-        name: "reason",
-        required: true,
-    },
+    Column::required("patient_id"),
+    Column::required("tier"),
+    Column::required("reason"),
 ];
 
 /// Reads `assignments.csv` (`patient_id,rpps,distance_m`) from `reader`.
 ///
 /// # Errors
 /// As [`super::read_patients`].
-pub fn read_assignments_from<R: Read>(
-    reader: R,
-    file: &str,
-) -> Result<Vec<AssignmentRow>, ImportError> {
-    read_table(reader, file, &ASSIGNMENT_COLUMNS, |row| {
+pub fn read_assignments_from<R: Read>(reader: R, file: &str) -> Result<Vec<AssignmentRow>, Error> {
+    read_table(Table::open(reader, file, &ASSIGNMENT_COLUMNS)?, |row| {
         let line = row.line();
         let patient = row.required(0, str::parse::<PatientId>);
         let rpps = row.required(1, str::parse::<Rpps>);
         let distance_m = row.required(2, |s| {
-            whole(s, u64::from(u32::MAX)).ok_or("expected a whole number of metres")
+            whole(s, 0, u64::from(u32::MAX)).map_err(|_| "expected a whole number of metres")
         });
         Some(AssignmentRow {
             line,
@@ -72,16 +51,14 @@ pub fn read_assignments_from<R: Read>(
 ///
 /// # Errors
 /// As [`super::read_patients`].
-pub fn read_unmatched_from<R: Read>(
-    reader: R,
-    file: &str,
-) -> Result<Vec<UnmatchedRow>, ImportError> {
-    read_table(reader, file, &UNMATCHED_COLUMNS, |row| {
+pub fn read_unmatched_from<R: Read>(reader: R, file: &str) -> Result<Vec<UnmatchedRow>, Error> {
+    read_table(Table::open(reader, file, &UNMATCHED_COLUMNS)?, |row| {
         let line = row.line();
         let patient = row.required(0, str::parse::<PatientId>);
         let tier = row.required(1, |s| {
-            whole(s, 3)
-                .and_then(|n| Tier::from_number(n as u8))
+            whole(s, 1u8, 3)
+                .ok()
+                .and_then(Tier::from_number)
                 .ok_or("expected 1, 2 or 3")
         });
         let reason = row.required(2, |s| Ok::<_, String>(s.to_owned()));
@@ -95,23 +72,23 @@ pub fn read_unmatched_from<R: Read>(
 }
 
 /// Reads a JSON file into `T`; a syntax or shape error names the line and column.
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ImportError> {
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
     read_path(path, |file, name| {
         serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
             if e.is_io() {
-                return ImportError::Io {
+                return Error::Io {
                     file: name.to_owned(),
                     source: e.into(),
                 };
             }
-            let error = FieldError {
+            let error = CellError {
                 file: name.to_owned(),
                 line: e.line() as u64,
                 column: e.column() as u64,
                 field: String::new(),
                 message: e.to_string(),
             };
-            ImportError::Invalid(FieldErrors::one_file(name, vec![error], 1))
+            Error::Invalid(CellErrors::one_file(name, vec![error], 1))
         })
     })
 }
@@ -121,7 +98,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ImportErr
 /// # Errors
 /// The first file that cannot be read, or that breaks its format, in the order assignments,
 /// unmatched, summary, certificate.
-pub fn read_batch_result(dir: &Path) -> Result<BatchResult, ImportError> {
+pub fn read_batch_result(dir: &Path) -> Result<BatchResult, Error> {
     let assignments = read_path(&dir.join("assignments.csv"), read_assignments_from)?;
     let unmatched = read_path(&dir.join("unmatched.csv"), read_unmatched_from)?;
     let summary: SummaryClaim = read_json(&dir.join("summary.json"))?;
@@ -152,7 +129,7 @@ mod tests {
     fn an_unmatched_row_with_tier_4_is_refused() {
         let csv = "patient_id,tier,reason,detail\nP01,4,capacity_exhausted,\"x\"\n";
         match read_unmatched_from(csv.as_bytes(), "unmatched.csv") {
-            Err(ImportError::Invalid(e)) => {
+            Err(Error::Invalid(e)) => {
                 assert_eq!((e[0].line, e[0].field.as_str()), (2, "tier"));
             }
             other => panic!("expected a field error, got {other:?}"),

@@ -411,7 +411,7 @@ fn tarjan(g: &DoctorGraph) -> (Vec<u32>, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Doctor, MaxKm, Patient, Rpps};
+    use crate::domain::{MatchingDoctor, MaxKm, Patient, Rpps};
     use crate::geo::Coordinates;
     use crate::matching::solve;
 
@@ -427,8 +427,8 @@ mod tests {
         }
     }
 
-    fn doctor(body: &str, lat: f64, capacity: u32) -> Doctor {
-        Doctor {
+    fn doctor(body: &str, lat: f64, capacity: u32) -> MatchingDoctor {
+        MatchingDoctor {
             rpps: Rpps::with_check_digit(body).unwrap(),
             name: String::new(),
             coords: Coordinates::new(lat, 6.18).unwrap(),

@@ -537,7 +537,7 @@ pub(crate) fn log_ms(d: Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Doctor, MaxKm, Patient};
+    use crate::domain::{MatchingDoctor, MaxKm, Patient};
     use crate::geo::Coordinates;
 
     fn patient(i: usize, lat: f64, lon: f64, ald: bool) -> Patient {
@@ -552,8 +552,8 @@ mod tests {
         }
     }
 
-    fn doctor(body: &str, lat: f64, lon: f64, capacity: u32) -> Doctor {
-        Doctor {
+    fn doctor(body: &str, lat: f64, lon: f64, capacity: u32) -> MatchingDoctor {
+        MatchingDoctor {
             rpps: crate::domain::Rpps::with_check_digit(body).unwrap(),
             name: String::new(),
             coords: Coordinates::new(lat, lon).unwrap(),

@@ -1,7 +1,7 @@
 //! A matching instance (FORMATS.md §2) and what every solver returns: [`Matching`], its
 //! [`Objective`] and its feasibility check.
 
-use crate::domain::{Doctor, MaxKm, Patient};
+use crate::domain::{MatchingDoctor, MaxKm, Patient};
 use crate::geo::{cost_m, haversine_m};
 use serde::{Deserialize, Serialize};
 
@@ -12,13 +12,13 @@ pub const DEFAULT_MAX_KM: f64 = 10.0;
 #[derive(Clone, Debug)]
 pub struct Instance {
     pub patients: Vec<Patient>,
-    pub doctors: Vec<Doctor>,
+    pub doctors: Vec<MatchingDoctor>,
     pub default_max_km: MaxKm,
 }
 
 impl Instance {
     /// The limit in metres of a pair: `min(p.max_km or default, d.max_km or ∞) × 1000`.
-    pub fn limit_m(&self, p: &Patient, d: &Doctor) -> f64 {
+    pub fn limit_m(&self, p: &Patient, d: &MatchingDoctor) -> f64 {
         let pl = p.max_km.unwrap_or(self.default_max_km).metres();
         match d.max_km {
             Some(dl) => pl.min(dl.metres()),

@@ -129,7 +129,7 @@ pub fn compare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Doctor, MaxKm, Patient, Rpps};
+    use crate::domain::{MatchingDoctor, MaxKm, Patient, Rpps};
     use crate::geo::Coordinates;
 
     fn patient(i: usize, lat: f64, insee: &str, ald: bool) -> Patient {
@@ -144,8 +144,8 @@ mod tests {
         }
     }
 
-    fn doctor(body: &str, lat: f64, insee: &str, capacity: u32) -> Doctor {
-        Doctor {
+    fn doctor(body: &str, lat: f64, insee: &str, capacity: u32) -> MatchingDoctor {
+        MatchingDoctor {
             rpps: Rpps::with_check_digit(body).unwrap(),
             name: String::new(),
             coords: Coordinates::new(lat, 6.18).unwrap(),

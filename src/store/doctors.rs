@@ -1,7 +1,7 @@
 //! The `doctors` table: GPs as imported by the CPAM, and the capacity they declare.
 
 use super::{Error, Store, float_or_absent, now};
-use crate::domain::{Doctor, MaxKm, Rpps};
+use crate::domain::{MatchingDoctor, MaxKm, Rpps};
 use crate::geo::Coordinates;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 /// A stored doctor, with when the capacity was last declared.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DoctorRecord {
-    pub doctor: Doctor,
+    pub doctor: MatchingDoctor,
     /// Unix seconds of the last capacity declaration through the API; `None` when the
     /// capacity is still the imported one.
     pub capacity_updated_at: Option<i64>,
@@ -27,7 +27,7 @@ impl TryFrom<AnyRow> for DoctorRecord {
         let insee: String = row.try_get("insee")?;
         let capacity: i64 = row.try_get("capacity")?;
         let max_km: Option<f64> = row.try_get("max_km")?;
-        let doctor = Doctor {
+        let doctor = MatchingDoctor {
             rpps: rpps.parse().map_err(|_| Error::Corrupt("doctors.rpps"))?,
             name: row.try_get("name")?,
             coords: Coordinates::new(row.try_get("lat")?, row.try_get("lon")?)
@@ -52,7 +52,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Unavailable`]; nothing is written on any error.
-    pub async fn upsert_doctors(&self, doctors: &[Doctor]) -> Result<(), Error> {
+    pub async fn upsert_doctors(&self, doctors: &[MatchingDoctor]) -> Result<(), Error> {
         let at = now();
         let mut tx = self.pool.begin().await?;
         for d in doctors {

@@ -5,7 +5,7 @@ use super::{
     AuditEntry, Error, NULLABLE_FLOAT, Store, append_audit_in, float_or_absent, now,
     templated_values_clause, values_clause,
 };
-use crate::domain::{Doctor, InseeCode, MaxKm, Patient};
+use crate::domain::{InseeCode, MatchingDoctor, MaxKm, Patient};
 use crate::geo::Coordinates;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -159,7 +159,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Unavailable`]; nothing is written on any error.
-    pub async fn import_doctors(&self, doctors: &[Doctor]) -> Result<ImportCounts, Error> {
+    pub async fn import_doctors(&self, doctors: &[MatchingDoctor]) -> Result<ImportCounts, Error> {
         let at = now();
         let mut tx = self.pool.begin().await?;
         let ids: Vec<&str> = doctors.iter().map(|d| d.rpps.as_str()).collect();
@@ -228,7 +228,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
-    pub async fn doctors_with_capacity(&self) -> Result<Vec<Doctor>, Error> {
+    pub async fn doctors_with_capacity(&self) -> Result<Vec<MatchingDoctor>, Error> {
         let rows = sqlx::query(
             "SELECT rpps, name, lat, lon, insee, capacity, max_km, capacity_updated_at, \
              updated_at FROM doctors WHERE capacity > 0 ORDER BY rpps",

@@ -3,7 +3,7 @@
 
 use crate::helpers::{TestApp, assert_problem, both_backends, only_error};
 use crate::slots::{seed_plan, store_cabinet};
-use cpts::domain::{Doctor, Role, Rpps};
+use cpts::domain::{MatchingDoctor, Role, Rpps};
 use cpts::geo::Coordinates;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -27,8 +27,8 @@ fn other_gp() -> Rpps {
     "10123456781".parse().unwrap()
 }
 
-fn doctor(rpps: Rpps) -> Doctor {
-    Doctor {
+fn doctor(rpps: Rpps) -> MatchingDoctor {
+    MatchingDoctor {
         rpps,
         name: "Dr Test".to_owned(),
         coords: Coordinates::new(48.6921, 6.1844).unwrap(),

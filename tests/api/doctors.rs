@@ -1,7 +1,7 @@
 //! `PUT /doctors/{rpps}/capacity` and `GET /doctors/{rpps}`.
 
 use crate::helpers::{TestApp, assert_problem, both_backends, only_error};
-use cpts::domain::{Doctor, Role, Rpps};
+use cpts::domain::{MatchingDoctor, Role, Rpps};
 use cpts::geo::Coordinates;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -28,8 +28,8 @@ fn other_gp() -> Rpps {
     "10123456781".parse().unwrap()
 }
 
-fn doctor(rpps: Rpps) -> Doctor {
-    Doctor {
+fn doctor(rpps: Rpps) -> MatchingDoctor {
+    MatchingDoctor {
         rpps,
         name: "Dr Test".to_owned(),
         coords: Coordinates::new(48.6921, 6.1844).unwrap(),

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use cpts::config::{Config, Secret};
-use cpts::domain::{Doctor, Role, Rpps};
+use cpts::domain::{MatchingDoctor, Role, Rpps};
 use cpts::startup::Application;
 use cpts::store::Store;
 use cpts::tokens::{self, TokenKey};
@@ -305,7 +305,7 @@ impl TestApp {
     }
 
     /// Stores doctors as a CPAM import would.
-    pub async fn seed_doctors(&self, doctors: &[Doctor]) {
+    pub async fn seed_doctors(&self, doctors: &[MatchingDoctor]) {
         self.store.upsert_doctors(doctors).await.unwrap();
     }
 

@@ -1,6 +1,6 @@
 //! Builders for hand-made instances, and the proptest strategy for random small ones.
 
-use cpts::domain::{Doctor, MaxKm, Patient, PatientId, Rpps};
+use cpts::domain::{MatchingDoctor, MaxKm, Patient, PatientId, Rpps};
 use cpts::geo::{Coordinates, EARTH_RADIUS_M, haversine_m};
 use cpts::matching::Instance;
 use proptest::collection::vec;
@@ -45,9 +45,9 @@ pub fn patient(i: usize, at: Coordinates, tier: u8) -> Patient {
     }
 }
 
-/// Doctor number `i` (RPPS `1` + `i` on 9 digits + Luhn key) with no limit of its own.
-pub fn doctor(i: usize, at: Coordinates, capacity: u32) -> Doctor {
-    Doctor {
+/// MatchingDoctor number `i` (RPPS `1` + `i` on 9 digits + Luhn key) with no limit of its own.
+pub fn doctor(i: usize, at: Coordinates, capacity: u32) -> MatchingDoctor {
+    MatchingDoctor {
         rpps: Rpps::with_check_digit(&format!("1{i:09}")).unwrap(),
         name: format!("Dr {i}"),
         coords: at,
@@ -58,7 +58,7 @@ pub fn doctor(i: usize, at: Coordinates, capacity: u32) -> Doctor {
 }
 
 /// An instance with the given batch default, in kilometres.
-pub fn instance(patients: Vec<Patient>, doctors: Vec<Doctor>, default_km: f64) -> Instance {
+pub fn instance(patients: Vec<Patient>, doctors: Vec<MatchingDoctor>, default_km: f64) -> Instance {
     Instance {
         patients,
         doctors,
@@ -149,7 +149,7 @@ fn raw_doctor(capacity: std::ops::RangeInclusive<u32>) -> impl Strategy<Value = 
     )
 }
 
-fn point(place: &Place, sites: &[(f64, f64)], doctors: &[Doctor]) -> Coordinates {
+fn point(place: &Place, sites: &[(f64, f64)], doctors: &[MatchingDoctor]) -> Coordinates {
     let (lat, lon) = match *place {
         Place::Random(a, o) => (a, o),
         Place::Site(i) => sites[i % sites.len()],

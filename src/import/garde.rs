@@ -1,30 +1,25 @@
-//! Readers of a garde instance folder (FORMATS.md §3): `cabinets.csv`, `doctors.csv`,
-//! `availability.csv` and `period.csv` become an [`Instance`] at once, or are refused whole.
+//! The garde instance folder (FORMATS.md §3): `cabinets.csv`, `doctors.csv`,
+//! `availability.csv` and `period.csv` become a [`garde::Instance`](Instance) at once, or are
+//! refused whole, through the same table reader and errors as every other file of
+//! [`crate::import`].
 //!
-//! Errors have the shape of [`crate::import`]: file, line, column, field and message, one line
-//! each (`availability.csv:7:2: field `start`: …`). Each file lists its first [`MAX_ERRORS`]
-//! errors (in line order) and counts the rest; when any file has an error, no instance is
-//! returned, so the caller writes nothing. Cross-file rules (an RPPS of `availability.csv`
-//! unknown to `doctors.csv`) and cross-row rules (overlapping windows of one doctor) are errors
-//! of the file that holds the offending row.
+//! Each file lists its first [`MAX_ERRORS`](super::MAX_ERRORS) errors (in (line, column)
+//! order) and counts the rest; when any file has an error, no instance is returned, so the
+//! caller writes nothing. Cross-file rules (an RPPS of `availability.csv` unknown to
+//! `doctors.csv`) and cross-row rules (overlapping windows of one doctor) are errors of the
+//! file that holds the offending row.
 
-use super::calendar::paris_instant;
-use super::instance::{
+use super::table::{Column, FirstLines, Table, max_km, whole};
+use super::{CellErrors, Error, read_bytes};
+use crate::domain::{CabinetId, InseeCode, Rpps};
+use crate::garde::calendar::paris_instant;
+use crate::garde::instance::{
     Cabinet, DEFAULT_SLOT_MINUTES, GardeDoctor, Instance, MAX_NEED, Period, PeriodError, Window,
     check_slot_minutes,
 };
-mod table;
-
-use crate::domain::{CabinetId, InseeCode, MaxKm, Rpps};
-use crate::import::FieldError;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Timelike, Utc};
 use std::collections::HashMap;
-use std::fmt;
 use std::path::Path;
-use table::{Collector, Table, unique, whole};
-
-/// At most this many errors are listed per file (FORMATS.md §1); the rest are counted.
-pub const MAX_ERRORS: usize = 100;
 
 /// The four files of an instance, in the order they are read and reported.
 pub const FILES: [&str; 4] = [
@@ -34,77 +29,18 @@ pub const FILES: [&str; 4] = [
     "period.csv",
 ];
 
-/// Why a garde instance was not imported. The CLI maps it to exit code 2.
-#[derive(Debug, thiserror::Error)]
-pub enum GardeImportError {
-    /// A file could not be opened or read.
-    #[error("cannot read {file}")]
-    Io {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
-    /// The files were read but break the rules of FORMATS.md; every error found is listed.
-    #[error("{0}")]
-    Invalid(GardeFieldErrors),
-}
-
-/// The errors of the refused files: the first [`MAX_ERRORS`] of each, and how many in all.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GardeFieldErrors {
-    /// Listed errors, file by file (in [`FILES`] order), each file in (line, column) order.
-    pub errors: Vec<FieldError>,
-    /// For each refused file: its name and how many errors it had (≥ those listed).
-    pub found: Vec<(String, u64)>,
-}
-
-impl GardeFieldErrors {
-    /// How many errors were found in all, listed or not.
-    pub fn total(&self) -> u64 {
-        self.found.iter().map(|(_, n)| n).sum()
-    }
-}
-
-/// Per file, a header line (`availability.csv: 3 errors; nothing was imported`), then one line
-/// per listed error, as [`crate::import::FieldErrors`] does.
-impl fmt::Display for GardeFieldErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (file, found)) in self.found.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            let listed: Vec<_> = self.errors.iter().filter(|e| e.file == *file).collect();
-            let plural = if *found == 1 { "" } else { "s" };
-            write!(f, "{file}: {found} error{plural}")?;
-            if (listed.len() as u64) < *found {
-                write!(f, " (the first {} are listed)", listed.len())?;
-            }
-            f.write_str("; nothing was imported")?;
-            for e in listed {
-                write!(f, "\n{e}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Reads the instance in folder `dir` (FORMATS.md §3).
 ///
 /// # Errors
-/// [`GardeImportError::Io`] when a file cannot be read (the first such file);
-/// [`GardeImportError::Invalid`] with every error of every file otherwise.
+/// [`Error::Io`] when a file cannot be read (the first such file, named by its path);
+/// [`Error::Invalid`] with every error of every file otherwise.
 ///
 /// # Complexity
 /// One pass per file, O(rows · log rows) for the overlap check.
-pub fn read_instance(dir: &Path) -> Result<Instance, GardeImportError> {
+pub fn read_instance(dir: &Path) -> Result<Instance, Error> {
     let mut bytes = Vec::with_capacity(FILES.len());
     for name in FILES {
-        let path = dir.join(name);
-        let b = std::fs::read(&path).map_err(|source| GardeImportError::Io {
-            file: path.display().to_string(),
-            source,
-        })?;
-        bytes.push(b);
+        bytes.push(read_bytes(&dir.join(name))?);
     }
     parse_instance(&bytes[0], &bytes[1], &bytes[2], &bytes[3])
 }
@@ -112,40 +48,25 @@ pub fn read_instance(dir: &Path) -> Result<Instance, GardeImportError> {
 /// Parses the four files of an instance from memory (for callers that did not read a folder).
 ///
 /// # Errors
-/// [`GardeImportError::Invalid`] with every error found.
+/// [`Error::Invalid`] with every error found, file after file in [`FILES`] order.
 pub fn parse_instance(
     cabinets: &[u8],
     doctors: &[u8],
     availability: &[u8],
     period: &[u8],
-) -> Result<Instance, GardeImportError> {
-    let mut report = GardeFieldErrors {
-        errors: Vec::new(),
-        found: Vec::new(),
-    };
-    let mut absorb = |file: &str, mut c: Collector| {
-        if c.found > 0 {
-            // Lines come in order; within a row, columns in header order.
-            c.kept.sort_by_key(|e| (e.line, e.column));
-            report.errors.extend(c.kept);
-            report.found.push((file.to_owned(), c.found));
-        }
-    };
-    let (cabs, c) = read_cabinets(cabinets);
-    absorb(FILES[0], c);
-    let (docs, known, c) = read_doctors(doctors);
-    absorb(FILES[1], c);
+) -> Result<Instance, Error> {
+    let (cabs, e_cabinets) = read_cabinets(cabinets)?;
+    let (docs, known, e_doctors) = read_doctors(doctors)?;
     let index: HashMap<Rpps, usize> = docs
         .iter()
         .enumerate()
         .map(|(i, d)| (d.rpps.clone(), i))
         .collect();
-    let (windows, c) = read_availability(availability, known.as_ref(), &index, docs.len());
-    absorb(FILES[2], c);
-    let (per, c) = read_period(period);
-    absorb(FILES[3], c);
-    if !report.found.is_empty() {
-        return Err(GardeImportError::Invalid(report));
+    let (windows, e_availability) =
+        read_availability(availability, known.as_ref(), &index, docs.len())?;
+    let (per, e_period) = read_period(period)?;
+    if let Some(errors) = CellErrors::gather([e_cabinets, e_doctors, e_availability, e_period]) {
+        return Err(Error::Invalid(errors));
     }
     Ok(Instance {
         cabinets: cabs,
@@ -155,39 +76,45 @@ pub fn parse_instance(
     })
 }
 
-fn read_cabinets(bytes: &[u8]) -> (Vec<Cabinet>, Collector) {
-    const COLS: [(&str, bool); 7] = [
-        ("cabinet_id", true),
-        ("name", true),
-        ("lat", true),
-        ("lon", true),
-        ("insee", true),
-        ("need", true),
-        ("slot_minutes", false),
-    ];
-    let mut errs = Collector::new(FILES[0]);
+/// What a reader of one file returns: its values (meaningful only without errors) and errors.
+type Read<T> = Result<(T, Option<CellErrors>), Error>;
+
+const CABINET_ID: usize = 0;
+const C_NAME: usize = 1;
+const C_LAT: usize = 2;
+const C_LON: usize = 3;
+const C_INSEE: usize = 4;
+const NEED: usize = 5;
+const SLOT_MINUTES: usize = 6;
+
+const CABINET_COLUMNS: [Column; 7] = [
+    Column::required("cabinet_id"),
+    Column::required("name"),
+    Column::required("lat"),
+    Column::required("lon"),
+    Column::required("insee"),
+    Column::required("need"),
+    Column::optional("slot_minutes"),
+];
+
+fn read_cabinets(bytes: &[u8]) -> Read<Vec<Cabinet>> {
+    let mut t = Table::open(bytes, FILES[0], &CABINET_COLUMNS)?;
     let mut out = Vec::new();
-    let Some(mut t) = Table::open(bytes, &COLS, &mut errs) else {
-        return (out, errs);
-    };
-    let mut seen = HashMap::new();
-    while t.next_row(&mut errs) {
-        let before = errs.found;
-        let id = t.required(0, &mut errs, str::parse::<CabinetId>);
-        if let Some(id) = &id
-            && let Err(m) = unique(&mut seen, id, t.line)
-        {
-            t.error(&mut errs, 0, m);
+    let mut seen = FirstLines::default();
+    while let Some(mut row) = t.next_row()? {
+        let id = row.required(CABINET_ID, str::parse::<CabinetId>);
+        if let Some(id) = &id {
+            row.unique(CABINET_ID, &mut seen, id, Some(id));
         }
-        let name = t.text(1, &mut errs).map(str::to_owned);
-        let coords = t.coordinates(2, 3, &mut errs);
-        let insee = t.required(4, &mut errs, str::parse::<InseeCode>);
-        let need = t.required(5, &mut errs, |s| whole(s, 1, MAX_NEED));
-        let slot = t.optional(6, &mut errs, |s| {
+        let name = row.text(C_NAME).map(str::to_owned);
+        let coords = row.coordinates(C_LAT, C_LON);
+        let insee = row.required(C_INSEE, str::parse::<InseeCode>);
+        let need = row.required(NEED, |s| whole(s, 1, MAX_NEED));
+        let slot = row.optional(SLOT_MINUTES, |s| {
             let v = whole(s, 1, 120)?;
             check_slot_minutes(v).map_err(str::to_owned)
         });
-        if errs.found == before
+        if !row.has_errors()
             && let (Some(id), Some(name), Some(coords), Some(insee), Some(need), Some(slot)) =
                 (id, name, coords, insee, need, slot)
         {
@@ -201,47 +128,48 @@ fn read_cabinets(bytes: &[u8]) -> (Vec<Cabinet>, Collector) {
             });
         }
     }
-    (out, errs)
+    Ok((out, t.finish()))
 }
 
-/// Doctors, and the set of RPPS numbers readable in the file (`None` when it has no `rpps`
-/// column), so that `availability.csv` is checked even when `doctors.csv` has other errors.
-fn read_doctors(bytes: &[u8]) -> (Vec<GardeDoctor>, Option<HashMap<Rpps, u64>>, Collector) {
-    const COLS: [(&str, bool); 7] = [
-        ("rpps", true),
-        ("name", true),
-        ("lat", true),
-        ("lon", true),
-        ("insee", true),
-        ("max_shifts", true),
-        ("max_km", true),
-    ];
-    let mut errs = Collector::new(FILES[1]);
+const RPPS: usize = 0;
+const D_NAME: usize = 1;
+const D_LAT: usize = 2;
+const D_LON: usize = 3;
+const D_INSEE: usize = 4;
+const MAX_SHIFTS: usize = 5;
+const MAX_KM: usize = 6;
+
+const DOCTOR_COLUMNS: [Column; 7] = [
+    Column::required("rpps"),
+    Column::required("name"),
+    Column::required("lat"),
+    Column::required("lon"),
+    Column::required("insee"),
+    Column::required("max_shifts"),
+    Column::required("max_km"),
+];
+
+/// The RPPS numbers readable in `doctors.csv`; `None` when it has no `rpps` column.
+type Known = Option<FirstLines<Rpps>>;
+
+/// Doctors, and the RPPS numbers readable in the file, so that `availability.csv` is checked
+/// even when `doctors.csv` has other errors.
+fn read_doctors(bytes: &[u8]) -> Result<(Vec<GardeDoctor>, Known, Option<CellErrors>), Error> {
+    let mut t = Table::open(bytes, FILES[1], &DOCTOR_COLUMNS)?;
+    let has_rpps = t.has(RPPS);
     let mut out = Vec::new();
-    let Some(mut t) = Table::open(bytes, &COLS, &mut errs) else {
-        return (out, None, errs);
-    };
-    let has_rpps = t.index[0].is_some();
-    let mut seen = HashMap::new();
-    while t.next_row(&mut errs) {
-        let before = errs.found;
-        let rpps = t.required(0, &mut errs, str::parse::<Rpps>);
-        if let Some(r) = &rpps
-            && let Err(m) = unique(&mut seen, r, t.line)
-        {
-            t.error(&mut errs, 0, m);
+    let mut seen = FirstLines::default();
+    while let Some(mut row) = t.next_row()? {
+        let rpps = row.required(RPPS, str::parse::<Rpps>);
+        if let Some(r) = &rpps {
+            row.unique(RPPS, &mut seen, r, Some(r));
         }
-        let name = t.text(1, &mut errs).map(str::to_owned);
-        let coords = t.coordinates(2, 3, &mut errs);
-        let insee = t.required(4, &mut errs, str::parse::<InseeCode>);
-        let max_shifts = t.required(5, &mut errs, |s| whole(s, 0, 100_000));
-        let max_km = t.required(6, &mut errs, |s| {
-            let v: f64 = s
-                .parse()
-                .map_err(|_| "expected a number of kilometres".to_owned())?;
-            MaxKm::new(v).map_err(|e| e.to_string())
-        });
-        if errs.found == before
+        let name = row.text(D_NAME).map(str::to_owned);
+        let coords = row.coordinates(D_LAT, D_LON);
+        let insee = row.required(D_INSEE, str::parse::<InseeCode>);
+        let max_shifts = row.required(MAX_SHIFTS, |s| whole(s, 0, 100_000));
+        let max_km = row.required(MAX_KM, max_km);
+        if !row.has_errors()
             && let (Some(rpps), Some(name), Some(coords), Some(insee), Some(ms), Some(mk)) =
                 (rpps, name, coords, insee, max_shifts, max_km)
         {
@@ -255,7 +183,7 @@ fn read_doctors(bytes: &[u8]) -> (Vec<GardeDoctor>, Option<HashMap<Rpps, u64>>, 
             });
         }
     }
-    (out, has_rpps.then_some(seen), errs)
+    Ok((out, has_rpps.then_some(seen), t.finish()))
 }
 
 /// Parses an ISO 8601 date-time (FORMATS.md §3): with an offset (`Z`, `±HH:MM`, `±HHMM`,
@@ -325,50 +253,49 @@ fn split_offset(s: &str) -> Option<(&str, Option<FixedOffset>)> {
     ))
 }
 
+const A_RPPS: usize = 0;
+const START: usize = 1;
+const END: usize = 2;
+
+const AVAILABILITY_COLUMNS: [Column; 3] = [
+    Column::required("rpps"),
+    Column::required("start"),
+    Column::required("end"),
+];
+
 fn read_availability(
     bytes: &[u8],
-    known: Option<&HashMap<Rpps, u64>>,
+    known: Option<&FirstLines<Rpps>>,
     index: &HashMap<Rpps, usize>,
     doctors: usize,
-) -> (Vec<Vec<Window>>, Collector) {
-    const COLS: [(&str, bool); 3] = [("rpps", true), ("start", true), ("end", true)];
-    let mut errs = Collector::new(FILES[2]);
+) -> Read<Vec<Vec<Window>>> {
+    let mut t = Table::open(bytes, FILES[2], &AVAILABILITY_COLUMNS)?;
     let mut windows: Vec<Vec<Window>> = vec![Vec::new(); doctors];
-    let Some(mut t) = Table::open(bytes, &COLS, &mut errs) else {
-        return (windows, errs);
-    };
-    // Valid rows of every RPPS known to doctors.csv: (rpps, start, end, line).
+    // Valid rows of every RPPS known to doctors.csv: (rpps, window, line).
     let mut rows: Vec<(Rpps, Window, u64)> = Vec::new();
-    while t.next_row(&mut errs) {
-        let before = errs.found;
-        let rpps = t.required(0, &mut errs, str::parse::<Rpps>);
+    while let Some(mut row) = t.next_row()? {
+        let rpps = row.required(A_RPPS, str::parse::<Rpps>);
         if let (Some(r), Some(known)) = (&rpps, known)
-            && !known.contains_key(r)
+            && !known.contains(r)
         {
-            t.error(
-                &mut errs,
-                0,
-                format!("unknown rpps {r}: not in doctors.csv"),
-            );
+            row.error(A_RPPS, format!("unknown rpps {r}: not in doctors.csv"));
         }
-        let start = t.required(1, &mut errs, parse_datetime);
-        let end = t.required(2, &mut errs, parse_datetime);
+        let start = row.required(START, parse_datetime);
+        let end = row.required(END, parse_datetime);
         if let (Some(s), Some(e)) = (start, end)
             && s >= e
         {
-            t.error(&mut errs, 2, "the window must end after it starts");
+            row.error(END, "the window must end after it starts");
         }
-        if errs.found == before
+        if !row.has_errors()
             && let (Some(r), Some(s), Some(e)) = (rpps, start, end)
         {
-            rows.push((r, Window { start: s, end: e }, t.line));
+            rows.push((r, Window { start: s, end: e }, row.line()));
         }
     }
     // Overlaps: per doctor, by (start, line); a window starting before the latest end so far
     // overlaps that one. Touching windows (start = previous end) are fine (FORMATS.md §3).
-    let start_col = t.column(1);
     rows.sort_by(|a, b| (&a.0, a.1.start, a.2).cmp(&(&b.0, b.1.start, b.2)));
-    let mut late = Collector::new(FILES[2]);
     let mut overlaps = Vec::new();
     let mut prev: Option<(&Rpps, DateTime<Utc>, u64)> = None;
     for (r, w, line) in &rows {
@@ -384,11 +311,10 @@ fn read_availability(
     }
     overlaps.sort_unstable();
     for (line, other) in overlaps {
-        let msg = format!("overlaps the window of line {other} of the same doctor");
-        late.push(line, start_col, "start", msg);
+        let message = format!("overlaps the window of line {other} of the same doctor");
+        t.late_error(line, START, message);
     }
-    errs.merge_late(late);
-    if errs.found == 0 {
+    if t.found() == 0 {
         for (r, w, _) in rows {
             if let Some(&d) = index.get(&r) {
                 windows[d].push(w);
@@ -396,48 +322,49 @@ fn read_availability(
         }
         // `rows` was sorted by (rpps, start): each list is sorted by start.
     }
-    (windows, errs)
+    Ok((windows, t.finish()))
 }
 
-fn read_period(bytes: &[u8]) -> (Option<Period>, Collector) {
-    const COLS: [(&str, bool); 2] = [("start", true), ("end", true)];
-    let mut errs = Collector::new(FILES[3]);
-    let Some(mut t) = Table::open(bytes, &COLS, &mut errs) else {
-        return (None, errs);
-    };
+const PERIOD_COLUMNS: [Column; 2] = [Column::required("start"), Column::required("end")];
+
+fn read_period(bytes: &[u8]) -> Read<Option<Period>> {
+    const START: usize = 0;
+    const END: usize = 1;
+    let mut t = Table::open(bytes, FILES[3], &PERIOD_COLUMNS)?;
     let date = |s: &str| {
         NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .map_err(|_| "expected an ISO date such as 2026-01-01")
     };
     let mut period = None;
     let mut rows = 0;
-    while t.next_row(&mut errs) {
+    while let Some(mut row) = t.next_row()? {
         rows += 1;
         if rows > 1 {
-            errs.push(t.line, 0, "", "expected exactly one row");
+            row.refuse("expected exactly one row");
             continue;
         }
-        let start = t.required(0, &mut errs, date);
-        let end = t.required(1, &mut errs, date);
+        let start = row.required(START, date);
+        let end = row.required(END, date);
         if let (Some(s), Some(e)) = (start, end) {
             match Period::new(s, e) {
                 Ok(p) => period = Some(p),
-                Err(e @ PeriodError::Inverted) => t.error(&mut errs, 1, e.to_string()),
+                Err(e @ PeriodError::Inverted) => row.error(END, e.to_string()),
                 Err(e @ PeriodError::OutOfRange) => {
                     let c = if (2000..=2099).contains(&chrono::Datelike::year(&s)) {
-                        1
+                        END
                     } else {
-                        0
+                        START
                     };
-                    t.error(&mut errs, c, e.to_string());
+                    row.error(c, e.to_string());
                 }
             }
         }
     }
-    if rows == 0 && errs.found == 0 {
-        errs.push(t.line + 1, 0, "", "expected one row `start,end`");
+    if rows == 0 && t.found() == 0 {
+        let line = t.line() + 1;
+        t.late_row_error(line, "expected one row `start,end`");
     }
-    (period, errs)
+    Ok((period, t.finish()))
 }
 
 #[cfg(test)]
@@ -451,21 +378,20 @@ mod tests {
                            10123456781,Dr B,49.12,6.17,57463,2,10\n";
     const PERIOD: &str = "start,end\n2026-03-02,2026-03-31\n";
 
-    fn errors(availability: &str) -> GardeFieldErrors {
+    fn errors(availability: &str) -> CellErrors {
         match parse_instance(
             CABINETS.as_bytes(),
             DOCTORS.as_bytes(),
             availability.as_bytes(),
             PERIOD.as_bytes(),
         ) {
-            Err(GardeImportError::Invalid(e)) => e,
+            Err(Error::Invalid(e)) => e,
             other => panic!("expected errors, got {other:?}"),
         }
     }
 
-    fn at(errors: &GardeFieldErrors) -> Vec<(u64, u64, &str)> {
+    fn at(errors: &CellErrors) -> Vec<(u64, u64, &str)> {
         errors
-            .errors
             .iter()
             .map(|e| (e.line, e.column, e.field.as_str()))
             .collect()
@@ -524,10 +450,10 @@ mod tests {
         );
         assert_eq!(at(&e), [(3, 2, "start"), (4, 3, "end"), (5, 1, "rpps")]);
         assert_eq!(
-            e.errors[0].to_string(),
+            e[0].to_string(),
             "availability.csv:3:2: field `start`: overlaps the window of line 2 of the same doctor"
         );
-        assert!(e.errors[2].message.contains("unknown rpps 10000000017"));
+        assert!(e[2].message.contains("unknown rpps 10000000017"));
     }
 
     #[test]
@@ -540,10 +466,10 @@ mod tests {
             b"rpps,start,end\n10000000009,2026-03-02,2026-03-02T20:00\n",
             b"start,end\n2026-03-31,2026-03-01\n",
         );
-        let Err(GardeImportError::Invalid(e)) = r else {
+        let Err(Error::Invalid(e)) = r else {
             panic!("{r:?}")
         };
-        let found: Vec<_> = e.found.iter().map(|(f, n)| (f.as_str(), *n)).collect();
+        let found: Vec<_> = e.files().collect();
         // The only doctor row has a bad key, so the RPPS of availability.csv is unknown too.
         assert_eq!(
             found,
@@ -554,14 +480,14 @@ mod tests {
                 ("period.csv", 1)
             ]
         );
-        let lines: Vec<String> = e.errors.iter().map(ToString::to_string).collect();
+        let lines: Vec<String> = e.iter().map(ToString::to_string).collect();
         assert_eq!(
             lines[..4],
             [
                 "cabinets.csv:2:6: field `need`: expected an integer from 1 to 1000",
                 "cabinets.csv:2:7: field `slot_minutes`: must divide the shift lengths \
                  (120 and 240 minutes)",
-                "cabinets.csv:3:1: field `cabinet_id`: duplicate A; first on line 2",
+                "cabinets.csv:3:1: field `cabinet_id`: duplicate cabinet_id A; first on line 2",
                 "cabinets.csv:3:3: field `lat`: \
                  latitude must be a finite number between -90 and 90",
             ]
@@ -592,7 +518,7 @@ mod tests {
             csv.push_str("10000000009,2026-03-02T20:00:00,2026-03-02T18:00:00\n");
         }
         let e = errors(&csv);
-        assert_eq!((e.errors.len(), e.total()), (100, 150));
+        assert_eq!((e.len(), e.found()), (100, 150));
         assert!(e.to_string().starts_with(
             "availability.csv: 150 errors (the first 100 are listed); nothing was imported\n"
         ));
