@@ -15,6 +15,7 @@
 //! does no I/O; the HTTP API reuses it as is. Only `cli` and `fixtures` write files.
 //!
 //! [`calendar`]: crate::garde::calendar
+//! [`read_instance`]: crate::garde::read_instance
 //! [`Instance`]: crate::garde::Instance
 //! [`instance`]: crate::garde::instance
 //! [`roster`]: crate::garde::roster

@@ -1,7 +1,7 @@
 //! Every input file of FORMATS.md becomes domain types at once, or is refused whole.
 //!
-//! * [`table`](self::table): the one CSV engine: header in any order, BOM and CRLF, typed
-//!   cells, optional columns and optional files, the error cap ([`MAX_ERRORS`]).
+//! * `table`: the one CSV engine: header in any order, BOM and CRLF, typed cells, optional
+//!   columns and optional files (absent = empty), the error cap ([`MAX_ERRORS`]).
 //! * `matching`: the matching instance, `patients.csv` and `doctors.csv` (FORMATS.md §2),
 //!   re-exported here ([`read_patients`], [`read_doctors`], [`load_matching_instance`]).
 //! * [`garde`]: the garde instance folder (FORMATS.md §3) and its date-time parser.
@@ -15,6 +15,14 @@
 //!
 //! This room reads; it never writes, logs cell values or stores anything (`store` owns
 //! persistence). Patient files hold health data, so their error messages never quote a cell.
+//!
+//! [`MAX_ERRORS`]: crate::import::MAX_ERRORS
+//! [`read_patients`]: crate::import::read_patients
+//! [`read_doctors`]: crate::import::read_doctors
+//! [`load_matching_instance`]: crate::import::load_matching_instance
+//! [`garde`]: crate::import::garde
+//! [`read_batch_result`]: crate::import::read_batch_result
+//! [`Error`]: crate::import::Error
 
 pub mod garde;
 mod matching;
