@@ -77,7 +77,7 @@ pub fn parse_instance(
 }
 
 /// What a reader of one file returns: its values (meaningful only without errors) and errors.
-type Read<T> = Result<(T, Option<CellErrors>), Error>;
+type Parsed<T> = Result<(T, Option<CellErrors>), Error>;
 
 const CABINET_ID: usize = 0;
 const C_NAME: usize = 1;
@@ -97,7 +97,7 @@ const CABINET_COLUMNS: [Column; 7] = [
     Column::optional("slot_minutes"),
 ];
 
-fn read_cabinets(bytes: &[u8]) -> Read<Vec<Cabinet>> {
+fn read_cabinets(bytes: &[u8]) -> Parsed<Vec<Cabinet>> {
     let mut t = Table::open(bytes, FILES[0], &CABINET_COLUMNS)?;
     let mut out = Vec::new();
     let mut seen = FirstLines::default();
@@ -268,7 +268,7 @@ fn read_availability(
     known: Option<&FirstLines<Rpps>>,
     index: &HashMap<Rpps, usize>,
     doctors: usize,
-) -> Read<Vec<Vec<Window>>> {
+) -> Parsed<Vec<Vec<Window>>> {
     let mut t = Table::open(bytes, FILES[2], &AVAILABILITY_COLUMNS)?;
     let mut windows: Vec<Vec<Window>> = vec![Vec::new(); doctors];
     // Valid rows of every RPPS known to doctors.csv: (rpps, window, line).
@@ -327,7 +327,7 @@ fn read_availability(
 
 const PERIOD_COLUMNS: [Column; 2] = [Column::required("start"), Column::required("end")];
 
-fn read_period(bytes: &[u8]) -> Read<Option<Period>> {
+fn read_period(bytes: &[u8]) -> Parsed<Option<Period>> {
     const START: usize = 0;
     const END: usize = 1;
     let mut t = Table::open(bytes, FILES[3], &PERIOD_COLUMNS)?;

@@ -597,9 +597,12 @@ mod tests {
     }
 
     #[test]
-    fn whole_numbers_have_digits_only_and_inclusive_bounds() {
+    fn whole_numbers_have_digits_only_and_a_bound() {
         assert_eq!(whole("0", 0u8, 130), Ok(0));
         assert_eq!(whole("0130", 0u8, 130), Ok(130));
+        for bad in ["131", "-1", "+1", " 1"] {
+            assert!(whole(bad, 0u8, 130).is_err(), "{bad:?}");
+        }
         assert_eq!(whole("1", 1u32, 3), Ok(1));
         assert_eq!(whole("3", 1u32, 3), Ok(3));
         let msg = Err("expected an integer from 1 to 3".to_owned());
