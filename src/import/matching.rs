@@ -165,18 +165,23 @@ fn flag(s: &str) -> Result<bool, &'static str> {
 mod tests {
     use super::*;
 
+    /// (line, column, field, message) of each listed error of a refused file.
+    fn cells<T: std::fmt::Debug>(read: Result<T, Error>) -> Vec<(u64, u64, String, String)> {
+        match read {
+            Err(Error::Invalid(errors)) => errors
+                .iter()
+                .map(|e| (e.line, e.column, e.field.clone(), e.message.clone()))
+                .collect(),
+            other => panic!("expected field errors, got {other:?}"),
+        }
+    }
+
     /// `patients.csv` from memory.
     mod patients {
         use super::*;
 
         fn errors_of(csv: &str) -> Vec<(u64, u64, String, String)> {
-            match read_patients_from(csv.as_bytes(), "patients.csv") {
-                Err(Error::Invalid(errors)) => errors
-                    .iter()
-                    .map(|e| (e.line, e.column, e.field.clone(), e.message.clone()))
-                    .collect(),
-                other => panic!("expected field errors, got {other:?}"),
-            }
+            cells(read_patients_from(csv.as_bytes(), "patients.csv"))
         }
 
         #[test]
@@ -349,13 +354,7 @@ mod tests {
         use super::*;
 
         fn errors_of(csv: &str) -> Vec<(u64, u64, String, String)> {
-            match read_doctors_from(csv.as_bytes(), "doctors.csv") {
-                Err(Error::Invalid(errors)) => errors
-                    .iter()
-                    .map(|e| (e.line, e.column, e.field.clone(), e.message.clone()))
-                    .collect(),
-                other => panic!("expected field errors, got {other:?}"),
-            }
+            cells(read_doctors_from(csv.as_bytes(), "doctors.csv"))
         }
 
         #[test]
