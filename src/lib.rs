@@ -29,5 +29,7 @@ pub mod solver;
 pub mod startup;
 /// Persistence: all SQL, for SQLite and PostgreSQL; migrations.
 pub mod store;
+/// Durations as logs and reports show them (one rounding, 0.1 ms).
+pub mod telemetry;
 /// API tokens: minting, keyed hash, verification.
 pub mod tokens;

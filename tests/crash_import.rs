@@ -6,16 +6,14 @@
 //! SQLite always runs; PostgreSQL runs with `TEST_DATABASE_URL` (required with `CI=true`).
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/server.rs"]
+mod server;
+
+use server::Process;
 use sqlx::{Connection, Executor, Row};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PATIENTS: usize = 100_000;
-
-fn is_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
 
 /// `patients.csv` with `n` patients around Nancy, ids `K000000`…, every value valid.
 fn patients_csv(n: usize) -> String {
@@ -33,47 +31,13 @@ fn patients_csv(n: usize) -> String {
     out
 }
 
-/// `cpts serve` on `database_url`, bound to a free port; returns the child and its address.
-fn serve(database_url: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cpts"))
-        .arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("CPTS_BIND", "127.0.0.1:0")
-        .env("CPTS_REQUEST_TIMEOUT_SECONDS", "600")
-        .env_remove("REDIS_URL")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("cpts serve exited before listening")
-            .unwrap();
-        if let Some(a) = line.strip_prefix("cpts serve: listening on ") {
-            break a.trim().to_owned();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, address)
+/// `cpts serve` on `database_url`, bound to a free port, with a long request timeout.
+fn serve(database_url: &str) -> Process {
+    Process::serve(database_url, &[("CPTS_REQUEST_TIMEOUT_SECONDS", "600")])
 }
 
 fn cpam_token(database_url: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_cpts"))
-        .args(["token", "create", "--role", "cpam"])
-        .env("DATABASE_URL", database_url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    server::token(database_url, "cpam", None, &[])
 }
 
 async fn patients_stored(database_url: &str) -> i64 {
@@ -95,7 +59,8 @@ where
     Fut: std::future::Future<Output = bool>,
 {
     let token = cpam_token(database_url);
-    let (mut child, address) = serve(database_url);
+    let mut server = serve(database_url);
+    let address = server.address.clone();
     let body = patients_csv(PATIENTS);
     let client = reqwest::Client::new();
     let request = tokio::spawn(
@@ -126,8 +91,7 @@ where
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let at = started.elapsed();
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    server.kill(); // SIGKILL
     let answer = request.await.unwrap();
     assert!(
         answer.is_err(),
@@ -145,7 +109,8 @@ async fn check_after_restart(database_url: &str) {
         "a partial import survived the crash: {stored} patients"
     );
     let token = cpam_token(database_url);
-    let (mut child, address) = serve(database_url);
+    let mut server = serve(database_url);
+    let address = server.address.clone();
     let client = reqwest::Client::new();
     let ready = client
         .get(format!("{address}/healthz"))
@@ -177,8 +142,7 @@ async fn check_after_restart(database_url: &str) {
         .await
         .unwrap();
     assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
-    child.kill().unwrap();
-    child.wait().unwrap();
+    server.kill();
     assert_eq!(patients_stored(database_url).await, stored + 2);
 }
 
@@ -210,26 +174,12 @@ async fn a_sigkill_during_a_sqlite_import_leaves_none_or_all() {
 
 #[tokio::test]
 async fn a_sigkill_during_a_postgres_import_leaves_none_or_all() {
-    let admin = match std::env::var("TEST_DATABASE_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ if is_ci() => panic!("CI=true but TEST_DATABASE_URL is not set"),
-        _ => {
-            eprintln!("skipping: TEST_DATABASE_URL is not set");
-            return;
-        }
+    let Some(admin) = server::test_database_url() else {
+        eprintln!("skipping: TEST_DATABASE_URL is not set");
+        return;
     };
     sqlx::any::install_default_drivers();
-    let name = format!(
-        "cpts_test_{}_crash{}",
-        chrono::Utc::now().timestamp(),
-        std::process::id()
-    );
-    let mut conn = sqlx::AnyConnection::connect(&admin).await.unwrap();
-    conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
-        .await
-        .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    let url = format!("{base}/{name}");
+    let (url, name) = server::create_database(&admin, "crash").await;
     // The import's transaction is writing once PostgreSQL shows its INSERT running.
     let watched = url.clone();
     kill_during_import(&url, || {
@@ -253,7 +203,5 @@ async fn a_sigkill_during_a_postgres_import_leaves_none_or_all() {
     })
     .await;
     check_after_restart(&url).await;
-    conn.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-        .await
-        .unwrap();
+    server::drop_database(&admin, &name).await;
 }

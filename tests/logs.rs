@@ -23,11 +23,13 @@
 //! `sqlx`, request lines), so a silent logger cannot pass.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/server.rs"]
+mod server;
+
 use cpts::tokens::TokenKey;
 use serde_json::{Value, json};
+use server::Process;
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const KEY: &str = "log-test-token-key-0123456789abcdef0123456789";
@@ -40,67 +42,19 @@ fn fixture(name: &str) -> String {
 }
 
 fn cli_token(url: &str, role: &str, rpps: Option<&str>) -> String {
-    let mut args = vec!["token", "create", "--role", role];
-    if let Some(r) = rpps {
-        args.extend(["--rpps", r]);
-    }
-    let out = Command::new(env!("CARGO_BIN_EXE_cpts"))
-        .args(&args)
-        .env("DATABASE_URL", url)
-        .env("CPTS_TOKEN_KEY", KEY)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    server::token(url, role, rpps, &[("CPTS_TOKEN_KEY", KEY)])
 }
 
-struct Server {
-    child: Child,
-    address: String,
-    log: std::sync::mpsc::Receiver<String>,
-}
-
-fn serve(url: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cpts"))
-        .arg("serve")
-        .env("DATABASE_URL", url)
-        .env("CPTS_BIND", "127.0.0.1:0")
-        .env("CPTS_TOKEN_KEY", KEY)
-        .env("RUST_LOG", "debug")
-        .env("NO_COLOR", "1")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let address = loop {
-        let line = lines.next().expect("cpts serve exited early").unwrap();
-        let found = line
-            .strip_prefix("cpts serve: listening on ")
-            .map(|a| a.trim().to_owned());
-        tx.send(line).unwrap();
-        if let Some(a) = found {
-            break a;
-        }
-    };
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    Server {
-        child,
-        address,
-        log: rx,
-    }
+/// `cpts serve` at debug level for every crate, its whole stderr captured.
+fn serve(url: &str) -> Process {
+    Process::serve(
+        url,
+        &[
+            ("CPTS_TOKEN_KEY", KEY),
+            ("RUST_LOG", "debug"),
+            ("NO_COLOR", "1"),
+        ],
+    )
 }
 
 struct Api {
@@ -338,11 +292,10 @@ async fn the_full_scenario_at_debug_level_logs_nothing_personal() {
         address: server.address.clone(),
     };
     run_scenario(&api, &url, &mut tokens).await;
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    server.kill();
     let log: Vec<String> = server
-        .log
-        .try_iter()
+        .log()
+        .into_iter()
         .map(|l| l.replace('\u{1b}', " "))
         .collect();
 

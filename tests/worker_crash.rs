@@ -6,41 +6,27 @@
 //! that variable the test says it skips; with `CI=true` it fails.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/server.rs"]
+mod server;
+
 use cpts::domain::{InseeCode, MaxKm};
 use cpts::jobs::{BatchParams, KIND_BATCH, TerritoryParams};
 use cpts::store::{JobStatus, NewJob, Store};
-use sqlx::{Connection, Executor, PgConnection};
+use server::Process;
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The lease of both workers: a job without a heartbeat for this long is taken over.
 const LEASE_S: u64 = 2;
 
-fn admin_url() -> Option<String> {
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
-            panic!("CI=true but TEST_DATABASE_URL is not set; the worker crash test needs it")
-        }
-        _ => None,
-    }
-}
-
-/// `cpts worker` on `url`, its output in `log`.
-fn worker(url: &str, log: &Path) -> Child {
-    let log = std::fs::File::create(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_cpts"))
-        .args(["worker", "--job-lease-seconds", &LEASE_S.to_string()])
-        .env("DATABASE_URL", url)
-        .env_remove("REDIS_URL")
-        .env("RUST_LOG", "cpts=info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+/// `cpts worker` on `url`, with a short lease.
+fn worker(url: &str) -> Process {
+    Process::worker(
+        url,
+        &["--job-lease-seconds", &LEASE_S.to_string()],
+        &[("RUST_LOG", "cpts=info")],
+    )
 }
 
 /// Polls `job` every 20 ms until `done` says so; panics after `limit`.
@@ -95,30 +81,15 @@ async fn result_of(store: &Store, job: &str) -> (serde_json::Value, Vec<String>,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_survives_its_worker_being_killed() {
-    let Some(admin) = admin_url() else {
+    let Some(admin) = server::test_database_url() else {
         eprintln!("skipping: TEST_DATABASE_URL is not set");
         return;
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    let name = format!(
-        "cpts_test_{}_{:08x}crash",
-        now.as_secs(),
-        now.subsec_nanos()
-    );
-    let mut conn = PgConnection::connect(&admin).await.unwrap();
-    conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
-        .await
-        .unwrap();
-    let url = cpts::store::with_database(&admin, &name);
+    let (url, name) = server::create_database(&admin, "crash").await;
     let dir = tempfile::tempdir().unwrap();
-    conn.close().await.unwrap();
     // On a panic the database is left behind; tests/api's sweep drops it an hour later.
     crash_and_take_over(url, dir.path().to_owned()).await;
-    let mut conn = PgConnection::connect(&admin).await.unwrap();
-    conn.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+    server::drop_database(&admin, &name).await;
 }
 
 async fn crash_and_take_over(url: String, dir: std::path::PathBuf) {
@@ -167,7 +138,7 @@ async fn crash_and_take_over(url: String, dir: std::path::PathBuf) {
 
     // The first worker starts the batch and dies in the middle of it.
     enqueue("crashed").await;
-    let mut first = worker(&url, &dir.join("worker-1.log"));
+    let mut first = worker(&url);
     let started = wait_for(
         &store,
         "crashed",
@@ -176,8 +147,7 @@ async fn crash_and_take_over(url: String, dir: std::path::PathBuf) {
         |j| j.status == JobStatus::Running && j.progress > 0.0,
     )
     .await;
-    first.kill().unwrap(); // SIGKILL: no shutdown, no last write
-    first.wait().unwrap();
+    first.kill(); // SIGKILL: no shutdown, no last write
     let killed = Instant::now();
     let at_kill = store.job("crashed").await.unwrap().unwrap();
     assert_eq!(
@@ -193,7 +163,7 @@ async fn crash_and_take_over(url: String, dir: std::path::PathBuf) {
     );
 
     // A second worker takes it over once the lease has run out.
-    let mut second = worker(&url, &dir.join("worker-2.log"));
+    let mut second = worker(&url);
     let taken = wait_for(
         &store,
         "crashed",
@@ -223,8 +193,7 @@ async fn crash_and_take_over(url: String, dir: std::path::PathBuf) {
     })
     .await;
     assert_eq!(clean.attempts, 1);
-    second.kill().unwrap();
-    second.wait().unwrap();
+    second.kill();
 
     let (crashed, clean) = (
         result_of(&store, "crashed").await,

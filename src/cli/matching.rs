@@ -3,17 +3,19 @@
 //! what-if batch: the same outputs for the batch without those doctors, plus whatif.json and
 //! whatif_communes.csv comparing it with the base batch ([`crate::matching::whatif`]).
 
+use super::Refused;
+use super::output::Staged;
 use super::progress::Step;
 use crate::domain::{MaxKm, Rpps};
 use crate::import;
-use crate::matching::explain::{self, Detail, Reason};
+use crate::matching::explain::{self, Detail};
+use crate::matching::report::{MatchTimings, Summary, Tally};
 use crate::matching::whatif::Comparison;
 use crate::matching::{self, DEFAULT_MAX_KM, Instance, Solution};
+use crate::telemetry::ms;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// Arguments of `cpts match`.
@@ -72,23 +74,24 @@ pub(super) fn resolve_without(
     Ok(out)
 }
 
-/// Runs `cpts match`; exit code 2 on refused input, 1 on any other failure.
-pub fn run(args: &MatchArgs) -> ExitCode {
-    match run_inner(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            if let Some(import::Error::Invalid(errors)) = e.downcast_ref::<import::Error>() {
-                eprintln!("error: the instance was refused; nothing was written\n{errors}");
-                return ExitCode::from(super::EXIT_BAD_INPUT);
-            }
-            if e.downcast_ref::<UnknownDoctor>().is_some() {
-                eprintln!("error: {e}; nothing was written");
-                return ExitCode::from(super::EXIT_BAD_INPUT);
-            }
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+/// Runs `cpts match`.
+///
+/// # Errors
+/// [`Refused`] for refused input (exit code 2, `super::exit_code`), nothing written; any other
+/// error for a failure (exit code 1).
+pub fn run(args: &MatchArgs) -> anyhow::Result<()> {
+    run_inner(args).map_err(|e| {
+        if let Some(import::Error::Invalid(errors)) = e.downcast_ref::<import::Error>() {
+            return Refused(format!(
+                "the instance was refused; nothing was written\n{errors}"
+            ))
+            .into();
         }
-    }
+        if let Some(unknown) = e.downcast_ref::<UnknownDoctor>() {
+            return Refused(format!("{unknown}; nothing was written")).into();
+        }
+        e
+    })
 }
 
 fn run_inner(args: &MatchArgs) -> anyhow::Result<()> {
@@ -137,21 +140,23 @@ fn run_inner(args: &MatchArgs) -> anyhow::Result<()> {
     let t_explain = step.finish();
 
     let step = Step::start("write");
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let staged = Staged::new(&out)?;
     let batch = Batch {
         checksum: &checksum,
         without: &args.without,
         t_load,
         t_explain,
     };
-    write_outputs(&out, &inst, &sol, &unmatched, &batch)?;
+    let tally = Tally::new(&inst, &sol, &unmatched);
+    write_outputs(&staged, &inst, &sol, &unmatched, &tally, &batch)?;
     let comparison = base.map(|(base, retired)| {
         let c = matching::whatif::compare(&inst, &base.matching, &sol.matching, &retired);
         (base, c)
     });
     if let Some((base, c)) = &comparison {
-        write_whatif(&out, &inst, base, &sol, c)?;
+        write_whatif(&staged, &inst, base, &sol, c)?;
     }
+    staged.commit()?;
     let t_write = step.finish();
 
     print_summary(
@@ -159,7 +164,7 @@ fn run_inner(args: &MatchArgs) -> anyhow::Result<()> {
         &out,
         &inst,
         &sol,
-        &unmatched,
+        &tally,
         [t_load, t_explain, t_write],
         t_all.elapsed(),
     );
@@ -188,24 +193,6 @@ pub(super) fn checksum(dir: &Path) -> anyhow::Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Writes `name` through a temporary file and a rename, so a crash never leaves half a file.
-fn write_atomic(
-    dir: &Path,
-    name: &str,
-    body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> anyhow::Result<()> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let path = dir.join(name);
-    let file =
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let mut w = std::io::BufWriter::new(file);
-    body(&mut w)
-        .and_then(|()| w.flush())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
-}
-
 /// What a batch's summary.json says beside the solution.
 struct Batch<'a> {
     checksum: &'a str,
@@ -216,10 +203,11 @@ struct Batch<'a> {
 }
 
 fn write_outputs(
-    out: &Path,
+    out: &Staged,
     inst: &Instance,
     sol: &Solution,
     unmatched: &[explain::Unmatched],
+    tally: &Tally,
     batch: &Batch<'_>,
 ) -> anyhow::Result<()> {
     let Batch {
@@ -228,7 +216,7 @@ fn write_outputs(
         t_load,
         t_explain,
     } = *batch;
-    write_atomic(out, "assignments.csv", |w| {
+    out.write("assignments.csv", |w| {
         writeln!(w, "patient_id,rpps,distance_m")?;
         for (q, d) in sol.matching.doctor_of.iter().enumerate() {
             if let Some(d) = *d {
@@ -239,7 +227,7 @@ fn write_outputs(
         }
         Ok(())
     })?;
-    write_atomic(out, "unmatched.csv", |w| {
+    out.write("unmatched.csv", |w| {
         writeln!(w, "patient_id,tier,reason,detail")?;
         for u in unmatched {
             let p = &inst.patients[u.patient as usize];
@@ -254,41 +242,20 @@ fn write_outputs(
         }
         Ok(())
     })?;
-    let sizes = matching::Matching::tier_sizes(inst);
-    let reasons = count_reasons(unmatched);
-    let mut summary = serde_json::json!({
-        "objective": {
-            "matched_tier_1": sol.objective.matched[0],
-            "matched_tier_2": sol.objective.matched[1],
-            "matched_tier_3": sol.objective.matched[2],
-            "total_m": sol.objective.metres,
-        },
-        "patients": { "tier_1": sizes[0], "tier_2": sizes[1], "tier_3": sizes[2] },
-        "unmatched": { "no_doctor_in_range": reasons.0, "capacity_exhausted": reasons.1 },
-        "doctors": inst.doctors.len(),
-        "doctors_with_capacity": sol.certificate.doctors_with_capacity,
-        "capacity": inst.doctors.iter().map(|d| u64::from(d.capacity)).sum::<u64>(),
-        "default_max_km": inst.default_max_km.km(),
-        "timings_ms": {
-            "load": ms(t_load),
-            "candidates": ms(sol.timings.candidates),
-            "flow": ms(sol.timings.flow),
-            "pricing": ms(sol.timings.pricing),
-            "explain": ms(t_explain),
-        },
-        "solver": sol.counters,
-        "instance_sha256": checksum,
-        "engine": concat!("cpts ", env!("CARGO_PKG_VERSION")),
-    });
-    if !without.is_empty() {
-        let list: Vec<&str> = without.iter().map(Rpps::as_str).collect();
-        summary["without"] = serde_json::json!(list);
-    }
-    write_atomic(out, "summary.json", |w| {
+    let timings = MatchTimings {
+        candidates: ms(sol.timings.candidates),
+        explain: ms(t_explain),
+        flow: ms(sol.timings.flow),
+        load: ms(t_load),
+        pricing: ms(sol.timings.pricing),
+    };
+    let without = without.iter().map(|r| r.as_str().to_owned()).collect();
+    let summary = Summary::new(inst, sol, tally, checksum.to_owned(), without, timings);
+    out.write("summary.json", |w| {
         serde_json::to_writer_pretty(&mut *w, &summary)?;
         writeln!(w)
     })?;
-    write_atomic(out, "certificate.json", |w| {
+    out.write("certificate.json", |w| {
         let c = &sol.certificate;
         let potentials: serde_json::Map<String, serde_json::Value> = inst
             .doctors
@@ -312,32 +279,20 @@ fn write_outputs(
     Ok(())
 }
 
-fn count_reasons(unmatched: &[explain::Unmatched]) -> (u64, u64) {
-    let range = unmatched
-        .iter()
-        .filter(|u| matches!(u.reason, Reason::NoDoctorInRange { .. }))
-        .count() as u64;
-    (range, unmatched.len() as u64 - range)
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e5).round() / 100.0
-}
-
 fn print_summary(
     dir: &Path,
     out: &Path,
     inst: &Instance,
     sol: &Solution,
-    unmatched: &[explain::Unmatched],
+    tally: &Tally,
     [t_load, t_explain, t_write]: [Duration; 3],
     total: Duration,
 ) {
-    let sizes = matching::Matching::tier_sizes(inst);
+    let sizes = tally.patients;
     let m = sol.objective.matched;
     let matched: u64 = m.iter().sum();
-    let capacity: u64 = inst.doctors.iter().map(|d| u64::from(d.capacity)).sum();
-    let (range, exhausted) = count_reasons(unmatched);
+    let capacity = tally.capacity;
+    let (range, exhausted) = (tally.no_doctor_in_range(), tally.capacity_exhausted());
     let km = sol.objective.metres as f64 / 1000.0;
     println!("cpts match {} -> {}", dir.display(), out.display());
     println!(
@@ -365,7 +320,7 @@ fn print_summary(
     }
     println!(
         "  unmatched  {} (no_doctor_in_range: {range}, capacity_exhausted: {exhausted})",
-        unmatched.len()
+        range + exhausted
     );
     let mean = if matched == 0 {
         0.0
@@ -400,7 +355,10 @@ pub struct CheckExactArgs {
 
 /// Runs `cpts check-exact`: exit 0 when the flow's objective vector equals the MILP's, 1 when
 /// not (or on failure), 2 on refused input.
-pub fn check_exact(args: &CheckExactArgs) -> ExitCode {
+///
+/// # Errors
+/// [`Refused`] for refused input; a mismatch or a failure otherwise.
+pub fn check_exact(args: &CheckExactArgs) -> anyhow::Result<()> {
     let run = || -> anyhow::Result<bool> {
         let default =
             MaxKm::new(args.default_max_km).map_err(|e| anyhow::anyhow!("--default-max-km {e}"))?;
@@ -447,16 +405,14 @@ pub fn check_exact(args: &CheckExactArgs) -> ExitCode {
         Ok(a == b)
     };
     match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            if let Some(import::Error::Invalid(errors)) = e.downcast_ref::<import::Error>() {
-                eprintln!("error: the instance was refused\n{errors}");
-                return ExitCode::from(super::EXIT_BAD_INPUT);
+        Ok(true) => Ok(()),
+        Ok(false) => anyhow::bail!("the flow's objective vector differs from the MILP's"),
+        Err(e) => match e.downcast_ref::<import::Error>() {
+            Some(import::Error::Invalid(errors)) => {
+                Err(Refused(format!("the instance was refused\n{errors}")).into())
             }
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+            _ => Err(e),
+        },
     }
 }
 
@@ -477,7 +433,7 @@ fn tiers_json(v: [u64; 3]) -> serde_json::Value {
 
 /// whatif.json and whatif_communes.csv (README.md, "What-if").
 fn write_whatif(
-    out: &Path,
+    out: &Staged,
     inst: &Instance,
     base: &Solution,
     sol: &Solution,
@@ -506,11 +462,11 @@ fn write_whatif(
         "reassigned": c.reassigned,
         "communes_with_shortfall": c.communes.values().filter(|e| e.shortfall() > 0).count(),
     });
-    write_atomic(out, "whatif.json", |w| {
+    out.write("whatif.json", |w| {
         serde_json::to_writer_pretty(&mut *w, &body)?;
         writeln!(w)
     })?;
-    write_atomic(out, "whatif_communes.csv", |w| {
+    out.write("whatif_communes.csv", |w| {
         writeln!(
             w,
             "insee,lose_out_tier_1,lose_out_tier_2,lose_out_tier_3,gain,unmatched_base,unmatched_whatif,shortfall,retired_capacity"

@@ -1,17 +1,47 @@
 //! Subcommands of the `cpts` binary.
 
+mod garde;
 mod matching;
+mod output;
 mod progress;
 mod service;
 mod verify;
 
+pub use garde::GardeArgs;
 pub use service::{ServeArgs, TokenAction, TokenArgs};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Exit code for refused input (a CSV with errors, a bad argument value).
+///
+/// The batch commands (`match`, `check-exact`, `garde`, `fixtures`) map their result to an
+/// exit code in one place, `exit_code`: 0 done; 2 refused input (`Refused`); 1 anything
+/// else (a solver or self-check failure, an unwritable output, a `check-exact` mismatch).
 pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Input a command refused, for exit code 2. Its text is the whole report for the user.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Refused(pub String);
+
+/// The one mapping from a batch command's result to its exit code ([`EXIT_BAD_INPUT`]);
+/// prints the error on stderr.
+fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => match e.downcast_ref::<Refused>() {
+            Some(refused) => {
+                eprintln!("error: {refused}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
 
 /// CPTS matching & garde engine.
 #[derive(Debug, Parser)]
@@ -29,7 +59,7 @@ pub enum Command {
     /// Check a batch's result (feasibility, objective, certificate of optimality), no solver.
     Verify(verify::VerifyArgs),
     /// Plan a garde period (cabinets.csv, doctors.csv, availability.csv, period.csv).
-    Garde(crate::garde::cli::GardeArgs),
+    Garde(garde::GardeArgs),
     /// Solve an instance with the flow and with the independent MILP, and compare objectives.
     CheckExact(matching::CheckExactArgs),
     /// Regenerate the in-repo fixtures, or write one large instance with --area.
@@ -59,30 +89,14 @@ pub fn init_tracing() {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Match(a) => matching::run(&a),
+        Command::Match(a) => exit_code(matching::run(&a)),
         Command::Verify(a) => verify::run(&a),
-        Command::CheckExact(a) => matching::check_exact(&a),
-        Command::Garde(a) => match crate::garde::cli::run_cli(&a) {
-            Ok(()) => ExitCode::SUCCESS,
-            // run_cli has printed the full report of a refused instance.
-            Err(e) if e.downcast_ref::<crate::import::Error>().is_some() => {
-                ExitCode::from(EXIT_BAD_INPUT)
-            }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::CheckExact(a) => exit_code(matching::check_exact(&a)),
+        Command::Garde(a) => exit_code(garde::run_cli(&a)),
         Command::Serve(a) => service::serve(&a),
         Command::Worker(config) => service::worker(&config),
         Command::Token(a) => service::token(a),
         Command::Migrate(config) => service::migrate(&config),
-        Command::Fixtures(a) => match crate::fixtures::run(&a) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Fixtures(a) => exit_code(crate::fixtures::run(&a)),
     }
 }

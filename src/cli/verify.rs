@@ -8,6 +8,7 @@ use crate::domain::{MaxKm, Rpps};
 use crate::import;
 use crate::matching::DEFAULT_MAX_KM;
 use crate::matching::verify::{self, Check, Expected, Report};
+use crate::telemetry::ms;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -66,10 +67,10 @@ fn run_inner(args: &VerifyArgs) -> anyhow::Result<bool> {
     print_report(args, &report);
     println!(
         "  time         load {:.1} ms, feasibility {:.1} ms, certificate and optimality {:.1} ms; total {:.1} ms",
-        t_load.as_secs_f64() * 1e3,
-        report.stats.feasibility_time.as_secs_f64() * 1e3,
-        report.stats.optimality_time.as_secs_f64() * 1e3,
-        t_all.elapsed().as_secs_f64() * 1e3
+        ms(t_load),
+        ms(report.stats.feasibility_time),
+        ms(report.stats.optimality_time),
+        ms(t_all.elapsed())
     );
     Ok(report.accepted())
 }

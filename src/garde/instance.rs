@@ -1,7 +1,8 @@
 //! A garde instance (FORMATS.md §3) as typed values, its shifts, and who may take each one.
 //!
-//! The CSV reader ([`crate::import::garde`]) and, later, the HTTP API both build an [`Instance`]; every
-//! solver, oracle and report starts from it. No I/O here.
+//! The CSV reader ([`crate::import::garde`]) and the garde plan job behind the HTTP API
+//! (`jobs::garde_plan`, from the stored cabinets, doctors and availability) both build an
+//! [`Instance`]; every solver, oracle and report starts from it. No I/O here.
 
 use super::calendar::{self, ShiftKind};
 use crate::domain::{CabinetId, InseeCode, MaxKm, Rpps};

@@ -5,14 +5,15 @@
 //! * [`roster`]: what solvers return, its objective vector and the feasibility check.
 //! * [`schedule`]: the exact lexicographic optimum by min-cost flow ([`mcmf`]).
 //! * [`exact`]: the independent MILP oracle (tests and benches).
-//! * [`report`]: empty positions and why, carence per cabinet and month, fairness.
+//! * [`report`]: empty positions and why, carence per cabinet and month, fairness, and the
+//!   typed `summary.json`.
 //! * [`slots`]: consultation slots of a roster.
-//! * [`fixtures`]: deterministic instances from the reference data (metz-q, metz-y, dept-y).
-//! * [`cli`]: `cpts garde DIR`.
 //!
 //! An instance folder is read by [`crate::import::garde`] (re-exported as [`read_instance`]):
-//! the four CSV files → [`Instance`], or every error. The core (`schedule` → `report`/`slots`)
-//! does no I/O; the HTTP API reuses it as is. Only `cli` and `fixtures` write files.
+//! the four CSV files → [`Instance`], or every error. The room does no I/O but reading an
+//! instance folder's bytes; the HTTP API and the jobs reuse it as is. Files are written
+//! elsewhere, as for matching: `cpts garde DIR` is [`crate::cli`]'s `garde.rs`, the
+//! deterministic instances (metz-q, metz-y, dept-y) are [`crate::fixtures`]' `garde.rs`.
 //!
 //! [`calendar`]: crate::garde::calendar
 //! [`read_instance`]: crate::garde::read_instance
@@ -24,13 +25,9 @@
 //! [`exact`]: crate::garde::exact
 //! [`report`]: crate::garde::report
 //! [`slots`]: crate::garde::slots
-//! [`fixtures`]: crate::garde::fixtures
-//! [`cli`]: crate::garde::cli
 
 pub mod calendar;
-pub mod cli;
 pub mod exact;
-pub mod fixtures;
 pub mod instance;
 pub mod report;
 pub mod roster;
@@ -38,7 +35,5 @@ pub mod schedule;
 pub mod slots;
 
 pub use crate::import::garde::read_instance;
-pub use cli::{GardeArgs, run_cli};
-pub use fixtures::generate_fixtures;
 pub use instance::{Cabinet, GardeDoctor, Instance, Period, Window};
 pub use schedule::{Objective, Roster, Schedule, solve};

@@ -1,6 +1,7 @@
 //! What a roster leaves undone and how fair it is: `unfilled.csv` (one row per shift with an
-//! empty position, and why), `carence.csv` (per cabinet and month), and the fairness figures
-//! of `summary.json`. No I/O: [`super::cli`] writes the files.
+//! empty position, and why), `carence.csv` (per cabinet and month), and the typed
+//! `summary.json` ([`Summary`]) with its fairness figures. No I/O: `cli::garde` writes the
+//! files.
 //!
 //! # Reasons (FORMATS.md §3), decided per shift with an empty position
 //!
@@ -21,7 +22,7 @@
 
 use super::calendar::ShiftKind;
 use super::instance::{Eligibility, Instance};
-use super::schedule::Roster;
+use super::schedule::{NetworkStats, Objective, Roster};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Why a position stays empty (module documentation).
@@ -284,4 +285,89 @@ pub fn counts(inst: &Instance, el: &Eligibility) -> Counts {
         c.positions += u64::from(inst.cabinets[s.cabinet].need);
     }
     c
+}
+
+/// Wall-clock time per stage, in milliseconds ([`crate::telemetry::ms`]).
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct StageTimings {
+    pub parse_ms: f64,
+    pub eligibility_ms: f64,
+    pub network_ms: f64,
+    pub flow_ms: f64,
+    pub check_ms: f64,
+    pub reports_ms: f64,
+    pub write_ms: f64,
+}
+
+/// Empty positions in all, and by reason.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct UnfilledSummary {
+    pub shifts: u64,
+    pub positions: u64,
+    /// Every reason of [`Reason::ALL`], zero included.
+    pub by_reason: BTreeMap<&'static str, u64>,
+}
+
+impl UnfilledSummary {
+    /// Totals of `unfilled`.
+    pub fn new(unfilled: &[Unfilled]) -> Self {
+        let mut by_reason: BTreeMap<&'static str, u64> =
+            Reason::ALL.iter().map(|r| (r.as_str(), 0)).collect();
+        for u in unfilled {
+            *by_reason.entry(u.reason.as_str()).or_default() += u64::from(u.missing);
+        }
+        Self {
+            shifts: unfilled.len() as u64,
+            positions: unfilled.iter().map(|u| u64::from(u.missing)).sum(),
+            by_reason,
+        }
+    }
+}
+
+/// The content of `summary.json` (`cpts garde`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Summary {
+    pub instance: String,
+    /// SHA-256 of the four input files, concatenated in [`super::import::FILES`] order, each
+    /// preceded by its name and byte length.
+    pub instance_sha256: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub cabinets: u64,
+    pub doctors: u64,
+    pub windows: u64,
+    pub shifts: Counts,
+    pub objective: Objective,
+    /// Positions to fill (Σ need over shifts).
+    pub needed: u64,
+    pub unfilled: UnfilledSummary,
+    pub fairness: Fairness,
+    pub slots: u64,
+    pub network: NetworkStats,
+    pub timings: StageTimings,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unfilled_positions_are_summed_by_reason_with_every_reason_listed() {
+        // Two shifts short of 2 and 1 positions for lack of doctors, one of 1 out of range.
+        let u = |shift, missing, reason| Unfilled {
+            shift,
+            missing,
+            reason,
+        };
+        let s = UnfilledSummary::new(&[
+            u(0, 2, Reason::NoDoctorAvailable),
+            u(3, 1, Reason::NoDoctorAvailable),
+            u(5, 1, Reason::NoDoctorInRange),
+        ]);
+        assert_eq!((s.shifts, s.positions), (3, 4));
+        assert_eq!(s.by_reason["no_doctor_available"], 3);
+        assert_eq!(s.by_reason["no_doctor_in_range"], 1);
+        assert_eq!(s.by_reason["doctors_at_max_shifts"], 0);
+        assert_eq!(s.by_reason.len(), 4);
+    }
 }

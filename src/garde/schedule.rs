@@ -48,14 +48,11 @@
 //! hardly depends on how far apart the weights are. Successive shortest paths
 //! ([`Network::solve_ssp`]) solve the same network exactly, but each search settles every node
 //! within one `M` of its start before it can prefer a doctor with a lighter load: most of the
-//! network, once per filled position. Flow times measured while building this room (release,
-//! the first version of the fixtures, a loaded 2-core machine): successive shortest paths
-//! 116 ms on `metz-q` and 46 s on `dept-y`; two stages (min-cost max-flow on the load costs by
-//! primal-dual, then metres on the arcs its duals leave tight) 157 ms and 8.2 s, because nearly
-//! every arc stays tight; cost scaling without heuristics 46 ms, and its prices overflowed
-//! `i64` on `dept-y`; the network simplex 15 ms and 0.85 s. On the committed fixtures the whole
-//! solve step takes 8.6 ms and 0.31 s (criterion medians, `cargo bench --bench garde`).
-//! [`Network::solve_ssp`] stays as a cross-check ([`Algorithm::ShortestPaths`], property tests).
+//! network, once per filled position. Two stages (min-cost max-flow on the load costs, then
+//! metres on the arcs its duals leave tight) gain little, because nearly every arc stays
+//! tight; cost scaling's prices overflow `i64` on the largest fixture. The measured times of
+//! each candidate are in benches/garde.rs. [`Network::solve_ssp`] stays as a cross-check
+//! ([`Algorithm::ShortestPaths`], property tests).
 //!
 //! # What this room does not do
 //!

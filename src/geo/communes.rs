@@ -1,14 +1,40 @@
-//! Commune centroids: where a search "near commune 54395" starts.
+//! The communes files and commune centroids: where a search "near commune 54395" starts.
 //!
-//! From the repository's copy of the INSEE commune list (`fixtures/data/communes_france.csv`,
-//! see fixtures/data/README.md: `insee`, `epci_code`, `lat`, `lon`), compiled into the binary
-//! once and parsed once, on first use ([`communes`], shared with `matching::territory`). No I/O.
+//! [`read_communes`] is the one reader of a communes file (`communes_france.csv`,
+//! `communes_grand_est.csv`; fixtures/data/README.md), by column name: the fixture generators
+//! read it from disk, and the compiled copy of `communes_france.csv` goes through it once, on
+//! first use ([`communes`], shared with `matching::territory`). No I/O here.
 
 use super::Coordinates;
 use std::collections::HashMap;
+use std::io::Read;
 use std::sync::OnceLock;
 
 const COMMUNES: &str = include_str!("../../fixtures/data/communes_france.csv");
+
+/// One row of a communes file (`insee,name,departement,region,epci_code,population,lat,lon`).
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+pub(crate) struct CommuneRow {
+    /// INSEE code, as a string (leading zeros, 2A/2B).
+    pub insee: String,
+    pub name: String,
+    pub departement: String,
+    /// SIREN code of the commune's EPCI; empty when it has none.
+    pub epci_code: String,
+    /// Population municipale; empty for the uninhabited territories.
+    pub population: Option<u64>,
+    /// WGS84, a point inside the commune.
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// Every row of a communes file, in file order, by column name (other columns ignored).
+///
+/// # Errors
+/// A missing column or a cell that does not parse; the error gives the line.
+pub(crate) fn read_communes(reader: impl Read) -> Result<Vec<CommuneRow>, csv::Error> {
+    csv::Reader::from_reader(reader).deserialize().collect()
+}
 
 /// One row of the compiled commune list.
 pub(crate) struct Commune {
@@ -23,37 +49,15 @@ pub(crate) struct Commune {
 pub(crate) fn communes() -> &'static [Commune] {
     static COMMUNE_LIST: OnceLock<Vec<Commune>> = OnceLock::new();
     COMMUNE_LIST.get_or_init(|| {
-        let mut reader = csv::Reader::from_reader(COMMUNES.as_bytes());
-        let headers = reader
-            .headers()
-            .expect("the compiled commune list has a header")
-            .clone();
-        let col = |name: &str| {
-            headers
-                .iter()
-                .position(|h| h == name)
-                .expect("the compiled commune list has insee, epci_code, lat and lon columns")
-        };
-        let (insee, epci, lat, lon) = (col("insee"), col("epci_code"), col("lat"), col("lon"));
-        let mut out = Vec::new();
-        for record in reader.records().flatten() {
-            let Some(code) = record.get(insee) else {
-                continue;
-            };
-            let coords = match (record.get(lat), record.get(lon)) {
-                (Some(lat), Some(lon)) => match (lat.parse(), lon.parse()) {
-                    (Ok(lat), Ok(lon)) => Coordinates::new(lat, lon).ok(),
-                    _ => None,
-                },
-                _ => None,
-            };
-            out.push(Commune {
-                insee: code.to_owned(),
-                epci_code: record.get(epci).unwrap_or_default().to_owned(),
-                coords,
-            });
-        }
-        out
+        read_communes(COMMUNES.as_bytes())
+            .expect("the compiled commune list reads (tested below)")
+            .into_iter()
+            .map(|row| Commune {
+                coords: Coordinates::new(row.lat, row.lon).ok(),
+                insee: row.insee,
+                epci_code: row.epci_code,
+            })
+            .collect()
     })
 }
 
@@ -84,5 +88,27 @@ mod tests {
         assert!((nancy.lat() - 48.69).abs() < 0.05 && (nancy.lon() - 6.18).abs() < 0.05);
         assert!(commune_centroid("2A004").is_some());
         assert!(commune_centroid("54999").is_none());
+    }
+
+    #[test]
+    fn a_communes_file_is_read_by_column_name() {
+        // Columns in another order, and one more: names decide, not positions.
+        let text = "lat,lon,insee,extra,name,departement,region,epci_code,population\n\
+                    48.6881,6.1734,54395,x,Nancy,54,44,245400676,104387\n\
+                    -49.2352,69.3405,98412,y,Archipel des Kerguelen,984,984,,\n";
+        let rows = read_communes(text.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].insee, "54395");
+        assert_eq!(rows[0].population, Some(104_387));
+        assert_eq!((rows[0].lat, rows[0].lon), (48.6881, 6.1734));
+        assert_eq!((rows[1].epci_code.as_str(), rows[1].population), ("", None));
+        let missing = "insee,name,lat,lon\n54395,Nancy,48.7,6.2\n";
+        assert!(read_communes(missing.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn the_compiled_list_has_every_commune_of_france() {
+        // fixtures/data/README.md: 34,969 communes (COG 2026, overseas included).
+        assert_eq!(communes().len(), 34_969);
     }
 }

@@ -7,11 +7,13 @@
 //! The result is therefore the one `cpts match` gives on the same two files.
 
 use super::{Progress, blocking};
-use crate::domain::{InseeCode, MaxKm, Tier};
+use crate::domain::{InseeCode, MaxKm};
 use crate::geo::{cost_m, haversine_m};
-use crate::matching::explain::{self, Detail, Reason};
+use crate::matching::explain::{self, Detail};
+use crate::matching::report::{JobSummary, JobTerritory, JobTimings, Tally};
 use crate::matching::{self, Instance, Matching};
 use crate::store::{AssignmentRow, JobRecord, Store, UnmatchedRow};
+use crate::telemetry::ms;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -53,7 +55,7 @@ pub(super) async fn run(
         .doctors_with_capacity()
         .await
         .context("loading the doctors")?;
-    let load_ms = ms(t0);
+    let load_ms = ms(t0.elapsed());
     tracing::info!(
         patients = patients.len(),
         doctors = doctors.len(),
@@ -72,39 +74,34 @@ pub(super) async fn run(
             worker_progress.report(stage, 0.05 + 0.65 * f);
         })
         .context("solving the batch")?;
-        let solve_ms = ms(t);
+        let solve_ms = ms(t.elapsed());
         worker_progress.report("explain", 0.7);
         let t = Instant::now();
         let unmatched = explain::explain(&inst, &sol);
-        let explain_ms = ms(t);
+        let explain_ms = ms(t.elapsed());
         worker_progress.report("saving", 0.9);
         let assignments = assignment_rows(&inst, &sol.matching);
         let unmatched_rows = unmatched_rows(&inst, &unmatched);
-        let summary = summary(
-            &inst,
-            &params,
-            &sol,
-            &unmatched,
-            [load_ms, solve_ms, explain_ms],
-        );
+        let territory = JobTerritory {
+            communes: params.territory.communes.len() as u64,
+            epci: params.territory.epci.clone(),
+        };
+        let timings = JobTimings {
+            explain: explain_ms,
+            load: load_ms,
+            solve: solve_ms,
+        };
+        let tally = Tally::new(&inst, &sol, &unmatched);
+        let summary = JobSummary::new(&inst, &tally, territory, timings);
+        let summary = serde_json::to_string(&summary).context("serialising the summary")?;
         Ok((summary, assignments, unmatched_rows))
     })
     .await?;
     drop(progress);
     store
-        .finish_batch(
-            &job.id,
-            job.attempts,
-            &summary.to_string(),
-            &assignments,
-            &unmatched,
-        )
+        .finish_batch(&job.id, job.attempts, &summary, &assignments, &unmatched)
         .await
         .context("storing the batch's results")
-}
-
-fn ms(since: Instant) -> f64 {
-    (since.elapsed().as_secs_f64() * 1e4).round() / 10.0
 }
 
 /// `assignments.csv`'s rows, as `cpts match` writes them.
@@ -135,56 +132,4 @@ fn unmatched_rows(inst: &Instance, unmatched: &[explain::Unmatched]) -> Vec<Unma
             detail: Detail(u, inst).to_string(),
         })
         .collect()
-}
-
-/// The job's result: objective vector, counts per tier and per reason, sizes, timings.
-fn summary(
-    inst: &Instance,
-    params: &BatchParams,
-    sol: &matching::Solution,
-    unmatched: &[explain::Unmatched],
-    [load_ms, solve_ms, explain_ms]: [f64; 3],
-) -> serde_json::Value {
-    let sizes = Matching::tier_sizes(inst);
-    let mut by_reason = [[0u64; 3]; 2];
-    for u in unmatched {
-        let r = usize::from(!matches!(u.reason, Reason::NoDoctorInRange { .. }));
-        by_reason[r][u.tier.index()] += 1;
-    }
-    let tiers: Vec<_> = Tier::ALL
-        .iter()
-        .map(|t| {
-            let k = t.index();
-            serde_json::json!({
-                "tier": t.number(),
-                "patients": sizes[k],
-                "matched": sol.objective.matched[k],
-                "unmatched": sizes[k] - sol.objective.matched[k],
-                "no_doctor_in_range": by_reason[0][k],
-                "capacity_exhausted": by_reason[1][k],
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "objective": {
-            "matched": sol.objective.matched,
-            "metres": sol.objective.metres,
-        },
-        "patients": inst.patients.len(),
-        "doctors_with_capacity": inst.doctors.len(),
-        "places": inst.doctors.iter().map(|d| u64::from(d.capacity)).sum::<u64>(),
-        "matched": sol.objective.matched.iter().sum::<u64>(),
-        "unmatched": {
-            "total": unmatched.len(),
-            "no_doctor_in_range": by_reason[0].iter().sum::<u64>(),
-            "capacity_exhausted": by_reason[1].iter().sum::<u64>(),
-        },
-        "tiers": tiers,
-        "territory": {
-            "communes": params.territory.communes.len(),
-            "epci": params.territory.epci,
-        },
-        "default_max_km": params.default_max_km.km(),
-        "timings_ms": { "load": load_ms, "solve": solve_ms, "explain": explain_ms },
-    })
 }

@@ -186,7 +186,7 @@ pub fn solve_with(inst: &Instance, options: &Options) -> Result<Matching, Error>
     tracing::debug!(
         pairs = pairs.len(),
         rows = program.rows(),
-        elapsed_ms = super::flow::log_ms(started.elapsed()),
+        elapsed_ms = crate::telemetry::ms(started.elapsed()),
         "exact model built"
     );
     let counting = Options {
@@ -212,7 +212,7 @@ pub fn solve_with(inst: &Instance, options: &Options) -> Result<Matching, Error>
         tracing::debug!(
             %stage,
             method = ?best.method,
-            elapsed_ms = super::flow::log_ms(started.elapsed()),
+            elapsed_ms = crate::telemetry::ms(started.elapsed()),
             "stage solved"
         );
         let n = best.ones().filter(|&j| pairs[j].tier == t).count() as u64;
@@ -241,7 +241,7 @@ pub fn solve_with(inst: &Instance, options: &Options) -> Result<Matching, Error>
     tracing::debug!(
         stage = %Stage::Metres,
         method = ?best.method,
-        elapsed_ms = super::flow::log_ms(started.elapsed()),
+        elapsed_ms = crate::telemetry::ms(started.elapsed()),
         "stage solved"
     );
 

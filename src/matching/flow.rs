@@ -117,7 +117,7 @@ pub fn solve_with(inst: &Instance, progress: &mut dyn FnMut(&str, f64)) -> Resul
     tr.solve();
     let mut flow_time = t1.elapsed();
     tracing::debug!(
-        ms = log_ms(flow_time),
+        ms = crate::telemetry::ms(flow_time),
         searches = tr.stats().searches,
         "first solve"
     );
@@ -138,7 +138,7 @@ pub fn solve_with(inst: &Instance, progress: &mut dyn FnMut(&str, f64)) -> Resul
         tracing::debug!(
             round = rounds,
             sources = new.len(),
-            ms = log_ms(tf.elapsed()),
+            ms = crate::telemetry::ms(tf.elapsed()),
             "priced in"
         );
     }
@@ -525,13 +525,6 @@ fn in_parallel<T: Send>(
         .into_iter()
         .map(|r| r.expect("every chunk ran"))
         .collect()
-}
-
-/// A duration for the logs, in milliseconds to 0.1 ms: a raw `f64` prints up to 17 digits,
-/// which neither helps a reader nor keeps the logs free of long digit runs (the log tests
-/// refuse anything NIR-shaped).
-pub(crate) fn log_ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e4).round() / 10.0
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod exact;
 pub mod explain;
 pub mod flow;
 pub mod instance;
+pub mod report;
 pub mod territory;
 pub mod verify;
 pub mod whatif;

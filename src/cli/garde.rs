@@ -1,20 +1,25 @@
 //! `cpts garde DIR`: reads an instance folder, fills the roster, writes `roster.csv`,
-//! `unfilled.csv`, `slots.csv`, `carence.csv` and `summary.json`, and prints a one-screen
-//! summary. Files are written only after the whole input was accepted.
+//! `unfilled.csv`, `slots.csv`, `carence.csv` and `summary.json` ([`Summary`]), and prints a
+//! one-screen summary. Files are written only after the whole input was accepted, and
+//! atomically ([`super::output`]): a refused or failed run leaves no output folder behind.
 
-use super::instance::Instance;
-use super::report::{self, Carence, Counts, Fairness, Reason, Unfilled};
-use super::schedule::{self, NetworkStats, Objective, Schedule};
-use super::slots::{self, Slot};
-use crate::import::{self, CellErrors, garde::FILES};
+use crate::garde::instance::Instance;
+use crate::garde::report::{
+    self, Carence, Reason, StageTimings, Summary, Unfilled, UnfilledSummary,
+};
+use crate::garde::schedule::{self, Schedule};
+use crate::garde::slots::{self, Slot};
+use crate::import::{self, garde::FILES};
 use anyhow::Context;
 use chrono::SecondsFormat;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use super::Refused;
+use super::output::Staged;
+use crate::telemetry::ms;
 
 /// Arguments of `cpts garde`.
 #[derive(Clone, Debug, clap::Args)]
@@ -27,55 +32,11 @@ pub struct GardeArgs {
     pub out: Option<PathBuf>,
 }
 
-/// Wall-clock time per stage, in milliseconds.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
-pub struct StageTimings {
-    pub parse_ms: f64,
-    pub eligibility_ms: f64,
-    pub network_ms: f64,
-    pub flow_ms: f64,
-    pub check_ms: f64,
-    pub reports_ms: f64,
-    pub write_ms: f64,
-}
-
-/// Empty positions in all, and by reason.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct UnfilledSummary {
-    pub shifts: u64,
-    pub positions: u64,
-    pub by_reason: BTreeMap<&'static str, u64>,
-}
-
-/// The content of `summary.json`.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Summary {
-    pub instance: String,
-    /// SHA-256 of the four input files, concatenated in [`FILES`] order, each preceded by its
-    /// name and byte length.
-    pub instance_sha256: String,
-    pub period_start: String,
-    pub period_end: String,
-    pub cabinets: u64,
-    pub doctors: u64,
-    pub windows: u64,
-    pub shifts: Counts,
-    pub objective: Objective,
-    /// Positions to fill (Σ need over shifts).
-    pub needed: u64,
-    pub unfilled: UnfilledSummary,
-    pub fairness: Fairness,
-    pub slots: u64,
-    pub network: NetworkStats,
-    pub timings: StageTimings,
-}
-
 /// Runs `cpts garde`: writes the outputs, prints the summary.
 ///
 /// # Errors
-/// Bad input: the full error report is printed on stderr and the error is a
-/// [`crate::import::Error`] (`e.downcast_ref::<import::Error>()`), for exit code 2. Anything
-/// else (solver, self-check, writing) is another error.
+/// [`Refused`] for bad input (exit code 2, `super::exit_code`), with the full error report;
+/// anything else (solver, self-check, writing) is another error (exit code 1).
 pub fn run_cli(args: &GardeArgs) -> anyhow::Result<()> {
     let out = match &args.out {
         Some(o) => o.clone(),
@@ -86,16 +47,16 @@ pub fn run_cli(args: &GardeArgs) -> anyhow::Result<()> {
             print!("{}", render(&summary, &out));
             Ok(())
         }
-        Err(e) => {
-            match e.downcast_ref::<import::Error>() {
-                Some(import::Error::Invalid(errors)) => eprintln!("{errors}"),
-                Some(import::Error::Io { file, source }) => {
-                    eprintln!("cannot read {file}: {source}");
-                }
-                None => {}
+        Err(e) => match e.downcast_ref::<import::Error>() {
+            Some(import::Error::Invalid(errors)) => Err(Refused(format!(
+                "the instance was refused; nothing was written\n{errors}"
+            ))
+            .into()),
+            Some(import::Error::Io { file, source }) => {
+                Err(Refused(format!("cannot read {file}: {source}")).into())
             }
-            Err(e)
-        }
+            None => Err(e),
+        },
     }
 }
 
@@ -107,7 +68,8 @@ fn instance_name(dir: &Path) -> String {
 /// Reads `dir`, solves, checks and writes every output into `out`; returns the summary.
 ///
 /// # Errors
-/// As [`run_cli`]: a [`crate::import::Error`] for bad input, written nowhere.
+/// An [`import::Error`] for bad input, written nowhere; any other error for a failure, which
+/// leaves `out` as it was.
 pub fn run(dir: &Path, out: &Path) -> anyhow::Result<Summary> {
     let t0 = Instant::now();
     let mut bytes = Vec::with_capacity(FILES.len());
@@ -139,12 +101,6 @@ pub fn run(dir: &Path, out: &Path) -> anyhow::Result<Summary> {
     let counts = report::counts(&inst, el);
     let reports = t2.elapsed();
 
-    let mut by_reason: BTreeMap<&'static str, u64> =
-        Reason::ALL.iter().map(|r| (r.as_str(), 0)).collect();
-    for u in &unfilled {
-        *by_reason.entry(u.reason.as_str()).or_default() += u64::from(u.missing);
-    }
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let mut summary = Summary {
         instance: instance_name(dir),
         instance_sha256: format!("{:x}", hash.finalize()),
@@ -156,11 +112,7 @@ pub fn run(dir: &Path, out: &Path) -> anyhow::Result<Summary> {
         shifts: counts,
         objective: sched.objective,
         needed: counts.positions,
-        unfilled: UnfilledSummary {
-            shifts: unfilled.len() as u64,
-            positions: unfilled.iter().map(|u| u64::from(u.missing)).sum(),
-            by_reason,
-        },
+        unfilled: UnfilledSummary::new(&unfilled),
         fairness,
         slots: slots.len() as u64,
         network: sched.stats,
@@ -175,12 +127,14 @@ pub fn run(dir: &Path, out: &Path) -> anyhow::Result<Summary> {
         },
     };
     let t3 = Instant::now();
-    write_outputs(out, &inst, &sched, &unfilled, &carence, &slots)
-        .with_context(|| format!("writing {}", out.display()))?;
+    let staged = Staged::new(out)?;
+    write_outputs(&staged, &inst, &sched, &unfilled, &carence, &slots)?;
     summary.timings.write_ms = ms(t3.elapsed());
-    let json = serde_json::to_string_pretty(&summary).context("serialising summary.json")?;
-    std::fs::write(out.join("summary.json"), json + "\n")
-        .with_context(|| format!("writing {}", out.join("summary.json").display()))?;
+    staged.write("summary.json", |w| {
+        serde_json::to_writer_pretty(&mut *w, &summary)?;
+        writeln!(w)
+    })?;
+    staged.commit()?;
     Ok(summary)
 }
 
@@ -188,19 +142,14 @@ fn iso(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-fn create(out: &Path, name: &str) -> std::io::Result<BufWriter<std::fs::File>> {
-    Ok(BufWriter::new(std::fs::File::create(out.join(name))?))
-}
-
 fn write_outputs(
-    out: &Path,
+    out: &Staged,
     inst: &Instance,
     sched: &Schedule,
     unfilled: &[Unfilled],
     carence: &[Carence],
     slots: &[Slot],
-) -> std::io::Result<()> {
-    std::fs::create_dir_all(out)?;
+) -> anyhow::Result<()> {
     let el = &sched.eligibility;
     let shift_of: std::collections::HashMap<_, _> = el
         .shifts
@@ -208,82 +157,86 @@ fn write_outputs(
         .map(|s| ((s.date, s.cabinet as u32), s))
         .collect();
 
-    let mut w = create(out, "roster.csv")?;
-    writeln!(w, "cabinet_id,date,start,end,rpps,distance_m")?;
-    for a in &sched.roster.assignments {
-        let s = shift_of[&(a.date, a.cabinet)];
-        writeln!(
-            w,
-            "{},{},{},{},{},{}",
-            inst.cabinets[s.cabinet].id,
-            a.date,
-            iso(&s.start),
-            iso(&s.end),
-            inst.doctors[a.doctor as usize].rpps,
-            a.metres
-        )?;
-    }
-    w.flush()?;
+    out.write("roster.csv", |w| {
+        writeln!(w, "cabinet_id,date,start,end,rpps,distance_m")?;
+        for a in &sched.roster.assignments {
+            let s = shift_of[&(a.date, a.cabinet)];
+            writeln!(
+                w,
+                "{},{},{},{},{},{}",
+                inst.cabinets[s.cabinet].id,
+                a.date,
+                iso(&s.start),
+                iso(&s.end),
+                inst.doctors[a.doctor as usize].rpps,
+                a.metres
+            )?;
+        }
+        Ok(())
+    })?;
 
-    let mut w = create(out, "unfilled.csv")?;
-    writeln!(w, "cabinet_id,date,start,end,missing,reason")?;
-    for u in unfilled {
-        let s = &el.shifts[u.shift];
-        writeln!(
-            w,
-            "{},{},{},{},{},{}",
-            inst.cabinets[s.cabinet].id,
-            s.date,
-            iso(&s.start),
-            iso(&s.end),
-            u.missing,
-            u.reason.as_str()
-        )?;
-    }
-    w.flush()?;
+    out.write("unfilled.csv", |w| {
+        writeln!(w, "cabinet_id,date,start,end,missing,reason")?;
+        for u in unfilled {
+            let s = &el.shifts[u.shift];
+            writeln!(
+                w,
+                "{},{},{},{},{},{}",
+                inst.cabinets[s.cabinet].id,
+                s.date,
+                iso(&s.start),
+                iso(&s.end),
+                u.missing,
+                u.reason.as_str()
+            )?;
+        }
+        Ok(())
+    })?;
 
-    let mut w = create(out, "slots.csv")?;
-    writeln!(w, "cabinet_id,rpps,start,end")?;
-    for s in slots {
-        writeln!(
-            w,
-            "{},{},{},{}",
-            inst.cabinets[s.cabinet as usize].id,
-            inst.doctors[s.doctor as usize].rpps,
-            iso(&s.start),
-            iso(&s.end)
-        )?;
-    }
-    w.flush()?;
+    out.write("slots.csv", |w| {
+        writeln!(w, "cabinet_id,rpps,start,end")?;
+        for s in slots {
+            writeln!(
+                w,
+                "{},{},{},{}",
+                inst.cabinets[s.cabinet as usize].id,
+                inst.doctors[s.doctor as usize].rpps,
+                iso(&s.start),
+                iso(&s.end)
+            )?;
+        }
+        Ok(())
+    })?;
 
-    let mut w = create(out, "carence.csv")?;
-    write!(
-        w,
-        "cabinet_id,month,shifts,positions,filled,missing,empty_shifts,short_shifts"
-    )?;
-    for r in Reason::ALL {
-        write!(w, ",{}", r.as_str())?;
-    }
-    writeln!(w)?;
-    for c in carence {
+    out.write("carence.csv", |w| {
         write!(
             w,
-            "{},{},{},{},{},{},{},{}",
-            c.cabinet_id,
-            c.month,
-            c.shifts,
-            c.positions,
-            c.filled,
-            c.missing,
-            c.empty_shifts,
-            c.short_shifts
+            "cabinet_id,month,shifts,positions,filled,missing,empty_shifts,short_shifts"
         )?;
-        for n in c.missing_by_reason {
-            write!(w, ",{n}")?;
+        for r in Reason::ALL {
+            write!(w, ",{}", r.as_str())?;
         }
         writeln!(w)?;
-    }
-    w.flush()
+        for c in carence {
+            write!(
+                w,
+                "{},{},{},{},{},{},{},{}",
+                c.cabinet_id,
+                c.month,
+                c.shifts,
+                c.positions,
+                c.filled,
+                c.missing,
+                c.empty_shifts,
+                c.short_shifts
+            )?;
+            for n in c.missing_by_reason {
+                write!(w, ",{n}")?;
+            }
+            writeln!(w)?;
+        }
+        Ok(())
+    })
 }
 
 /// Thousands separated by commas: `12,345`.
@@ -399,17 +352,17 @@ pub fn render(s: &Summary, out: &Path) -> String {
     t
 }
 
-/// The errors of a refused folder, for callers that print them their own way.
-pub fn import_errors(e: &anyhow::Error) -> Option<&CellErrors> {
-    match e.downcast_ref::<import::Error>() {
-        Some(import::Error::Invalid(errors)) => Some(errors),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The errors of a refused folder.
+    fn import_errors(e: &anyhow::Error) -> Option<&crate::import::CellErrors> {
+        match e.downcast_ref::<import::Error>() {
+            Some(import::Error::Invalid(errors)) => Some(errors),
+            _ => None,
+        }
+    }
 
     #[test]
     fn numbers_are_grouped_by_thousands() {

@@ -2,33 +2,14 @@
 //! (a swapped pair, a worse tier count, a longer total, a tampered certificate, an ineligible
 //! pair), saying which check failed. Each perturbation also rewrites summary.json to the
 //! objective of the perturbed assignments, so that only the certificate can catch it.
-#![allow(clippy::unwrap_used)]
 
+use super::{cpts, fixture, read};
 use cpts::domain::MaxKm;
 use cpts::geo::{cost_m, haversine_m};
 use cpts::import::load_matching_instance;
 use cpts::matching::{DEFAULT_MAX_KM, Instance};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn cpts(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cpts"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap()
-}
+use std::path::Path;
 
 /// Runs `cpts match` on a fixture into a fresh folder.
 fn batch(name: &str) -> tempfile::TempDir {

@@ -1,24 +1,6 @@
-//! The `cpts` binary end to end: `cpts match` on fixtures and on refused input.
-#![allow(clippy::unwrap_used)]
+//! `cpts match` on fixtures and on refused input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn cpts(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cpts"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap()
-}
+use super::{cpts, read, root};
 
 #[test]
 fn match_writes_the_three_outputs_and_the_certificate() {

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used)]
 //! Garde properties (FORMATS.md §3): on random small instances, the network-simplex roster,
 //! the successive-shortest-paths roster and the staged MILP oracle have the same objective
 //! vector (filled, Σ load², metres), and every roster passes the feasibility check. Then the
