@@ -83,7 +83,7 @@ pub struct Config {
     #[arg(long, env = "CPTS_TOKEN_CACHE_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=300))]
     pub token_cache_seconds: u64,
 
-    /// Slot searches read an in-memory board of the coming weeks' slots (`api::board`),
+    /// Slot searches read an in-memory board of the coming weeks' slots (`slots::board`),
     /// reloaded from the database this often, in seconds, and kept current between loads by
     /// this process's bookings and, with Redis, every other process's; 0: every search reads
     /// the database.

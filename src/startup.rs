@@ -46,7 +46,7 @@ pub struct Application {
     /// How long open requests may take to finish once stopping (`--shutdown-grace-seconds`).
     grace: Duration,
     /// The slot board searches read, if on.
-    board: Option<api::board::Board>,
+    board: Option<crate::slots::Board>,
 }
 
 impl Application {
@@ -73,7 +73,7 @@ impl Application {
             .transpose()?;
         let wake_worker = Arc::new(Notify::new());
         let board = (config.slot_board_seconds > 0).then(|| {
-            let board = api::board::Board::new(
+            let board = crate::slots::Board::new(
                 store.clone(),
                 Duration::from_secs(config.slot_board_seconds),
             );
@@ -122,7 +122,7 @@ impl Application {
 
     /// The slot board (`--slot-board-seconds` > 0): whoever writes slots without the API (the
     /// tests, the load tools) loads it after.
-    pub fn board(&self) -> Option<api::board::Board> {
+    pub fn board(&self) -> Option<crate::slots::Board> {
         self.board.clone()
     }
 

@@ -144,7 +144,7 @@ impl From<AuditRecord> for AuditView {
     fn from(r: AuditRecord) -> Self {
         Self {
             id: r.id,
-            at: super::jobs::rfc3339(r.at).unwrap_or_default(),
+            at: super::wire::utc(r.at),
             token_id: r.token_id,
             role: r.role.map(|role| role.as_str().to_owned()),
             action: r.action,

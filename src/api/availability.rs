@@ -8,9 +8,9 @@
 //! `/problems/availability-on-published-roster`, naming the shift).
 
 use super::auth::OwnRpps;
-use super::{ApiError, AppState, FieldError, Json, Path, Problem, parse_param};
+use super::wire::{paris, parse_id, utc};
+use super::{ApiError, AppState, FieldError, Json, Path, Problem};
 use crate::domain::MaxKm;
-use crate::garde::calendar::paris_time;
 use crate::import::garde::parse_datetime;
 use crate::store::{AvailabilityRecord, Withdrawal};
 use axum::extract::State;
@@ -80,16 +80,6 @@ pub struct GardeLimits {
     /// Farthest cabinet, in km (> 0).
     #[schema(value_type = f64, exclusive_minimum = 0.0, example = 15.0)]
     pub max_km: MaxKm,
-}
-
-pub(super) fn paris(unix_seconds: i64) -> String {
-    paris_time(unix_seconds).map_or_else(String::new, |t| t.to_rfc3339())
-}
-
-pub(super) fn utc(unix_seconds: i64) -> String {
-    chrono::DateTime::from_timestamp(unix_seconds, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
 }
 
 fn unknown_doctor() -> ApiError {
@@ -254,12 +244,4 @@ async fn put_garde_limits(
     }
     tracing::info!(rpps = %rpps, max_shifts = body.max_shifts, "garde limits declared");
     Ok(Json(body))
-}
-
-/// A positive integer id from a path segment; a 422 naming `name` otherwise.
-pub(super) fn parse_id(name: &str, raw: &str) -> Result<i64, ApiError> {
-    parse_param::<i64>(name, raw)
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::invalid_parameter(name, "expected a positive integer id"))
 }

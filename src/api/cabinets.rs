@@ -2,7 +2,6 @@
 //! replace, delete. The rules of a cabinet (`need` ≥ 1, `slot_minutes` dividing the shift
 //! lengths) are the garde core's ([`crate::garde::instance`]).
 
-use super::board;
 use super::{ApiError, AppState, Coordinateur, FieldError, Json, Path, Problem, parse_param};
 use crate::domain::{CabinetId, InseeCode};
 use crate::garde::instance::{DEFAULT_SLOT_MINUTES, MAX_NEED, check_slot_minutes};
@@ -251,17 +250,11 @@ async fn put_cabinet(
     }
     tracing::info!(cabinet = %row.id, "cabinet updated");
     // Its name or position may have changed: this process's slot board, and through the
-    // slot stream every other's, show them after a load. The event has no position, so no
-    // listener of `/slots/events` hears it.
-    if let Some(board) = &state.board {
-        board.invalidate();
-    }
-    if let Some(cache) = &state.cache {
-        let data = serde_json::json!({ "cabinet_id": row.id.as_str() }).to_string();
-        if let Err(e) = cache.append_event(board::CABINET_CHANGED, &data).await {
-            tracing::warn!(error = %e, "cannot announce a changed cabinet; other boards reload on their period");
-        }
-    }
+    // slot stream every other's, show them after a load.
+    state
+        .slots(state.store.clone())
+        .cabinet_changed(&row.id)
+        .await;
     Ok(Json(row.into()))
 }
 

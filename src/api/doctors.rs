@@ -4,6 +4,7 @@
 //! The pattern for other resources (see the module doc of `api`).
 
 use super::auth::OwnRpps;
+use super::wire::rfc3339;
 use super::{ApiError, AppState, Caller, Json, Path, Problem, parse_param};
 use crate::domain::{MaxKm, Role, Rpps};
 use crate::store::DoctorRecord;
@@ -66,11 +67,6 @@ impl From<DoctorRecord> for DoctorView {
             capacity_declared_at: r.capacity_updated_at.and_then(rfc3339),
         }
     }
-}
-
-fn rfc3339(unix_seconds: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp(unix_seconds, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 fn unknown_doctor() -> ApiError {

@@ -4,7 +4,7 @@
 //! wildcard), so a new variant forces a decision. The `type`s are stable paths listed in the
 //! README. A 5xx is logged once, here, inside the request span; its body says nothing internal.
 
-use crate::{cache, store};
+use crate::{cache, slots, store};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -309,6 +309,25 @@ impl From<store::Error> for ApiError {
             | store::Error::Migrate(_)
             | store::Error::Corrupt(_)
             | store::Error::Other(_)) => ApiError::Internal(Box::new(e)),
+        }
+    }
+}
+
+impl From<slots::Error> for ApiError {
+    fn from(e: slots::Error) -> Self {
+        match e {
+            slots::Error::Held => ApiError::SlotHeld,
+            slots::Error::Taken => ApiError::SlotTaken,
+            slots::Error::Ended => ApiError::SlotEnded,
+            slots::Error::NoSuchSlot => ApiError::NotFound("no slot with this id".to_owned()),
+            slots::Error::NoSuchBooking => ApiError::NotFound("no booking with this id".to_owned()),
+            slots::Error::AlreadyCancelled { cancelled_at } => ApiError::AlreadyCancelled(format!(
+                "this booking was cancelled at {}",
+                cancelled_at.map(super::wire::utc).unwrap_or_default()
+            )),
+            slots::Error::Store(e) => e.into(),
+            slots::Error::Cache(e) => e.into(),
+            e @ slots::Error::Indexing(_) => ApiError::Internal(Box::new(e)),
         }
     }
 }

@@ -216,10 +216,12 @@ async fn forward(
         };
         match events {
             Ok(events) => {
-                for e in events.iter().filter(|e| listen.contains(e.position)) {
+                // A kind this process does not know (a newer one's) is not passed on.
+                let known = events.iter().filter_map(|e| Some((e, e.kind?)));
+                for (e, kind) in known.filter(|(e, _)| listen.contains(e.position)) {
                     let event = Event::default()
                         .id(e.id.to_string())
-                        .event(&e.kind)
+                        .event(kind.as_str())
                         .data(&e.data);
                     if tx.send(Ok(event)).await.is_err() {
                         return;

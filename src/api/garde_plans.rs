@@ -9,6 +9,7 @@ use super::jobs::{job_of_kind, require_succeeded};
 use super::{ApiError, AppState, Coordinateur, FieldError, Json, Path, Problem};
 use crate::domain::CabinetId;
 use crate::garde::Period;
+use crate::garde::calendar::paris_time;
 use crate::jobs::{self, GardePlanParams, KIND_GARDE_PLAN};
 use crate::store::{NewJob, PlanRecord, PublishOutcome};
 use axum::extract::State;
@@ -185,14 +186,11 @@ pub struct Published {
 
 /// `(date, start, end)` in Europe/Paris of an instant pair.
 fn paris(start: i64, end: i64) -> (String, String, String) {
-    let at = |s: i64| {
-        chrono::DateTime::from_timestamp(s, 0).map(|t| t.with_timezone(&chrono_tz::Europe::Paris))
-    };
-    match (at(start), at(end)) {
-        (Some(s), Some(e)) => (
+    match (paris_time(start), paris_time(end)) {
+        (Some(s), Some(_)) => (
             s.date_naive().to_string(),
-            s.fixed_offset().to_rfc3339(),
-            e.fixed_offset().to_rfc3339(),
+            super::wire::paris(start),
+            super::wire::paris(end),
         ),
         _ => Default::default(),
     }
@@ -214,7 +212,7 @@ fn list<T>(plan: PlanRecord, items: Vec<T>) -> PlanList<T> {
         plan_id: plan.id,
         period_start: plan.period_start,
         period_end: plan.period_end,
-        published_at: plan.published_at.and_then(super::jobs::rfc3339),
+        published_at: plan.published_at.and_then(super::wire::rfc3339),
         items,
     }
 }
@@ -322,13 +320,10 @@ async fn publish_plan(
     match caller.store(&state).publish_garde_plan(&id, &slots).await? {
         PublishOutcome::Published { at, slots } => {
             tracing::info!(plan = %id, token = %caller.token_id, slots, "garde plan published");
-            if let Some(board) = &state.board {
-                board.invalidate();
-            }
-            announce_published(&state, &id).await;
+            state.slots(state.store.clone()).published(&id).await;
             Ok(Json(Published {
                 plan_id: id,
-                published_at: super::jobs::rfc3339(at).unwrap_or_default(),
+                published_at: super::wire::utc(at),
                 slots,
             }))
         }
@@ -336,31 +331,6 @@ async fn publish_plan(
         PublishOutcome::NotFound => {
             Err(ApiError::NotFound("no garde plan with this id".to_owned()))
         }
-    }
-}
-
-/// Appends a `published` event for each new slot of plan `id`, for the régulateurs'
-/// `/slots/events` listeners. The plan is published whatever happens here: a failure is logged.
-async fn announce_published(state: &AppState, id: &str) {
-    let Some(cache) = &state.cache else {
-        return;
-    };
-    let slots = match state.store.plan_slots(id).await {
-        Ok(slots) => slots,
-        Err(e) => {
-            tracing::warn!(plan = %id, error = %e, "cannot read the published slots for their events");
-            return;
-        }
-    };
-    let data: Vec<String> = slots
-        .iter()
-        .map(|slot| {
-            let info = super::slots::slot_info(slot);
-            super::slots::event_data(&info, &[("plan_id", id.into())])
-        })
-        .collect();
-    if let Err(e) = cache.append_events("published", &data).await {
-        tracing::warn!(plan = %id, error = %e, "cannot append the published events");
     }
 }
 

@@ -8,13 +8,13 @@
 //! the token id. Without Redis (development) holds are 503 `/problems/needs-redis`.
 //!
 //! A hold is taken first, then the slot checked free in the database: a booking made without
-//! a hold takes a silent hold for its duration (see `slots.rs`), so a hold and a booking
+//! a hold takes a silent hold for its duration (see `slots::booking`), so a hold and a booking
 //! never both succeed on one slot.
 
-use super::availability::{parse_id, utc};
-use super::slots::{event_data, slot_info};
+use super::wire::{parse_id, utc};
 use super::{ApiError, AppState, Path, Problem, Regulateur};
 use crate::cache::{Cache, HoldAttempt, Release};
+use crate::slots::{event_data, slot_info};
 use crate::store::AuditEntry;
 use axum::extract::State;
 use axum::http::{StatusCode, header};

@@ -1,6 +1,7 @@
 //! `GET /jobs/{id}`: the status, progress and, once done, the summary of a long job (a
 //! matching batch for CPAM staff, a garde plan for coordinators).
 
+use super::wire::rfc3339;
 use super::{ApiError, AppState, Caller, Json, Path, Problem};
 use crate::domain::Role;
 use crate::jobs::{KIND_BATCH, KIND_GARDE_PLAN};
@@ -60,12 +61,6 @@ pub struct Links {
     pub unfilled: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish: Option<String>,
-}
-
-/// RFC 3339 (UTC, seconds) of Unix seconds.
-pub(super) fn rfc3339(unix_seconds: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp(unix_seconds, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 /// The links of a job of `kind`.

@@ -38,7 +38,6 @@ mod audit;
 pub mod auth;
 mod availability;
 mod batches;
-pub mod board;
 mod cabinets;
 mod doctors;
 pub mod error;
@@ -51,6 +50,7 @@ mod jobs;
 pub mod json;
 mod rate_limit;
 mod slots;
+mod wire;
 
 pub use auth::{Auditeur, Caller, Coordinateur, CpamStaff, Medecin, OwnRpps, Regulateur};
 pub use error::{ApiError, FieldError, Problem};
@@ -90,8 +90,8 @@ pub struct AppState {
     pub store: Store,
     /// `None` when `REDIS_URL` is unset (development only).
     pub cache: Option<Cache>,
-    /// The slot board searches read (`board`); `None` with `--slot-board-seconds 0`.
-    pub board: Option<board::Board>,
+    /// The slot board searches read (`slots::board`); `None` with `--slot-board-seconds 0`.
+    pub board: Option<crate::slots::Board>,
     pub token_key: Arc<TokenKey>,
     /// The token rows read lately (`--token-cache-seconds`).
     pub token_cache: Arc<crate::tokens::TokenCache>,
@@ -100,6 +100,14 @@ pub struct AppState {
     pub wake_worker: Arc<tokio::sync::Notify>,
     /// Body sizes and the request timeout (`Config`'s `max_*_bytes`, `request_timeout_*`).
     pub limits: Limits,
+}
+
+impl AppState {
+    /// The slot room over this state's Redis and board, writing through `store` (the
+    /// caller's, `caller.store(&state)`, so that the audit trail names who booked).
+    pub fn slots(&self, store: Store) -> crate::slots::Slots {
+        crate::slots::Slots::new(store, self.cache.clone(), self.board.clone())
+    }
 }
 
 /// Limits on requests, from the configuration.

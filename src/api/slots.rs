@@ -1,29 +1,27 @@
-//! Consultation slots (FORMATS.md §4) for Centre 15 régulateurs: search the free slots near a
-//! point or a commune, book one for a pseudonymous patient reference, read and cancel a
-//! booking.
+//! Consultation slots (FORMATS.md §4) for Centre 15 régulateurs, over HTTP: search the free
+//! slots near a point or a commune, book one for a pseudonymous patient reference, read and
+//! cancel a booking. This file parses the requests, calls the slot room ([`crate::slots`])
+//! and shapes its answers; the room does the work.
 //!
-//! The search reads the free slots of the time window at the cabinets of a bounding box in
-//! SQL, by start and in batches (`store::free_slots`, a keyset on start and id), measures the
-//! exact haversine ([`crate::geo`]), keeps the slots within the radius and sorts them by
-//! start, then distance, then slot id; it stops reading once the page is settled, so its cost
-//! follows the page, not the window.
+//! A search reads the slot board in memory ([`crate::slots::board`]) when it can answer, else
+//! the database, by start in batches until the page is settled; both give the same slots, by
+//! start, then integer distance, then slot id.
 //!
 //! A slot holds one booking: the store's unique index refuses the second one, which is 409
 //! `/problems/slot-taken`. Cancelling frees the slot; cancelling twice is 409
 //! `/problems/already-cancelled` (the booking still exists, so not 404).
 //!
 //! With Redis, a slot another régulateur holds (`holds.rs`) is shown `held` in searches and
-//! refused to a booking (409 `/problems/slot-held`); a booking without a hold holds the slot
-//! silently while it runs, so a hold never lands on a slot being booked. A booking and a
-//! cancellation append `booked` and `freed` to the slot stream (`events.rs`).
+//! refused to a booking (409 `/problems/slot-held`); see [`crate::slots::booking`] for the
+//! sequence. A booking and a cancellation append `booked` and `freed` to the slot stream
+//! (`events.rs`).
 
-use super::availability::{paris, parse_id, utc};
-use super::board::{self, SlotQuery};
+use super::wire::{paris, parse_id, utc};
 use super::{ApiError, AppState, FieldError, Json, Path, Problem, Regulateur};
-use crate::cache::{BookingClaim, SlotInfo};
 use crate::domain::{InseeCode, PatientId};
 use crate::geo::{Coordinates, commune_centroid};
-use crate::store::{BookOutcome, BookingRecord, CancelOutcome, FreeSlot, SlotRecord};
+use crate::slots::SlotQuery;
+use crate::store::{BookingRecord, SlotRecord};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -371,12 +369,8 @@ async fn search_slots(
         radius_m: s.radius_km * 1000.0,
         need: s.offset + s.limit + 1,
     };
-    // The board in memory when it can answer, else the database: the same slots.
-    let found = match state.board.as_ref().and_then(|b| b.search(&q)) {
-        Some(found) => found,
-        None => board::search_in_database(&state.store, &q).await?,
-    };
-    let found = board::settle(found, q.need);
+    let room = state.slots(state.store.clone());
+    let found = room.search(&q).await?;
     let has_next = found.len() > s.offset + s.limit;
     let items: Vec<SlotView> = found
         .into_iter()
@@ -399,12 +393,10 @@ async fn search_slots(
         })
         .collect();
     let mut items = items;
-    if let Some(cache) = &state.cache {
-        let ids: Vec<i64> = items.iter().map(|i| i.slot_id).collect();
-        for (item, holder) in items.iter_mut().zip(cache.holders(&ids).await?) {
-            item.held = holder.is_some();
-            item.held_by_you = holder.as_deref() == Some(caller.token_id.as_str());
-        }
+    let ids: Vec<i64> = items.iter().map(|i| i.slot_id).collect();
+    for (item, holder) in items.iter_mut().zip(room.holders(&ids).await?) {
+        item.held = holder.is_some();
+        item.held_by_you = holder.as_deref() == Some(caller.token_id.as_str());
     }
     let (from, to) = (utc(s.from.timestamp()), utc(s.to.timestamp()));
     let next = has_next.then(|| {
@@ -454,115 +446,18 @@ async fn book_slot(
     Json(body): Json<BookingRequest>,
 ) -> Result<Response, ApiError> {
     let slot_id = parse_id("slot_id", &raw)?;
-    let owner = caller.token_id.as_str();
-    let claim = match &state.cache {
-        Some(cache) => Some(cache.claim_for_booking(slot_id, owner).await?),
-        None => None,
-    };
-    if claim == Some(BookingClaim::HeldByOther) {
-        // A régulateur's hold refuses the booking. Another booking's silent claim does not:
-        // the database's unique index decides between two bookings (one 201, one
-        // `/problems/slot-taken`), exactly as without Redis.
-        let announced = match &state.cache {
-            Some(cache) => cache.hold_announced(slot_id).await?,
-            None => false,
-        };
-        if announced {
-            return Err(ApiError::SlotHeld);
-        }
-    }
-    let outcome = caller
-        .store(&state)
-        .book_slot(slot_id, &body.patient_ref, owner)
-        .await;
-    if let (Some(board), Ok(BookOutcome::Booked(b))) = (&state.board, &outcome) {
-        board.booked(slot_id, b.id);
-    }
-    if let Some(cache) = &state.cache {
-        match &outcome {
-            Ok(BookOutcome::Booked(b)) => {
-                // The booking stands whatever happens next; a lost event is logged.
-                if let Err(e) = announce(&state, cache, slot_id, b.id, Some(owner)).await {
-                    tracing::error!(error = %e, slot = slot_id, "booked, but the event was not written");
-                }
-            }
-            _ if claim == Some(BookingClaim::Silent) => {
-                if let Err(e) = cache.drop_hold(slot_id, owner).await {
-                    tracing::warn!(error = %e, slot = slot_id, "cannot drop a booking's hold; it expires");
-                }
-            }
-            _ => {}
-        }
-    }
-    match outcome? {
-        BookOutcome::Booked(b) => {
-            tracing::info!(booking = b.id, slot = slot_id, "slot booked");
-            let location = format!("/bookings/{}", b.id);
-            Ok((
-                StatusCode::CREATED,
-                [(header::LOCATION, location)],
-                Json(BookingView::from(b)),
-            )
-                .into_response())
-        }
-        BookOutcome::Taken => Err(ApiError::SlotTaken),
-        BookOutcome::Ended => Err(ApiError::SlotEnded),
-        BookOutcome::NoSuchSlot => Err(ApiError::NotFound("no slot with this id".to_owned())),
-    }
-}
-
-/// The slot and its cabinet, for an event: from the board when it holds them.
-async fn located(state: &AppState, slot_id: i64) -> Result<FreeSlot, ApiError> {
-    if let Some(slot) = state.board.as_ref().and_then(|b| b.slot(slot_id)) {
-        return Ok(slot);
-    }
-    let (slot, _) = state
-        .store
-        .located_slot(slot_id)
-        .await?
-        .ok_or_else(|| ApiError::Internal("a booked slot vanished".into()))?;
-    Ok(slot)
-}
-
-/// Appends `booked` to the slot stream, ending the hold of the booker `booked_by`, or, with
-/// `None`, `freed`: a cancelled booking's slot is free again.
-async fn announce(
-    state: &AppState,
-    cache: &crate::cache::Cache,
-    slot_id: i64,
-    booking_id: i64,
-    booked_by: Option<&str>,
-) -> Result<(), ApiError> {
-    let slot = located(state, slot_id).await?;
-    let event = event_data(&slot_info(&slot), &[("booking_id", booking_id.into())]);
-    match booked_by {
-        Some(owner) => cache.booked(slot_id, owner, &event).await?,
-        None => cache.append_event("freed", &event).await?,
-    };
-    Ok(())
-}
-
-/// What every event about `slot` says of it.
-pub(super) fn slot_info(slot: &FreeSlot) -> SlotInfo {
-    SlotInfo {
-        slot_id: slot.slot.id,
-        cabinet_id: slot.slot.cabinet_id.to_string(),
-        lat: slot.cabinet_coords.lat(),
-        lon: slot.cabinet_coords.lon(),
-        start: paris(slot.slot.start_at),
-        end: paris(slot.slot.end_at),
-    }
-}
-
-/// The JSON data of an event: the slot's description and `extra` fields.
-pub(super) fn event_data(info: &SlotInfo, extra: &[(&str, serde_json::Value)]) -> String {
-    let mut v = serde_json::to_value(info).unwrap_or_default();
-    if let Some(map) = v.as_object_mut() {
-        for (k, x) in extra {
-            map.insert((*k).to_owned(), x.clone());
-        }
-    }
-    v.to_string()
+    let b = state
+        .slots(caller.store(&state))
+        .book(slot_id, &body.patient_ref, &caller.token_id)
+        .await?;
+    tracing::info!(booking = b.id, slot = slot_id, "slot booked");
+    let location = format!("/bookings/{}", b.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(BookingView::from(b)),
+    )
+        .into_response())
 }
 
 fn unknown_booking() -> ApiError {
@@ -608,29 +503,12 @@ async fn cancel_booking(
     Path(raw): Path<String>,
 ) -> Result<Json<BookingView>, ApiError> {
     let id = parse_id("booking_id", &raw)?;
-    match caller
-        .store(&state)
-        .cancel_booking(id, &caller.token_id)
-        .await?
-    {
-        CancelOutcome::Cancelled(b) => {
-            tracing::info!(booking = id, slot = b.slot.id, "booking cancelled");
-            if let Some(board) = &state.board {
-                board.freed(b.slot.id, id);
-            }
-            if let Some(cache) = &state.cache
-                && let Err(e) = announce(&state, cache, b.slot.id, id, None).await
-            {
-                tracing::error!(error = %e, booking = id, "cancelled, but the event was not written");
-            }
-            Ok(Json(b.into()))
-        }
-        CancelOutcome::AlreadyCancelled(b) => Err(ApiError::AlreadyCancelled(format!(
-            "this booking was cancelled at {}",
-            b.cancelled_at.map(utc).unwrap_or_default()
-        ))),
-        CancelOutcome::NotFound => Err(unknown_booking()),
-    }
+    let b = state
+        .slots(caller.store(&state))
+        .cancel(id, &caller.token_id)
+        .await?;
+    tracing::info!(booking = id, slot = b.slot.id, "booking cancelled");
+    Ok(Json(b.into()))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The slot stream: every change of a slot's availability (`held`, `released`, `booked`,
-//! `freed`, `published`) appended to one Redis Stream, `slot-events`, capped at about
+//! The slot stream: every change of a slot's availability ([`EventKind`]: `held`,
+//! `released`, `booked`, `freed`, `published`, and `cabinet_changed`) appended to one Redis Stream, `slot-events`, capped at about
 //! [`MAXLEN`] entries. The entry id is the Server-Sent Events `id`.
 //!
 //! A stream rather than pub/sub alone: an entry stays readable after it is sent, so a listener
@@ -74,6 +74,72 @@ impl FromStr for StreamId {
     }
 }
 
+/// The kind of an entry of the slot stream: its Redis field `kind` and its Server-Sent
+/// Events name (`event:`), byte for byte [`EventKind::as_str`]. The only place these names
+/// are spelt: the Lua scripts of `holds.rs` receive them as arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A régulateur holds the slot (`held_until`).
+    Held,
+    /// A hold ended without a booking (`reason`: `released` or `expired`).
+    Released,
+    /// The slot was booked (`booking_id`).
+    Booked,
+    /// A booking was cancelled; the slot is free again (`booking_id`).
+    Freed,
+    /// A new slot, from a garde plan's publication (`plan_id`).
+    Published,
+    /// A cabinet's name or position changed (`cabinet_id` only): slot boards reload. It
+    /// carries no position, so `/slots/events` never passes it to a listener.
+    CabinetChanged,
+}
+
+impl EventKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Held,
+        EventKind::Released,
+        EventKind::Booked,
+        EventKind::Freed,
+        EventKind::Published,
+        EventKind::CabinetChanged,
+    ];
+
+    /// The name on the stream and in Server-Sent Events.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Held => "held",
+            EventKind::Released => "released",
+            EventKind::Booked => "booked",
+            EventKind::Freed => "freed",
+            EventKind::Published => "published",
+            EventKind::CabinetChanged => "cabinet_changed",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is no [`EventKind`] (a newer process's kind, or a foreign entry).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a slot event kind")]
+pub struct EventKindError;
+
+impl FromStr for EventKind {
+    type Err = EventKindError;
+    fn from_str(s: &str) -> Result<Self, EventKindError> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or(EventKindError)
+    }
+}
+
 /// Where and when a slot is: what every event about it carries (no patient data).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SlotInfo {
@@ -91,8 +157,9 @@ pub struct SlotInfo {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SlotEvent {
     pub id: StreamId,
-    /// `held`, `released`, `booked`, `freed` or `published`.
-    pub kind: String,
+    /// `None` for a kind this process does not know (written by a newer one): listeners and
+    /// boards skip it, the cursor still moves past it.
+    pub kind: Option<EventKind>,
     /// The event's data, JSON.
     pub data: String,
     /// The position the event is about (a cabinet's), when its data has one.
@@ -100,13 +167,13 @@ pub struct SlotEvent {
 }
 
 impl SlotEvent {
-    fn new(id: StreamId, kind: String, data: String) -> Self {
+    fn new(id: StreamId, kind: &str, data: String) -> Self {
         let position = serde_json::from_str::<serde_json::Value>(&data)
             .ok()
             .and_then(|v| Some((v.get("lat")?.as_f64()?, v.get("lon")?.as_f64()?)));
         Self {
             id,
-            kind,
+            kind: kind.parse().ok(),
             data,
             position,
         }
@@ -150,7 +217,7 @@ fn entries(v: &redis::Value) -> Result<Vec<SlotEvent>, Error> {
             }
             Ok(SlotEvent::new(
                 id,
-                kind.ok_or_else(bad)?,
+                &kind.ok_or_else(bad)?,
                 data.ok_or_else(bad)?,
             ))
         })
@@ -172,13 +239,13 @@ impl Cache {
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Timeout`], [`Error::Unexpected`].
-    pub async fn append_event(&self, kind: &str, data: &str) -> Result<StreamId, Error> {
+    pub async fn append_event(&self, kind: EventKind, data: &str) -> Result<StreamId, Error> {
         let id: String = self.query(&self.xadd(kind, data)).await?;
         id.parse().map_err(|_| Error::Unexpected("stream id"))
     }
 
     /// The `XADD` of one event, the stream capped at about [`MAXLEN`] entries.
-    fn xadd(&self, kind: &str, data: &str) -> redis::Cmd {
+    fn xadd(&self, kind: EventKind, data: &str) -> redis::Cmd {
         let mut cmd = redis::cmd("XADD");
         cmd.arg(self.stream_key())
             .arg("MAXLEN")
@@ -186,7 +253,7 @@ impl Cache {
             .arg(MAXLEN)
             .arg("*")
             .arg("kind")
-            .arg(kind)
+            .arg(kind.as_str())
             .arg("data")
             .arg(data);
         cmd
@@ -197,7 +264,7 @@ impl Cache {
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Timeout`]; the batches before the failing one stay.
-    pub async fn append_events(&self, kind: &str, data: &[String]) -> Result<(), Error> {
+    pub async fn append_events(&self, kind: EventKind, data: &[String]) -> Result<(), Error> {
         let mut conn = self.connection().await?;
         for chunk in data.chunks(PIPELINE) {
             let mut pipe = redis::pipe();
@@ -432,9 +499,41 @@ mod tests {
     fn events_know_their_position() {
         let e = SlotEvent::new(
             StreamId::default(),
-            "held".into(),
+            "held",
             r#"{"slot_id":1,"lat":48.7,"lon":6.2}"#.into(),
         );
         assert_eq!(e.position, Some((48.7, 6.2)));
+        assert_eq!(e.kind, Some(EventKind::Held));
+        assert_eq!(
+            SlotEvent::new(StreamId::default(), "later", "{}".into()).kind,
+            None
+        );
+    }
+
+    /// The names are the wire format (the stream's `kind`, the SSE `event:`, the clients of
+    /// tests/api/holds.rs and examples/race.rs): they must never change.
+    #[test]
+    fn event_kinds_keep_their_wire_names() {
+        let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "held",
+                "released",
+                "booked",
+                "freed",
+                "published",
+                "cabinet_changed"
+            ]
+        );
+        for k in EventKind::ALL {
+            assert_eq!(k.as_str().parse::<EventKind>(), Ok(k));
+            assert_eq!(
+                serde_json::to_string(&k).unwrap(),
+                format!("\"{}\"", k.as_str())
+            );
+            assert_eq!(k.to_string(), k.as_str());
+        }
+        assert_eq!("Held".parse::<EventKind>(), Err(EventKindError));
     }
 }

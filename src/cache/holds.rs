@@ -12,9 +12,9 @@
 //! in milliseconds of Redis's clock) and the hash `holds:meta` (the slot's description, to
 //! write the `released` event of an expiry). A booking made without a hold takes a short
 //! *silent* hold (no event, not in `holds`) for its duration, so a hold and a booking never
-//! cross: see `api::slots`.
+//! cross: see `slots::booking`.
 
-use super::events::{MAXLEN, SlotInfo, StreamId};
+use super::events::{EventKind, MAXLEN, SlotInfo, StreamId};
 use super::{Cache, Error};
 use std::time::Duration;
 
@@ -71,17 +71,18 @@ end
 return 0
 ";
 
-/// KEYS: hold, holds, meta, stream; ARGV: owner, slot id, meta JSON, event JSON, maxlen.
+/// KEYS: hold, holds, meta, stream; ARGV: owner, slot id, meta JSON, event JSON, maxlen,
+/// kind (`held`).
 const ANNOUNCE: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[2], now + redis.call('PTTL', KEYS[1]), ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
-return redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'kind', 'held', 'data', ARGV[4])
+return redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'kind', ARGV[6], 'data', ARGV[4])
 ";
 
-/// KEYS: hold, holds, meta, stream; ARGV: owner, slot id, maxlen.
+/// KEYS: hold, holds, meta, stream; ARGV: owner, slot id, maxlen, kind (`released`).
 const RELEASE: &str = r#"
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
@@ -91,7 +92,7 @@ redis.call('ZREM', KEYS[2], ARGV[2])
 local meta = redis.call('HGET', KEYS[3], ARGV[2])
 redis.call('HDEL', KEYS[3], ARGV[2])
 if meta then
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'kind', 'released',
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'kind', ARGV[4],
     'data', string.sub(meta, 1, -2) .. ',"reason":"released"}')
 end
 return 1
@@ -108,17 +109,19 @@ end
 return 0
 ";
 
-/// KEYS: hold, holds, meta, stream; ARGV: owner, slot id, maxlen, event JSON.
+/// KEYS: hold, holds, meta, stream; ARGV: owner, slot id, maxlen, event JSON, kind
+/// (`booked`).
 const BOOKED: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[2])
   redis.call('HDEL', KEYS[3], ARGV[2])
 end
-return redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'kind', 'booked', 'data', ARGV[4])
+return redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'kind', ARGV[5], 'data', ARGV[4])
 ";
 
-/// KEYS: holds, meta, stream; ARGV: maxlen, prefix of the hold keys. Announced holds whose
+/// KEYS: holds, meta, stream; ARGV: maxlen, prefix of the hold keys, kind (`released`).
+/// Announced holds whose
 /// key is gone get their `released` event (reason `expired`); those renewed meanwhile are
 /// rescheduled.
 const SWEEP: &str = r#"
@@ -135,7 +138,7 @@ for _, slot in ipairs(due) do
     local meta = redis.call('HGET', KEYS[2], slot)
     redis.call('HDEL', KEYS[2], slot)
     if meta then
-      redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[1], '*', 'kind', 'released',
+      redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[1], '*', 'kind', ARGV[3],
         'data', string.sub(meta, 1, -2) .. ',"reason":"expired"}')
       n = n + 1
     end
@@ -210,7 +213,8 @@ impl Cache {
             .arg(info.slot_id)
             .arg(meta)
             .arg(event)
-            .arg(MAXLEN);
+            .arg(MAXLEN)
+            .arg(EventKind::Held.as_str());
         let id: Option<String> = self.query(&cmd).await?;
         id.map(|s| s.parse().map_err(|_| Error::Unexpected("stream id")))
             .transpose()
@@ -248,7 +252,10 @@ impl Cache {
                 self.stream_key(),
             ],
         );
-        cmd.arg(owner).arg(slot_id).arg(MAXLEN);
+        cmd.arg(owner)
+            .arg(slot_id)
+            .arg(MAXLEN)
+            .arg(EventKind::Released.as_str());
         match self.query::<i64>(&cmd).await? {
             1 => Ok(Release::Released),
             0 => Ok(Release::NotHeld),
@@ -295,7 +302,11 @@ impl Cache {
                 self.stream_key(),
             ],
         );
-        cmd.arg(owner).arg(slot_id).arg(MAXLEN).arg(event);
+        cmd.arg(owner)
+            .arg(slot_id)
+            .arg(MAXLEN)
+            .arg(event)
+            .arg(EventKind::Booked.as_str());
         let id: String = self.query(&cmd).await?;
         id.parse().map_err(|_| Error::Unexpected("stream id"))
     }
@@ -335,7 +346,9 @@ impl Cache {
             SWEEP,
             &[self.key("holds"), self.key("holds:meta"), self.stream_key()],
         );
-        cmd.arg(MAXLEN).arg(self.key("hold:"));
+        cmd.arg(MAXLEN)
+            .arg(self.key("hold:"))
+            .arg(EventKind::Released.as_str());
         self.query(&cmd).await
     }
 

@@ -12,7 +12,7 @@ pub mod events;
 pub mod holds;
 pub mod rate;
 
-pub use events::{SlotEvent, SlotInfo, StreamId};
+pub use events::{EventKind, SlotEvent, SlotInfo, StreamId};
 pub use holds::{BookingClaim, HoldAttempt, Release};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};

@@ -164,6 +164,12 @@ pub fn paris_time(unix_seconds: i64) -> Option<DateTime<FixedOffset>> {
     DateTime::from_timestamp(unix_seconds, 0).map(|t| t.with_timezone(&Paris).fixed_offset())
 }
 
+/// [`paris_time`] as RFC 3339 text (`2026-03-02T18:00:00+01:00`): the one form the API and
+/// the slot events print a local instant in; empty outside chrono's range.
+pub fn paris_rfc3339(unix_seconds: i64) -> String {
+    paris_time(unix_seconds).map_or_else(String::new, |t| t.to_rfc3339())
+}
+
 /// Start and end instants of a shift of `kind` on `date`.
 pub fn shift_instants(
     date: NaiveDate,

@@ -47,7 +47,7 @@ pub use garde_plans::{
 pub use jobs::{JobRecord, JobStatus, MAX_ATTEMPTS, NewJob};
 pub use patients::ImportCounts;
 pub use slots::{
-    BoardSlotRow, BookOutcome, BookingRecord, BoundingBox, CancelOutcome, FreeSlot, SlotRecord,
+    BoardSlotRow, BookOutcome, BookingRecord, BoundingBox, CancelOutcome, LocatedSlot, SlotRecord,
 };
 pub use tokens::{NewToken, TokenRecord};
 

@@ -24,9 +24,11 @@ pub struct SlotRecord {
     pub end_at: i64,
 }
 
-/// A free slot found by [`Store::free_slots`], with its cabinet's name and position.
+/// A slot with its cabinet's name and position, booked or not: what a search finds
+/// ([`Store::free_slots`]), an event describes ([`Store::located_slot`], [`Store::plan_slots`])
+/// and the slot board gives back.
 #[derive(Clone, Debug, PartialEq)]
-pub struct FreeSlot {
+pub struct LocatedSlot {
     pub slot: SlotRecord,
     pub cabinet_name: String,
     pub cabinet_coords: Coordinates,
@@ -161,7 +163,7 @@ impl Store {
         bbox: BoundingBox,
         after: Option<(i64, i64)>,
         limit: usize,
-    ) -> Result<Vec<FreeSlot>, Error> {
+    ) -> Result<Vec<LocatedSlot>, Error> {
         let (lon_min, lon_max) = bbox.lon.unwrap_or((-180.0, 180.0));
         // Before every slot of the window when there is no keyset yet.
         let (after_start, after_id) = after.unwrap_or((from - 1, i64::MAX));
@@ -193,7 +195,7 @@ impl Store {
         .await?
         .into_iter()
         .map(|row| {
-            Ok(FreeSlot {
+            Ok(LocatedSlot {
                 slot: SlotRecord::try_from(&row)?,
                 cabinet_name: row.try_get("name")?,
                 cabinet_coords: Coordinates::new(row.try_get("lat")?, row.try_get("lon")?)
@@ -204,7 +206,7 @@ impl Store {
     }
 
     /// The slots starting in `[from, to)` with their booking state, by cabinet, start and id:
-    /// what the slot board (`api::board`) loads. One statement, so one snapshot of the data.
+    /// what the slot board (`slots::board`) loads. One statement, so one snapshot of the data.
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
@@ -253,7 +255,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
-    pub async fn located_slot(&self, id: i64) -> Result<Option<(FreeSlot, bool)>, Error> {
+    pub async fn located_slot(&self, id: i64) -> Result<Option<(LocatedSlot, bool)>, Error> {
         let Some(row) = sqlx::query(&format!(
             "SELECT {SLOT_COLUMNS}, c.name, c.lat, c.lon, \
              (SELECT COUNT(*) FROM bookings b \
@@ -268,7 +270,7 @@ impl Store {
         };
         let booked: i64 = row.try_get("booked")?;
         Ok(Some((
-            FreeSlot {
+            LocatedSlot {
                 slot: SlotRecord::try_from(&row)?,
                 cabinet_name: row.try_get("name")?,
                 cabinet_coords: Coordinates::new(row.try_get("lat")?, row.try_get("lon")?)
@@ -283,7 +285,7 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
-    pub async fn plan_slots(&self, plan_id: &str) -> Result<Vec<FreeSlot>, Error> {
+    pub async fn plan_slots(&self, plan_id: &str) -> Result<Vec<LocatedSlot>, Error> {
         let rows = sqlx::query(&format!(
             "SELECT {SLOT_COLUMNS}, c.name, c.lat, c.lon \
              FROM slots s JOIN cabinets c ON c.cabinet_id = s.cabinet_id \
@@ -294,7 +296,7 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                Ok(FreeSlot {
+                Ok(LocatedSlot {
                     slot: SlotRecord::try_from(row)?,
                     cabinet_name: row.try_get("name")?,
                     cabinet_coords: Coordinates::new(row.try_get("lat")?, row.try_get("lon")?)

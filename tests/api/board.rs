@@ -1,13 +1,15 @@
-//! The slot board (`api::board`): searches read it instead of the database, so it must give
-//! the database's answer, and hear of the bookings made elsewhere.
+//! The slot board (`slots::board`) in a running server: searches read it instead of the
+//! database, so it must give the database's answer, and hear of the bookings made elsewhere.
+//! Its index, loads and staleness also have unit tests without axum, in `src/slots/board/`.
 
 use crate::helpers::{TestApp, both_backends, both_backends_with};
 use crate::holds::SseReader;
 use crate::slots::{NANCY, in_minutes, seed_plan, seed_slots, slot_ids, store_cabinet};
-use cpts::api::board::{self, LOOKBACK_SECONDS, SlotQuery, Snapshot};
+use cpts::cache::EventKind;
 use cpts::config::Config;
 use cpts::domain::Role;
 use cpts::geo::Coordinates;
+use cpts::slots::{self as room, HORIZON_DAYS, LOOKBACK_SECONDS, SlotQuery, Snapshot};
 use cpts::store::{BookOutcome, CancelOutcome};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -91,7 +93,7 @@ async fn the_board_and_the_database_give_the_same_pages(app: Arc<TestApp>) {
     assert!(booked > 500, "{booked} bookings");
 
     let now = chrono::Utc::now().timestamp();
-    let (from, to) = (now - LOOKBACK_SECONDS, now + board::HORIZON_DAYS * 86_400);
+    let (from, to) = (now - LOOKBACK_SECONDS, now + HORIZON_DAYS * 86_400);
     let cabinets = app.store.cabinets().await.unwrap();
     let rows = app.store.board_slots(from, to).await.unwrap();
     let snapshot = Snapshot::new(
@@ -119,14 +121,14 @@ async fn the_board_and_the_database_give_the_same_pages(app: Arc<TestApp>) {
             need: rng.random_range(0..40usize) + rng.random_range(1..60usize) + 1,
         };
         assert!(snapshot.covers(&q));
-        let memory = board::settle(snapshot.search(&q), q.need);
-        let database = board::settle(
-            board::search_in_database(&app.store, &q).await.unwrap(),
+        let memory = room::settle(snapshot.search(&q), q.need);
+        let database = room::settle(
+            room::search_in_database(&app.store, &q).await.unwrap(),
             q.need,
         );
         assert_eq!(memory, database, "{q:?}");
         if let Some(found) = app.board.as_ref().and_then(|b| b.search(&q)) {
-            assert_eq!(board::settle(found, q.need), database, "{q:?}");
+            assert_eq!(room::settle(found, q.need), database, "{q:?}");
             through_the_server += 1;
         }
         nonempty += usize::from(!database.is_empty());
@@ -198,7 +200,7 @@ async fn bookings_heard_on_the_slot_stream_reach_the_board(app: Arc<TestApp>) {
     let event =
         |slot: i64, booking: i64| json!({"slot_id": slot, "booking_id": booking}).to_string();
     cache
-        .append_event("booked", &event(a, booking.id))
+        .append_event(EventKind::Booked, &event(a, booking.id))
         .await
         .unwrap();
     eventually(
@@ -211,7 +213,7 @@ async fn bookings_heard_on_the_slot_stream_reach_the_board(app: Arc<TestApp>) {
     .await;
     app.store.cancel_booking(booking.id, &by).await.unwrap();
     cache
-        .append_event("freed", &event(a, booking.id))
+        .append_event(EventKind::Freed, &event(a, booking.id))
         .await
         .unwrap();
     eventually(&app, &token, second, "freed elsewhere, not listed", |l| {
@@ -221,7 +223,7 @@ async fn bookings_heard_on_the_slot_stream_reach_the_board(app: Arc<TestApp>) {
 
     // An event the database knows nothing of: only the board can hide the slot.
     cache
-        .append_event("booked", &event(b, booking.id + 1000))
+        .append_event(EventKind::Booked, &event(b, booking.id + 1000))
         .await
         .unwrap();
     eventually(
@@ -234,7 +236,7 @@ async fn bookings_heard_on_the_slot_stream_reach_the_board(app: Arc<TestApp>) {
     .await;
     // An older booking's late event changes nothing.
     cache
-        .append_event("freed", &event(b, booking.id + 999))
+        .append_event(EventKind::Freed, &event(b, booking.id + 999))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -301,7 +303,7 @@ async fn a_cabinet_changed_elsewhere_reaches_the_board(app: Arc<TestApp>) {
     assert!(app.store.update_cabinet(&row).await.unwrap());
     cache
         .append_event(
-            board::CABINET_CHANGED,
+            EventKind::CabinetChanged,
             &json!({"cabinet_id": "NANCY-1"}).to_string(),
         )
         .await

@@ -142,7 +142,7 @@ pub struct TestApp {
     db: TestDb,
     redis: Option<(String, String)>,
     /// The server's slot board; whoever writes slots or bookings beside the API loads it.
-    pub board: Option<cpts::api::board::Board>,
+    pub board: Option<cpts::slots::Board>,
     /// The server's `--token-cache-seconds`.
     pub token_cache: Duration,
 }
