@@ -7,10 +7,8 @@
 
 use super::table::{Column, read_table, whole};
 use super::{FieldError, FieldErrors, ImportError, read_path};
-use crate::domain::{PatientId, Rpps, Tier};
-use crate::matching::verify::{
-    AssignmentRow, BatchResult, CertificateClaim, SummaryClaim, UnmatchedRow,
-};
+use crate::domain::{AssignmentRow, PatientId, Rpps, Tier, UnmatchedRow};
+use crate::matching::verify::{BatchResult, CertificateClaim, Lined, SummaryClaim};
 use std::io::Read;
 use std::path::Path;
 
@@ -51,7 +49,7 @@ const UNMATCHED_COLUMNS: [Column; 3] = [
 pub fn read_assignments_from<R: Read>(
     reader: R,
     file: &str,
-) -> Result<Vec<AssignmentRow>, ImportError> {
+) -> Result<Vec<Lined<AssignmentRow>>, ImportError> {
     read_table(reader, file, &ASSIGNMENT_COLUMNS, |row| {
         let line = row.line();
         let patient = row.required(0, str::parse::<PatientId>);
@@ -59,11 +57,13 @@ pub fn read_assignments_from<R: Read>(
         let distance_m = row.required(2, |s| {
             whole(s, u64::from(u32::MAX)).ok_or("expected a whole number of metres")
         });
-        Some(AssignmentRow {
+        Some(Lined {
             line,
-            patient: patient?,
-            rpps: rpps?,
-            distance_m: distance_m?,
+            row: AssignmentRow {
+                patient: patient?,
+                rpps: rpps?,
+                distance_m: distance_m?,
+            },
         })
     })
 }
@@ -75,7 +75,7 @@ pub fn read_assignments_from<R: Read>(
 pub fn read_unmatched_from<R: Read>(
     reader: R,
     file: &str,
-) -> Result<Vec<UnmatchedRow>, ImportError> {
+) -> Result<Vec<Lined<UnmatchedRow>>, ImportError> {
     read_table(reader, file, &UNMATCHED_COLUMNS, |row| {
         let line = row.line();
         let patient = row.required(0, str::parse::<PatientId>);
@@ -85,11 +85,15 @@ pub fn read_unmatched_from<R: Read>(
                 .ok_or("expected 1, 2 or 3")
         });
         let reason = row.required(2, |s| Ok::<_, String>(s.to_owned()));
-        Some(UnmatchedRow {
+        Some(Lined {
             line,
-            patient: patient?,
-            tier: tier?,
-            reason: reason?,
+            row: UnmatchedRow {
+                patient: patient?,
+                tier: tier?,
+                reason: reason?,
+                // Not read: verify does not check it.
+                detail: String::new(),
+            },
         })
     })
 }
@@ -144,8 +148,8 @@ mod tests {
         let rows = read_assignments_from(csv.as_bytes(), "assignments.csv").unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].line, 2);
-        assert_eq!(rows[0].patient.as_str(), "P01");
-        assert_eq!(rows[0].distance_m, 1000);
+        assert_eq!(rows[0].row.patient.as_str(), "P01");
+        assert_eq!(rows[0].row.distance_m, 1000);
     }
 
     #[test]
