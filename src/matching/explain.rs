@@ -102,7 +102,7 @@ pub fn explain(inst: &Instance, sol: &Solution) -> Vec<Unmatched> {
         .filter(|&q| sol.matching.doctor_of[q as usize].is_none())
         .collect();
     let parts: Vec<Vec<Unmatched>> = unmatched
-        .par_chunks(CHUNK)
+        .par_chunks(chunk(unmatched.len()))
         .map_init(Scratch::default, |scratch, qs| {
             qs.iter()
                 .map(|&q| Unmatched {
@@ -157,8 +157,15 @@ fn reason(
     }
 }
 
-/// Items per unit of parallel work (patients or doctors); the output does not depend on it.
-const CHUNK: usize = 1024;
+/// Items per unit of parallel work (patients or doctors): one chunk per thread of rayon's pool,
+/// at least [`MIN_CHUNK`], so that each memo and marker array serves many items. The output
+/// does not depend on it: the memo caches a pure function, and the parts are joined in order.
+fn chunk(items: usize) -> usize {
+    items.div_ceil(rayon::current_num_threads()).max(MIN_CHUNK)
+}
+
+/// Fewer items than this are not worth a second thread.
+const MIN_CHUNK: usize = 1024;
 
 /// Doctors with capacity, and an edge `a → b` when a patient held by `a` is eligible for `b`
 /// (the alternating paths of the module documentation), as sorted, deduplicated lists.
@@ -200,7 +207,7 @@ impl DoctorGraph {
         // `seen[b] == a`: b is already in a's list; valid across chunks since every sink is in
         // one chunk only.
         let parts: Vec<Vec<Vec<u32>>> = sinks
-            .par_chunks(CHUNK)
+            .par_chunks(chunk(sinks.len()))
             .map_init(
                 || vec![u32::MAX; s_count],
                 |seen, part| {
