@@ -67,12 +67,20 @@ async fn result_of(store: &Store, job: &str) -> (serde_json::Value, Vec<String>,
     let a: Vec<String> = a
         .items
         .iter()
-        .map(|r| format!("{},{},{}", r.patient_id, r.rpps, r.distance_m))
+        .map(|r| format!("{},{},{}", r.patient, r.rpps, r.distance_m))
         .collect();
     let u: Vec<String> = u
         .items
         .iter()
-        .map(|r| format!("{},{},{},{}", r.patient_id, r.tier, r.reason, r.detail))
+        .map(|r| {
+            format!(
+                "{},{},{},{}",
+                r.patient,
+                r.tier.number(),
+                r.reason,
+                r.detail
+            )
+        })
         .collect();
     let mut objective = summary["objective"].clone();
     objective["unmatched"] = summary["unmatched"].clone();

@@ -266,7 +266,7 @@ async fn batch_assignments(
         let rows = page
             .items
             .into_iter()
-            .map(|a| vec![a.patient_id, a.rpps, a.distance_m.to_string()])
+            .map(|a| vec![a.patient.into(), a.rpps.into(), a.distance_m.to_string()])
             .collect();
         return csv_response(&["patient_id", "rpps", "distance_m"], rows);
     }
@@ -282,8 +282,8 @@ async fn batch_assignments(
             .items
             .into_iter()
             .map(|a| AssignmentView {
-                patient_id: a.patient_id,
-                rpps: a.rpps,
+                patient_id: a.patient.into(),
+                rpps: a.rpps.into(),
                 distance_m: a.distance_m,
             })
             .collect(),
@@ -322,7 +322,14 @@ async fn batch_unmatched(
         let rows = page
             .items
             .into_iter()
-            .map(|u| vec![u.patient_id, u.tier.to_string(), u.reason, u.detail])
+            .map(|u| {
+                vec![
+                    u.patient.into(),
+                    u.tier.number().to_string(),
+                    u.reason,
+                    u.detail,
+                ]
+            })
             .collect();
         return csv_response(&["patient_id", "tier", "reason", "detail"], rows);
     }
@@ -338,8 +345,8 @@ async fn batch_unmatched(
             .items
             .into_iter()
             .map(|u| UnmatchedView {
-                patient_id: u.patient_id,
-                tier: u.tier,
+                patient_id: u.patient.into(),
+                tier: u.tier.number(),
                 reason: u.reason,
                 detail: u.detail,
             })

@@ -1,12 +1,14 @@
 //! Value types that cannot be wrong. No I/O, no async, no SQL; nothing else of the crate but
 //! [`crate::geo::Coordinates`], which is a value type too.
 
+pub mod batch;
 pub mod doctor;
 pub mod ids;
 pub mod insee;
 pub mod patient;
 pub mod role;
 
+pub use batch::{AssignmentRow, UnmatchedRow};
 pub use doctor::MatchingDoctor;
 pub use ids::{CabinetId, IdError, PatientId, Rpps, RppsError};
 pub use insee::{Departement, InseeCode, InseeError};

@@ -72,7 +72,7 @@ pub enum ScheduleError {
     TooLarge,
     /// The flow solver refused the network: a bug, the network is feasible by construction.
     #[error("flow solver failed")]
-    Flow(#[from] mcmf::McmfError),
+    Flow(#[from] mcmf::Error),
 }
 
 /// Size of the network, the weights used, and the work done.

@@ -7,10 +7,8 @@
 
 use super::table::{Column, Table, read_table, whole};
 use super::{CellError, CellErrors, Error, read_path};
-use crate::domain::{PatientId, Rpps, Tier};
-use crate::matching::verify::{
-    AssignmentRow, BatchResult, CertificateClaim, SummaryClaim, UnmatchedRow,
-};
+use crate::domain::{AssignmentRow, PatientId, Rpps, Tier, UnmatchedRow};
+use crate::matching::verify::{BatchResult, CertificateClaim, Lined, SummaryClaim};
 use std::io::Read;
 use std::path::Path;
 
@@ -30,7 +28,10 @@ const UNMATCHED_COLUMNS: [Column; 3] = [
 ///
 /// # Errors
 /// As [`super::read_patients`].
-pub fn read_assignments_from<R: Read>(reader: R, file: &str) -> Result<Vec<AssignmentRow>, Error> {
+pub fn read_assignments_from<R: Read>(
+    reader: R,
+    file: &str,
+) -> Result<Vec<Lined<AssignmentRow>>, Error> {
     read_table(Table::open(reader, file, &ASSIGNMENT_COLUMNS)?, |row| {
         let line = row.line();
         let patient = row.required(0, str::parse::<PatientId>);
@@ -38,11 +39,13 @@ pub fn read_assignments_from<R: Read>(reader: R, file: &str) -> Result<Vec<Assig
         let distance_m = row.required(2, |s| {
             whole(s, 0, u64::from(u32::MAX)).map_err(|_| "expected a whole number of metres")
         });
-        Some(AssignmentRow {
+        Some(Lined {
             line,
-            patient: patient?,
-            rpps: rpps?,
-            distance_m: distance_m?,
+            row: AssignmentRow {
+                patient: patient?,
+                rpps: rpps?,
+                distance_m: distance_m?,
+            },
         })
     })
 }
@@ -51,7 +54,10 @@ pub fn read_assignments_from<R: Read>(reader: R, file: &str) -> Result<Vec<Assig
 ///
 /// # Errors
 /// As [`super::read_patients`].
-pub fn read_unmatched_from<R: Read>(reader: R, file: &str) -> Result<Vec<UnmatchedRow>, Error> {
+pub fn read_unmatched_from<R: Read>(
+    reader: R,
+    file: &str,
+) -> Result<Vec<Lined<UnmatchedRow>>, Error> {
     read_table(Table::open(reader, file, &UNMATCHED_COLUMNS)?, |row| {
         let line = row.line();
         let patient = row.required(0, str::parse::<PatientId>);
@@ -62,11 +68,15 @@ pub fn read_unmatched_from<R: Read>(reader: R, file: &str) -> Result<Vec<Unmatch
                 .ok_or("expected 1, 2 or 3")
         });
         let reason = row.required(2, |s| Ok::<_, String>(s.to_owned()));
-        Some(UnmatchedRow {
+        Some(Lined {
             line,
-            patient: patient?,
-            tier: tier?,
-            reason: reason?,
+            row: UnmatchedRow {
+                patient: patient?,
+                tier: tier?,
+                reason: reason?,
+                // Not read: verify does not check it.
+                detail: String::new(),
+            },
         })
     })
 }
@@ -121,8 +131,8 @@ mod tests {
         let rows = read_assignments_from(csv.as_bytes(), "assignments.csv").unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].line, 2);
-        assert_eq!(rows[0].patient.as_str(), "P01");
-        assert_eq!(rows[0].distance_m, 1000);
+        assert_eq!(rows[0].row.patient.as_str(), "P01");
+        assert_eq!(rows[0].row.distance_m, 1000);
     }
 
     #[test]

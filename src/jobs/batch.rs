@@ -7,12 +7,12 @@
 //! The result is therefore the one `cpts match` gives on the same two files.
 
 use super::{Progress, blocking};
-use crate::domain::{InseeCode, MaxKm};
+use crate::domain::{AssignmentRow, InseeCode, MaxKm, UnmatchedRow};
 use crate::geo::{cost_m, haversine_m};
 use crate::matching::explain::{self, Detail};
 use crate::matching::report::{JobSummary, JobTerritory, JobTimings, Tally};
 use crate::matching::{self, Instance, Matching};
-use crate::store::{AssignmentRow, JobRecord, Store, UnmatchedRow};
+use crate::store::{JobRecord, Store};
 use crate::telemetry::ms;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -113,8 +113,8 @@ fn assignment_rows(inst: &Instance, matching: &Matching) -> Vec<AssignmentRow> {
         .filter_map(|(q, d)| {
             let (p, doc) = (&inst.patients[q], &inst.doctors[(*d)? as usize]);
             Some(AssignmentRow {
-                patient_id: p.id.as_str().to_owned(),
-                rpps: doc.rpps.as_str().to_owned(),
+                patient: p.id.clone(),
+                rpps: doc.rpps.clone(),
                 distance_m: u64::from(cost_m(haversine_m(p.coords, doc.coords))),
             })
         })
@@ -126,8 +126,8 @@ fn unmatched_rows(inst: &Instance, unmatched: &[explain::Unmatched]) -> Vec<Unma
     unmatched
         .iter()
         .map(|u| UnmatchedRow {
-            patient_id: inst.patients[u.patient as usize].id.as_str().to_owned(),
-            tier: u.tier.number(),
+            patient: inst.patients[u.patient as usize].id.clone(),
+            tier: u.tier,
             reason: u.reason.code().to_owned(),
             detail: Detail(u, inst).to_string(),
         })

@@ -23,6 +23,8 @@
 use super::flow::{DoctorIndex, Solution};
 use super::instance::Instance;
 use crate::domain::Tier;
+use crate::solver::scc;
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -89,7 +91,7 @@ impl fmt::Display for Detail<'_> {
 ///
 /// # Complexity
 /// One eligibility query per patient (split between the cores), an iterative Tarjan over the
-/// doctor graph, closures over its condensation (`C` strongly connected components: `C²/8`
+/// doctor graph ([`scc::tarjan`]), closures over its condensation (`C` strongly connected components: `C²/8`
 /// bytes, one bitset row per component), then per unmatched patient a few bit tests plus, for
 /// each distinct set of maximal components, one union and one count, memoised.
 pub fn explain(inst: &Instance, sol: &Solution) -> Vec<Unmatched> {
@@ -99,69 +101,71 @@ pub fn explain(inst: &Instance, sol: &Solution) -> Vec<Unmatched> {
     let unmatched: Vec<u32> = (0..inst.patients.len() as u32)
         .filter(|&q| sol.matching.doctor_of[q as usize].is_none())
         .collect();
-    let parts = in_parallel(&unmatched, |qs| {
-        let mut memo: HashMap<Vec<u32>, (u32, [u64; 3])> = HashMap::new();
-        let mut comps = Vec::new();
-        let mut roots = Vec::new();
-        qs.iter()
-            .map(|&q| {
-                let q = q as usize;
-                comps.clear();
-                idx.for_each_eligible(inst, q, |b, _| comps.push(dag.comp[b as usize]));
-                let reason = if comps.is_empty() {
-                    let nearest = idx
-                        .nearest(inst, q)
-                        .map(|(s, m)| (idx.doctor_of_sink[s as usize], m.round_ties_even() as u64));
-                    Reason::NoDoctorInRange { nearest }
-                } else {
-                    dag.maximal(&mut comps, &mut roots);
-                    let (n, tiers) = match memo.get(roots.as_slice()) {
-                        Some(&v) => v,
-                        None => {
-                            let v = dag.count(&roots);
-                            memo.insert(roots.clone(), v);
-                            v
-                        }
-                    };
-                    Reason::CapacityExhausted {
-                        saturated_doctors: n,
-                        held_by_tier: tiers,
-                    }
-                };
-                Unmatched {
-                    patient: q as u32,
-                    tier: inst.patients[q].tier(),
-                    reason,
-                }
-            })
-            .collect::<Vec<_>>()
-    });
+    let parts: Vec<Vec<Unmatched>> = unmatched
+        .par_chunks(chunk(unmatched.len()))
+        .map_init(Scratch::default, |scratch, qs| {
+            qs.iter()
+                .map(|&q| Unmatched {
+                    patient: q,
+                    tier: inst.patients[q as usize].tier(),
+                    reason: reason(inst, &idx, &dag, q as usize, scratch),
+                })
+                .collect()
+        })
+        .collect();
     parts.into_iter().flatten().collect()
 }
 
-/// Runs `f` on consecutive chunks of `items`, one per core, and returns the results in order.
-fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .clamp(1, 8);
-    if threads == 1 || items.len() < 1024 {
-        return vec![f(items)];
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| {
-                let f = &f;
-                scope.spawn(move || f(c))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("an explain thread does not panic"))
-            .collect()
-    })
+/// Buffers and memo of one worker. The memo caches a pure function, so how rayon shares it
+/// between chunks changes nothing in the output.
+#[derive(Default)]
+struct Scratch {
+    memo: HashMap<Vec<u32>, (u32, [u64; 3])>,
+    comps: Vec<u32>,
+    roots: Vec<u32>,
 }
+
+/// The reason of unmatched patient `q`.
+fn reason(
+    inst: &Instance,
+    idx: &DoctorIndex,
+    dag: &Condensation,
+    q: usize,
+    scratch: &mut Scratch,
+) -> Reason {
+    let Scratch { memo, comps, roots } = scratch;
+    comps.clear();
+    idx.for_each_eligible(inst, q, |b, _| comps.push(dag.comp[b as usize]));
+    if comps.is_empty() {
+        let nearest = idx
+            .nearest(inst, q)
+            .map(|(s, m)| (idx.doctor_of_sink[s as usize], m.round_ties_even() as u64));
+        return Reason::NoDoctorInRange { nearest };
+    }
+    dag.maximal(comps, roots);
+    let (n, tiers) = match memo.get(roots.as_slice()) {
+        Some(&v) => v,
+        None => {
+            let v = dag.count(roots);
+            memo.insert(roots.clone(), v);
+            v
+        }
+    };
+    Reason::CapacityExhausted {
+        saturated_doctors: n,
+        held_by_tier: tiers,
+    }
+}
+
+/// Items per unit of parallel work (patients or doctors): one chunk per thread of rayon's pool,
+/// at least [`MIN_CHUNK`], so that each memo and marker array serves many items. The output
+/// does not depend on it: the memo caches a pure function, and the parts are joined in order.
+fn chunk(items: usize) -> usize {
+    items.div_ceil(rayon::current_num_threads()).max(MIN_CHUNK)
+}
+
+/// Fewer items than this are not worth a second thread.
+const MIN_CHUNK: usize = 1024;
 
 /// Doctors with capacity, and an edge `a → b` when a patient held by `a` is eligible for `b`
 /// (the alternating paths of the module documentation), as sorted, deduplicated lists.
@@ -200,24 +204,31 @@ impl DoctorGraph {
             }
         }
         let sinks: Vec<u32> = (0..s_count as u32).collect();
-        let parts = in_parallel(&sinks, |part| {
-            let mut seen = vec![u32::MAX; s_count];
-            let mut lists = Vec::with_capacity(part.len());
-            for &a in part {
-                let mut list = Vec::new();
-                for &q in &patients[first[a as usize]..first[a as usize + 1]] {
-                    idx.for_each_eligible(inst, q as usize, |b, _| {
-                        if b != a && seen[b as usize] != a {
-                            seen[b as usize] = a;
-                            list.push(b);
+        // `seen[b] == a`: b is already in a's list; valid across chunks since every sink is in
+        // one chunk only.
+        let parts: Vec<Vec<Vec<u32>>> = sinks
+            .par_chunks(chunk(sinks.len()))
+            .map_init(
+                || vec![u32::MAX; s_count],
+                |seen, part| {
+                    let mut lists = Vec::with_capacity(part.len());
+                    for &a in part {
+                        let mut list = Vec::new();
+                        for &q in &patients[first[a as usize]..first[a as usize + 1]] {
+                            idx.for_each_eligible(inst, q as usize, |b, _| {
+                                if b != a && seen[b as usize] != a {
+                                    seen[b as usize] = a;
+                                    list.push(b);
+                                }
+                            });
                         }
-                    });
-                }
-                list.sort_unstable();
-                lists.push(list);
-            }
-            lists
-        });
+                        list.sort_unstable();
+                        lists.push(list);
+                    }
+                    lists
+                },
+            )
+            .collect();
         let mut start = Vec::with_capacity(s_count + 1);
         let mut head = Vec::new();
         start.push(0);
@@ -254,7 +265,7 @@ struct Condensation {
 
 impl Condensation {
     fn new(g: &DoctorGraph) -> Self {
-        let (comp, count) = tarjan(g);
+        let (comp, count) = scc::tarjan(&g.start, &g.head);
         let mut size = vec![0u32; count];
         let mut held = vec![[0u64; 3]; count];
         let mut succ: Vec<Vec<u32>> = vec![Vec::new(); count];
@@ -345,67 +356,6 @@ impl Condensation {
         debug_assert!(self.count >= roots.len());
         (n, tiers)
     }
-}
-
-/// Tarjan's strongly connected components, iterative (no recursion depth limit), visiting
-/// nodes and edges in index order so that the numbering is deterministic.
-fn tarjan(g: &DoctorGraph) -> (Vec<u32>, usize) {
-    const UNSEEN: u32 = u32::MAX;
-    let n = g.len();
-    let mut index = vec![UNSEEN; n];
-    let mut low = vec![0u32; n];
-    let mut on_stack = vec![false; n];
-    let mut stack: Vec<u32> = Vec::new();
-    let mut comp = vec![UNSEEN; n];
-    let mut next = 0u32;
-    let mut count = 0usize;
-    // (node, position of its next edge)
-    let mut call: Vec<(u32, usize)> = Vec::new();
-    for root in 0..n {
-        if index[root] != UNSEEN {
-            continue;
-        }
-        index[root] = next;
-        low[root] = next;
-        next += 1;
-        stack.push(root as u32);
-        on_stack[root] = true;
-        call.push((root as u32, g.start[root]));
-        while let Some(&(v, pos)) = call.last() {
-            let v = v as usize;
-            if pos < g.start[v + 1] {
-                let top = call.len() - 1;
-                call[top].1 += 1;
-                let w = g.head[pos] as usize;
-                if index[w] == UNSEEN {
-                    index[w] = next;
-                    low[w] = next;
-                    next += 1;
-                    stack.push(w as u32);
-                    on_stack[w] = true;
-                    call.push((w as u32, g.start[w]));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(index[w]);
-                }
-                continue;
-            }
-            call.pop();
-            if let Some(&(u, _)) = call.last() {
-                low[u as usize] = low[u as usize].min(low[v]);
-            }
-            if low[v] == index[v] {
-                while let Some(w) = stack.pop() {
-                    on_stack[w as usize] = false;
-                    comp[w as usize] = count as u32;
-                    if w as usize == v {
-                        break;
-                    }
-                }
-                count += 1;
-            }
-        }
-    }
-    (comp, count)
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@
 use super::instance::{Instance, Matching, Objective};
 use crate::geo::{EARTH_RADIUS_M, PointIndex, chord2_bound, cost_m, cost_within, haversine_m};
 use crate::solver::transport::{self, Arcs, Transport, UNASSIGNED};
+use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
 /// Candidate doctors per patient before pricing.
@@ -480,51 +481,38 @@ impl Sparse {
 /// Patients per unit of parallel work.
 const CHUNK: usize = 1 << 15;
 
-/// Runs `work` on consecutive ranges of `0..n` on every core, and returns the results in range
-/// order, so the output does not depend on the number of threads. `progress` gets the fraction
-/// done, from the calling thread only.
+/// Runs `work` on consecutive ranges of `0..n` ([`CHUNK`] patients each) on rayon's pool, and
+/// returns the results in range order, so the output does not depend on the number of threads.
+/// `progress` gets the fraction of ranges done, from the calling thread only (it need not be
+/// `Send`): the ranges run on a scoped thread that joins the pool, and report through a channel.
 fn in_parallel<T: Send>(
     n: usize,
     progress: &mut dyn FnMut(f64),
     work: impl Fn(std::ops::Range<usize>) -> T + Sync,
 ) -> Vec<T> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let count = n.div_ceil(CHUNK);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .min(count.max(1));
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..count).map(|_| None).collect());
-    // Takes the next range and runs it; false when none is left.
-    let step = || {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        if i >= count {
-            return false;
-        }
-        let out = work(i * CHUNK..((i + 1) * CHUNK).min(n));
-        results
-            .lock()
-            .expect("no worker panics while holding the lock")[i] = Some(out);
-        done.fetch_add(1, Ordering::Relaxed);
-        true
-    };
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let work = &work;
     std::thread::scope(|scope| {
-        for _ in 1..threads {
-            scope.spawn(|| while step() {});
+        let ranges = scope.spawn(move || {
+            (0..count)
+                .into_par_iter()
+                .map_with(done, |done, i| {
+                    let out = work(i * CHUNK..((i + 1) * CHUNK).min(n));
+                    // The receiver lives until every sender is dropped.
+                    let _ = done.send(());
+                    out
+                })
+                .collect::<Vec<T>>()
+        });
+        // Ends when the last sender is dropped: every range ran, or one panicked.
+        for (k, ()) in finished.iter().enumerate() {
+            progress((k + 1) as f64 / count as f64);
         }
-        // The calling thread works too, and reports progress between its ranges.
-        while step() {
-            progress(done.load(Ordering::Relaxed) as f64 / count as f64);
-        }
-    });
-    results
-        .into_inner()
-        .expect("no worker panicked")
-        .into_iter()
-        .map(|r| r.expect("every chunk ran"))
-        .collect()
+        ranges
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 #[cfg(test)]

@@ -10,5 +10,5 @@ pub mod territory;
 pub mod verify;
 pub mod whatif;
 
-pub use flow::{Solution, solve};
+pub use flow::{Error, Solution, solve};
 pub use instance::{DEFAULT_MAX_KM, FeasibilityError, Instance, Matching, Objective};

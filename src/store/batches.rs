@@ -3,29 +3,11 @@
 
 use super::jobs::succeed_in;
 use super::{Error, Store, values_clause};
+use crate::domain::{AssignmentRow, PatientId, Rpps, Tier, UnmatchedRow};
 use sqlx::Row;
 
 /// Rows per multi-row insert (5 columns at most).
 const CHUNK: usize = 1000;
-
-/// One line of `assignments.csv`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AssignmentRow {
-    pub patient_id: String,
-    pub rpps: String,
-    pub distance_m: u64,
-}
-
-/// One line of `unmatched.csv`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnmatchedRow {
-    pub patient_id: String,
-    /// 1, 2 or 3.
-    pub tier: u8,
-    /// `no_doctor_in_range` or `capacity_exhausted`.
-    pub reason: String,
-    pub detail: String,
-}
 
 /// A page of rows, and how many there are in all.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,8 +47,8 @@ impl Store {
             for a in chunk {
                 q = q
                     .bind(job_id)
-                    .bind(&a.patient_id)
-                    .bind(&a.rpps)
+                    .bind(a.patient.as_str())
+                    .bind(a.rpps.as_str())
                     .bind(i64::try_from(a.distance_m).unwrap_or(i64::MAX));
             }
             q.execute(&mut *tx).await?;
@@ -81,8 +63,8 @@ impl Store {
             for u in chunk {
                 q = q
                     .bind(job_id)
-                    .bind(&u.patient_id)
-                    .bind(i64::from(u.tier))
+                    .bind(u.patient.as_str())
+                    .bind(i64::from(u.tier.number()))
                     .bind(&u.reason)
                     .bind(&u.detail);
             }
@@ -126,9 +108,13 @@ impl Store {
             .into_iter()
             .map(|r| {
                 let m: i64 = r.try_get("distance_m")?;
+                let patient: String = r.try_get("patient_id")?;
+                let rpps: String = r.try_get("rpps")?;
                 Ok(AssignmentRow {
-                    patient_id: r.try_get("patient_id")?,
-                    rpps: r.try_get("rpps")?,
+                    patient: PatientId::try_from(patient)
+                        .map_err(|_| Error::Corrupt("batch_assignments.patient_id"))?,
+                    rpps: Rpps::try_from(rpps)
+                        .map_err(|_| Error::Corrupt("batch_assignments.rpps"))?,
                     distance_m: u64::try_from(m)
                         .map_err(|_| Error::Corrupt("batch_assignments.distance_m"))?,
                 })
@@ -161,9 +147,14 @@ impl Store {
             .into_iter()
             .map(|r| {
                 let tier: i64 = r.try_get("tier")?;
+                let patient: String = r.try_get("patient_id")?;
                 Ok(UnmatchedRow {
-                    patient_id: r.try_get("patient_id")?,
-                    tier: u8::try_from(tier).map_err(|_| Error::Corrupt("batch_unmatched.tier"))?,
+                    patient: PatientId::try_from(patient)
+                        .map_err(|_| Error::Corrupt("batch_unmatched.patient_id"))?,
+                    tier: u8::try_from(tier)
+                        .ok()
+                        .and_then(Tier::from_number)
+                        .ok_or(Error::Corrupt("batch_unmatched.tier"))?,
                     reason: r.try_get("reason")?,
                     detail: r.try_get("detail")?,
                 })

@@ -1,4 +1,7 @@
-//! Min-cost flow with node supplies: our core algorithm, exact in integers.
+//! Min-cost flow with node supplies on a general network, exact in integers: the garde
+//! schedule's solver (multi-level network, convex costs as parallel unit arcs, lexicographic
+//! weights). See the table in [`crate::solver`] for when to use [`crate::solver::transport`]
+//! instead.
 //!
 //! A generic core (STYLE.md §6): nodes are indices, capacities and costs are `i64`. It never
 //! sees a doctor or a cabinet; `garde/` translates into a [`Network`] and back.
@@ -26,7 +29,7 @@
 //! # Numeric range
 //!
 //! Costs must satisfy `(n + 1) · (max|cost| + 1) ≤ 2^60`, checked: potentials are sums of
-//! costs along paths and stay far from `i64` overflow ([`McmfError::CostRange`]).
+//! costs along paths and stay far from `i64` overflow ([`Error::CostRange`]).
 
 pub mod simplex;
 pub mod ssp;
@@ -39,7 +42,7 @@ pub type ArcId = usize;
 
 /// Why a flow problem has no solution, or is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum McmfError {
+pub enum Error {
     /// The supplies do not sum to zero.
     #[error("supplies sum to {0}, not 0")]
     Unbalanced(i128),
@@ -130,15 +133,15 @@ impl Network {
     /// Solves the problem exactly by the network simplex (module documentation, [`simplex`]).
     ///
     /// # Errors
-    /// [`McmfError::Unbalanced`] when supplies do not sum to 0; [`McmfError::Infeasible`] when
-    /// no flow meets them; [`McmfError::CostRange`] when costs are too large for exact `i64`
-    /// arithmetic; [`McmfError::TooLarge`] beyond `2^31` nodes or arcs.
+    /// [`Error::Unbalanced`] when supplies do not sum to 0; [`Error::Infeasible`] when
+    /// no flow meets them; [`Error::CostRange`] when costs are too large for exact `i64`
+    /// arithmetic; [`Error::TooLarge`] beyond `2^31` nodes or arcs.
     ///
     /// # Complexity
     /// Exponential in the worst case, like every primal simplex; in practice a few times `n`
     /// pivots of `O(√m)` pricing plus the length of the cycle and the size of the re-hung
     /// subtree.
-    pub fn solve(&self) -> Result<Flow, McmfError> {
+    pub fn solve(&self) -> Result<Flow, Error> {
         self.check()?;
         let (flows, potentials, work) = simplex::solve(self)?;
         Ok(self.flow_from(flows, potentials, work))
@@ -151,7 +154,7 @@ impl Network {
     ///
     /// # Complexity
     /// `O(U · (m + n log n))`, `U` the total deficit once negative arcs are saturated.
-    pub fn solve_ssp(&self) -> Result<Flow, McmfError> {
+    pub fn solve_ssp(&self) -> Result<Flow, Error> {
         self.check()?;
         let mut r = Residual::new(self);
         r.run_ssp()?;
@@ -159,10 +162,10 @@ impl Network {
         Ok(self.flow_from(flows, r.p, r.work))
     }
 
-    fn check(&self) -> Result<(), McmfError> {
+    fn check(&self) -> Result<(), Error> {
         let total: i128 = self.supply.iter().map(|&s| i128::from(s)).sum();
         if total != 0 {
-            return Err(McmfError::Unbalanced(total));
+            return Err(Error::Unbalanced(total));
         }
         let n = self.supply.len();
         let max_cost = self
@@ -172,10 +175,10 @@ impl Network {
             .max()
             .unwrap_or(0);
         if (max_cost + 1) * (n as i128 + 1) > i128::from(LIMIT) {
-            return Err(McmfError::CostRange);
+            return Err(Error::CostRange);
         }
         if self.cap.len() >= 1 << 31 || n >= 1 << 31 {
-            return Err(McmfError::TooLarge);
+            return Err(Error::TooLarge);
         }
         Ok(())
     }
@@ -367,7 +370,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    type Solver = fn(&Network) -> Result<Flow, McmfError>;
+    type Solver = fn(&Network) -> Result<Flow, Error>;
     const BOTH: [(&str, Solver); 2] = [("simplex", Network::solve), ("ssp", Network::solve_ssp)];
 
     #[test]
@@ -426,7 +429,7 @@ mod tests {
             net.add_arc(0, 1, 1, 1);
             net.set_supply(0, 1);
             net.set_supply(2, -1);
-            assert_eq!(solve(&net).unwrap_err(), McmfError::Infeasible, "{name}");
+            assert_eq!(solve(&net).unwrap_err(), Error::Infeasible, "{name}");
         }
     }
 
@@ -434,10 +437,10 @@ mod tests {
     fn unbalanced_supplies_and_huge_costs_are_refused() {
         let mut net = Network::new(2);
         net.set_supply(0, 1);
-        assert_eq!(net.solve().unwrap_err(), McmfError::Unbalanced(1));
+        assert_eq!(net.solve().unwrap_err(), Error::Unbalanced(1));
         let mut net = Network::new(2);
         net.add_arc(0, 1, 1, 1 << 60);
-        assert_eq!(net.solve().unwrap_err(), McmfError::CostRange);
+        assert_eq!(net.solve().unwrap_err(), Error::CostRange);
     }
 
     /// Exhaustive search over every integer flow of a tiny network: the oracle.
@@ -506,7 +509,7 @@ mod tests {
                         assert_eq!(Some(f.cost()), expected, "{name} {arcs:?} {supply:?}");
                         assert!(f.is_certified(&net), "{name} {arcs:?} {supply:?}");
                     }
-                    Err(McmfError::Infeasible) => {
+                    Err(Error::Infeasible) => {
                         assert_eq!(expected, None, "{name} {arcs:?} {supply:?}")
                     }
                     Err(e) => panic!("{name}: {e}"),

@@ -23,7 +23,7 @@
 //! Exponential in the worst case (as every primal simplex); in practice a few times `n`
 //! pivots, each `O(√m)` pricing plus the cycle length and the re-hung subtree.
 
-use super::{McmfError, Network, Work};
+use super::{Error, Network, Work};
 
 const LOWER: i8 = 1;
 const UPPER: i8 = -1;
@@ -31,12 +31,12 @@ const TREE: i8 = 0;
 const NONE: u32 = u32::MAX;
 
 /// Flow on every arc of `net`, exact potentials (reduced cost `c + p(u) − p(v)`), and work.
-pub(super) fn solve(net: &Network) -> Result<(Vec<i64>, Vec<i64>, Work), McmfError> {
+pub(super) fn solve(net: &Network) -> Result<(Vec<i64>, Vec<i64>, Work), Error> {
     let mut s = Simplex::new(net)?;
     s.run();
     let m = net.arc_count();
     if s.flow[m..].iter().any(|&f| f != 0) {
-        return Err(McmfError::Infeasible);
+        return Err(Error::Infeasible);
     }
     let mut p = s.pi;
     p.truncate(s.n);
@@ -71,7 +71,7 @@ struct Simplex {
 }
 
 impl Simplex {
-    fn new(net: &Network) -> Result<Self, McmfError> {
+    fn new(net: &Network) -> Result<Self, Error> {
         let n = net.node_count();
         let m = net.arc_count();
         let max_cost = net.cost.iter().map(|c| c.abs()).max().unwrap_or(0);
@@ -80,7 +80,7 @@ impl Simplex {
         let total: i64 = net.supply.iter().filter(|&&b| b > 0).sum();
         let inf = total
             .checked_add(net.cap.iter().copied().max().unwrap_or(0))
-            .ok_or(McmfError::CostRange)?;
+            .ok_or(Error::CostRange)?;
         let root = n as u32;
         let mut s = Self {
             n,

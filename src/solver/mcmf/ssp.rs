@@ -17,18 +17,18 @@
 //! At most `U` augmentations (`U` the total deficit), each a truncated Dijkstra:
 //! `O(U · (m + n log n))`; no per-search `O(n)` reset (visit stamps).
 
-use super::{McmfError, NONE, Residual};
+use super::{Error, NONE, Residual};
 use std::cmp::Reverse;
 
 /// Prices stay within this bound (checked), far from `i64::MAX`.
 const LIMIT: i64 = super::LIMIT;
 
 impl Residual {
-    pub(super) fn run_ssp(&mut self) -> Result<(), McmfError> {
+    pub(super) fn run_ssp(&mut self) -> Result<(), Error> {
         for l in 0..self.nodes() {
             while self.excess[l] < 0 {
                 let Some(k) = self.search(l)? else {
-                    return Err(McmfError::Infeasible);
+                    return Err(Error::Infeasible);
                 };
                 self.augment(k, l);
             }
@@ -48,7 +48,7 @@ impl Residual {
 
     /// Reverse Dijkstra from deficit node `l` to the nearest node with excess; updates the
     /// prices of the settled nodes. Returns that node, or `None` when none is reachable.
-    fn search(&mut self, l: usize) -> Result<Option<usize>, McmfError> {
+    fn search(&mut self, l: usize) -> Result<Option<usize>, Error> {
         self.work.iterations += 1;
         let stamp = self.next_stamp();
         self.heap.clear();
@@ -102,7 +102,7 @@ impl Residual {
             self.p[v] = self.p[v]
                 .checked_add(big_r - self.dist[v])
                 .filter(|p| *p <= LIMIT)
-                .ok_or(McmfError::CostRange)?;
+                .ok_or(Error::CostRange)?;
         }
         Ok(Some(k))
     }

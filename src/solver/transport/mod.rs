@@ -1,4 +1,6 @@
-//! Min-cost transportation with unit supplies and capacitated sinks: our core algorithm.
+//! Min-cost transportation with unit supplies and capacitated sinks: the médecin-traitant
+//! matching's solver, made for column generation (arcs added between solves, warm restarts).
+//! See the table in [`crate::solver`] for when to use [`crate::solver::mcmf`] instead.
 //!
 //! Every *source* (a patient, for `matching/`) holds one unit. It either goes to one of its arcs'
 //! *sinks* (a doctor, at the arc's cost) or stays unassigned at its `penalty`. Sink `d` takes at
