@@ -25,8 +25,22 @@
 //! It prints requests per second, p50 and p99 per operation, the counts, and how late the
 //! listeners heard of bookings. Every process it starts is stopped by its PID (SIGTERM, then
 //! SIGKILL after 10 s).
+//!
+//! # Faults (the chaos tests, `tests/chaos.rs`)
+//!
+//! `--fault redis|postgres|api` breaks one dependency `--fault-at` seconds into the race and
+//! brings it back `--fault-for` seconds later: a Redis of the race's own (free port) is
+//! SIGKILLed and restarted; a PostgreSQL cluster of its own (`initdb` in a temporary folder)
+//! is stopped (`pg_ctl -m fast`) and started; the first API process is SIGKILLed and started
+//! again on its port. The checks become: no double booking, no lost booking (every 201 is in
+//! the database, every 200 cancellation too), no error before the fault, and none later than
+//! 5 s after the dependency's return; the listeners are not checked (a fault may cut them).
+//! It prints the answers by status during the fault and the recovery time (from the return
+//! to the last error).
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/faults.rs"]
+mod faults;
 #[path = "common/seed.rs"]
 mod seed;
 
@@ -61,16 +75,39 @@ struct Args {
     /// API processes.
     #[arg(long, default_value_t = 2)]
     apis: usize,
-    /// A PostgreSQL server URL whose user may create databases.
-    #[arg(long, env = "TEST_DATABASE_URL")]
+    /// A PostgreSQL server URL whose user may create databases (not with `--fault postgres`).
+    #[arg(long, env = "TEST_DATABASE_URL", default_value = "")]
     database_url: String,
-    /// Redis.
-    #[arg(long, env = "TEST_REDIS_URL")]
+    /// Redis (not with `--fault redis`).
+    #[arg(long, env = "TEST_REDIS_URL", default_value = "")]
     redis_url: String,
+    /// Break a dependency during the race (see the module).
+    #[arg(long, value_enum)]
+    fault: Option<Fault>,
+    /// Seconds into the race when the fault starts.
+    #[arg(long, default_value_t = 2)]
+    fault_at: u64,
+    /// Seconds until the dependency is back.
+    #[arg(long, default_value_t = 5)]
+    fault_for: u64,
     /// The `cpts` binary (default: the one built with this example).
     #[arg(long)]
     cpts: Option<PathBuf>,
 }
+
+/// What `--fault` breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Fault {
+    /// The race's own Redis: SIGKILL, then a restart.
+    Redis,
+    /// The race's own PostgreSQL cluster: a fast stop, then a start.
+    Postgres,
+    /// The first API process: SIGKILL, then a restart on its port.
+    Api,
+}
+
+/// The most a service may take to answer normally again after the dependency's return.
+const RECOVERY_LIMIT: Duration = Duration::from_secs(5);
 
 /// The token key of the API processes (they must verify the tokens made here).
 const TOKEN_KEY: &str = "race-token-key-only-for-this-loopback-load-test";
@@ -115,15 +152,44 @@ struct Heard {
 }
 
 fn main() -> Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    // The race's own dependencies for a fault, stopped when dropped.
+    let (mut own_redis, mut own_pg) = (None, None);
+    match args.fault {
+        Some(Fault::Redis) => {
+            let r = faults::OwnRedis::start()?;
+            args.redis_url = r.url();
+            own_redis = Some(r);
+        }
+        Some(Fault::Postgres) => {
+            let pg = faults::OwnPostgres::start()?;
+            args.database_url = pg.url();
+            own_pg = Some(pg);
+        }
+        Some(Fault::Api) | None => {}
+    }
     ensure!(
         args.database_url.starts_with("postgres"),
         "two API processes share one database: give a postgres:// URL"
     );
+    ensure!(
+        !args.redis_url.is_empty(),
+        "give a Redis URL (TEST_REDIS_URL)"
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(run(args))
+    let deps = Arc::new(Mutex::new(Deps {
+        redis: own_redis.take(),
+        pg: own_pg.take(),
+    }));
+    rt.block_on(run(args, deps))
+}
+
+/// The dependencies a fault breaks (the race's own).
+struct Deps {
+    redis: Option<faults::OwnRedis>,
+    pg: Option<faults::OwnPostgres>,
 }
 
 /// An API process, stopped by its PID when dropped.
@@ -133,9 +199,9 @@ struct Api {
 }
 
 impl Api {
-    fn start(cpts: &PathBuf, url: &str, redis: &str, prefix: &str) -> Result<Self> {
+    fn start(cpts: &PathBuf, bind: &str, url: &str, redis: &str, prefix: &str) -> Result<Self> {
         let mut child = Command::new(cpts)
-            .args(["serve", "--bind", "127.0.0.1:0", "--no-worker"])
+            .args(["serve", "--bind", bind, "--no-worker"])
             .env("DATABASE_URL", url)
             .env("REDIS_URL", redis)
             .env("CPTS_REDIS_PREFIX", prefix)
@@ -199,7 +265,7 @@ impl Drop for Api {
     }
 }
 
-async fn run(args: Args) -> Result<()> {
+async fn run(args: Args, deps: Arc<Mutex<Deps>>) -> Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let tag = format!(
         "{}_{:08x}",
@@ -215,7 +281,10 @@ async fn run(args: Args) -> Result<()> {
         .execute(format!("CREATE DATABASE \"{name}\"").as_str())
         .await?;
     let url = cpts::store::with_database(&args.database_url, &name);
-    let outcome = race(&args, &url, &prefix, &mut rng).await;
+    let outcome = race(&args, &url, &prefix, &mut rng, Arc::clone(&deps)).await;
+    // A new connection: a restarted PostgreSQL (`--fault postgres`) closed the first one.
+    admin.close().await.ok();
+    let mut admin = PgConnection::connect(&args.database_url).await?;
     admin
         .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
         .await?;
@@ -235,6 +304,16 @@ async fn run(args: Args) -> Result<()> {
     outcome
 }
 
+/// The `--bind` address of the first API process (from its base URL).
+fn bases_first(apis: &Mutex<Vec<Api>>) -> String {
+    let apis = apis.lock().unwrap();
+    apis[0]
+        .base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -243,7 +322,13 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
-async fn race(args: &Args, url: &str, prefix: &str, rng: &mut ChaCha8Rng) -> Result<()> {
+async fn race(
+    args: &Args,
+    url: &str,
+    prefix: &str,
+    rng: &mut ChaCha8Rng,
+    deps: Arc<Mutex<Deps>>,
+) -> Result<()> {
     // Seed: 10 cabinets within 10 km of Nancy, a published plan, `--slots` slots.
     let store = Store::connect(url).await?;
     store.migrate().await?;
@@ -286,9 +371,12 @@ async fn race(args: &Args, url: &str, prefix: &str, rng: &mut ChaCha8Rng) -> Res
     };
     let mut apis = Vec::new();
     for _ in 0..args.apis {
-        apis.push(Api::start(&cpts, url, &args.redis_url, prefix)?);
+        // A fixed port, so that a restarted process answers where the first one did.
+        let bind = format!("127.0.0.1:{}", faults::free_port()?);
+        apis.push(Api::start(&cpts, &bind, url, &args.redis_url, prefix)?);
     }
     let bases: Vec<String> = apis.iter().map(|a| a.base.clone()).collect();
+    let apis = Arc::new(Mutex::new(apis));
     eprintln!(
         "seeded {cabinets} cabinets and {created} slots; {} API processes ({}); {} régulateurs \
          for {} s",
@@ -370,6 +458,78 @@ async fn race(args: &Args, url: &str, prefix: &str, rng: &mut ChaCha8Rng) -> Res
 
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
+    // The fault: (broken at, back at).
+    let fault = args.fault.map(|fault| {
+        let (apis, deps, cpts, url) = (
+            Arc::clone(&apis),
+            Arc::clone(&deps),
+            cpts.clone(),
+            url.to_owned(),
+        );
+        let (redis_url, prefix) = (args.redis_url.clone(), prefix.to_owned());
+        let (at, for_) = (
+            Duration::from_secs(args.fault_at),
+            Duration::from_secs(args.fault_for),
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep_until((started + at).into()).await;
+            let broken = Instant::now();
+            let bind = bases_first(&apis);
+            tokio::task::spawn_blocking({
+                let (apis, deps) = (Arc::clone(&apis), Arc::clone(&deps));
+                move || -> Result<()> {
+                    match fault {
+                        Fault::Redis => deps.lock().unwrap().redis.as_mut().map(|r| r.kill()),
+                        Fault::Postgres => deps
+                            .lock()
+                            .unwrap()
+                            .pg
+                            .as_ref()
+                            .map(|p| p.stop_server())
+                            .transpose()?
+                            .map(|_| ()),
+                        Fault::Api => {
+                            let _ = apis.lock().unwrap()[0].child.kill();
+                            Some(())
+                        }
+                    };
+                    Ok(())
+                }
+            })
+            .await??;
+            eprintln!(
+                "fault: {fault:?} broken at {:.1} s",
+                (broken - started).as_secs_f64()
+            );
+            tokio::time::sleep_until((broken + for_).into()).await;
+            tokio::task::spawn_blocking(move || -> Result<()> {
+                match fault {
+                    Fault::Redis => {
+                        if let Some(r) = deps.lock().unwrap().redis.as_mut() {
+                            r.restart()?;
+                        }
+                    }
+                    Fault::Postgres => {
+                        if let Some(p) = deps.lock().unwrap().pg.as_ref() {
+                            p.start_server()?;
+                        }
+                    }
+                    Fault::Api => {
+                        let api = Api::start(&cpts, &bind, &url, &redis_url, &prefix)?;
+                        apis.lock().unwrap()[0] = api;
+                    }
+                }
+                Ok(())
+            })
+            .await??;
+            let back = Instant::now();
+            eprintln!(
+                "fault: {fault:?} back at {:.1} s",
+                (back - started).as_secs_f64()
+            );
+            Ok::<_, anyhow::Error>((broken, back))
+        })
+    });
     let mut tasks = Vec::new();
     for (t, token) in tokens.iter().take(args.clients).enumerate() {
         let (client, base, token, ids) = (
@@ -436,6 +596,20 @@ async fn race(args: &Args, url: &str, prefix: &str, rng: &mut ChaCha8Rng) -> Res
                     Ok(r) => r,
                     Err(_) => {
                         errors += 1;
+                        // Status 0: no answer (the process is gone, the connection cut).
+                        log.push(Answer {
+                            op,
+                            slot,
+                            status: 0,
+                            problem: String::new(),
+                            booking: None,
+                            micros: t0.elapsed().as_micros() as u64,
+                            at: Instant::now(),
+                        });
+                        if op != Op::Cancel {
+                            held = None;
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
                         continue;
                     }
                 };
@@ -482,6 +656,10 @@ async fn race(args: &Args, url: &str, prefix: &str, rng: &mut ChaCha8Rng) -> Res
         errors += e;
     }
     let elapsed = started.elapsed();
+    let fault_window = match fault {
+        Some(f) => Some(f.await??),
+        None => None,
+    };
     // Events reach listeners within a second; give them two.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let heard: Vec<Vec<Heard>> = listeners
@@ -491,7 +669,7 @@ async fn race(args: &Args, url: &str, prefix: &str, rng: &mut ChaCha8Rng) -> Res
             h.lock().unwrap().clone()
         })
         .collect();
-    drop(apis); // SIGTERM by PID
+    drop(apis); // SIGTERM by PID (once the fault task has let go of them)
 
     // The answers and the database.
     let mut n = BTreeMap::<(Op, u16), u64>::new();
@@ -534,14 +712,26 @@ async fn race(args: &Args, url: &str, prefix: &str, rng: &mut ChaCha8Rng) -> Res
             b.1 = true;
         }
     }
-    let lost = booked_by_answer
-        .iter()
-        .filter(|(id, state)| stored.get(id) != Some(state))
-        .count()
-        + stored
-            .keys()
-            .filter(|id| !booked_by_answer.contains_key(id))
-            .count();
+    let lost = if fault_window.is_some() {
+        // A request cut by the fault may have been committed unanswered: only what was
+        // answered counts. Every 201 is stored, and every 200 cancellation is cancelled.
+        booked_by_answer
+            .iter()
+            .filter(|(id, (slot, cancelled))| match stored.get(id) {
+                None => true,
+                Some((s, c)) => s != slot || (*cancelled && !c),
+            })
+            .count()
+    } else {
+        booked_by_answer
+            .iter()
+            .filter(|(id, state)| stored.get(id) != Some(state))
+            .count()
+            + stored
+                .keys()
+                .filter(|id| !booked_by_answer.contains_key(id))
+                .count()
+    };
 
     // What each listener had to hear, and what it heard.
     let mut expected: BTreeMap<(String, i64, Option<i64>), i64> = BTreeMap::new();
@@ -660,16 +850,88 @@ async fn race(args: &Args, url: &str, prefix: &str, rng: &mut ChaCha8Rng) -> Res
     );
     ensure!(doubles == 0, "{doubles} slots are booked twice");
     ensure!(lost == 0, "{lost} bookings differ from the answers");
-    ensure!(errors == 0, "{errors} requests failed");
     ensure!(
         count(Op::Book, 201) > 0,
         "no booking succeeded: nothing was tested"
     );
+    if let (Some(fault), Some((broken, back))) = (args.fault, fault_window) {
+        return check_fault(fault, &log, started, broken, back, doubles, lost);
+    }
+    ensure!(errors == 0, "{errors} requests failed");
     for (i, _, diff, ordered) in &missed {
         ensure!(
             *diff == 0 && *ordered,
             "listener {i} missed or repeated events"
         );
+    }
+    Ok(())
+}
+
+/// A fault run's figures and checks: the answers by status during the fault, no error
+/// before it, and the recovery: the last error after the dependency's return, within
+/// [`RECOVERY_LIMIT`].
+fn check_fault(
+    fault: Fault,
+    log: &[Answer],
+    started: Instant,
+    broken: Instant,
+    back: Instant,
+    doubles: usize,
+    lost: usize,
+) -> Result<()> {
+    let failed = |a: &&Answer| a.status == 0 || a.status >= 500;
+    let secs = |t: Instant| t.saturating_duration_since(started).as_secs_f64();
+    let mut during = BTreeMap::<(Op, u16), u64>::new();
+    for a in log.iter().filter(|a| a.at >= broken && a.at <= back) {
+        *during.entry((a.op, a.status)).or_default() += 1;
+    }
+    let before = log.iter().filter(|a| a.at < broken).filter(failed).count();
+    let last_error = log
+        .iter()
+        .filter(failed)
+        .map(|a| a.at)
+        .filter(|&t| t > back)
+        .max();
+    let recovery = last_error.map_or(Duration::ZERO, |t| t - back);
+    let after_return = log.iter().filter(|a| a.at > back).filter(failed).count();
+    println!(
+        "chaos: {fault:?} broken at {:.1} s, back at {:.1} s ({:.1} s down)",
+        secs(broken),
+        secs(back),
+        (back - broken).as_secs_f64()
+    );
+    println!("  requests   {} in all", log.len());
+    let label = |op| OPS.iter().find(|(o, _)| *o == op).map_or("?", |(_, l)| l);
+    let during_text: Vec<String> = during
+        .iter()
+        .map(|((op, status), n)| {
+            let status = if *status == 0 {
+                "no answer".to_owned()
+            } else {
+                status.to_string()
+            };
+            format!("{} {status}: {n}", label(*op))
+        })
+        .collect();
+    println!("  during     {}", during_text.join(", "));
+    println!(
+        "  errors     {before} before the fault, {after_return} after the return (5xx or no answer)"
+    );
+    println!(
+        "  recovery   {:.2} s from the return to the last error (limit {} s)",
+        recovery.as_secs_f64(),
+        RECOVERY_LIMIT.as_secs()
+    );
+    println!("  checks     double {doubles}, lost {lost}");
+    ensure!(before == 0, "{before} requests failed before the fault");
+    ensure!(
+        recovery <= RECOVERY_LIMIT,
+        "the service still failed {:.2} s after the return",
+        recovery.as_secs_f64()
+    );
+    if fault == Fault::Redis {
+        let booked = during.get(&(Op::Book, 201)).copied().unwrap_or(0);
+        ensure!(booked > 0, "no booking succeeded while Redis was down");
     }
     Ok(())
 }

@@ -38,8 +38,11 @@ pub enum ApiError {
     /// Another régulateur holds the slot (`cache::holds`); it may be free again soon.
     #[error("another régulateur holds this slot; search again, or retry later")]
     SlotHeld,
-    /// Holds and slot events live in Redis, and this server runs without it (development).
-    #[error("slot holds and slot events need Redis, which this server is not configured with")]
+    /// Holds and slot events live in Redis, and this server runs without it (development) or
+    /// cannot reach it now (the circuit is open: see `cache`).
+    #[error(
+        "slot holds and slot events need Redis, which this server runs without or cannot reach now"
+    )]
     NeedsRedis,
     /// The token sent more requests than the limit allows in this window.
     #[error("too many requests with this token; retry after {0} s")]
@@ -335,10 +338,10 @@ impl From<slots::Error> for ApiError {
 impl From<cache::Error> for ApiError {
     fn from(e: cache::Error) -> Self {
         match e {
-            cache::Error::Unavailable(_) | cache::Error::Timeout(_) => ApiError::Unavailable {
-                what: "Redis",
-                source: Box::new(e),
-            },
+            // What needs Redis (holds, events) says so at once while it is down.
+            cache::Error::Unavailable(_) | cache::Error::Timeout(_) | cache::Error::Down => {
+                ApiError::NeedsRedis
+            }
             cache::Error::Url(_) | cache::Error::Unexpected(_) => ApiError::Internal(Box::new(e)),
         }
     }

@@ -51,7 +51,11 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiErr
     state.store.ping().await?;
     let redis = match &state.cache {
         Some(cache) => {
-            cache.ping().await?;
+            // Readiness says which dependency fails, not what needs it.
+            cache.ping().await.map_err(|e| ApiError::Unavailable {
+                what: "Redis",
+                source: Box::new(e),
+            })?;
             "ok"
         }
         None => "not configured",

@@ -265,16 +265,12 @@ impl Cache {
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Timeout`]; the batches before the failing one stay.
     pub async fn append_events(&self, kind: EventKind, data: &[String]) -> Result<(), Error> {
-        let mut conn = self.connection().await?;
         for chunk in data.chunks(PIPELINE) {
             let mut pipe = redis::pipe();
             for d in chunk {
                 pipe.add_command(self.xadd(kind, d)).ignore();
             }
-            tokio::time::timeout(super::TIMEOUT, pipe.query_async::<()>(&mut conn))
-                .await
-                .map_err(|_| Error::Timeout(super::TIMEOUT))?
-                .map_err(Error::Unavailable)?;
+            self.query_pipe(&pipe).await?;
         }
         Ok(())
     }
@@ -349,8 +345,8 @@ impl Cache {
     /// the shared, multiplexed one), from `last` on, forever; reconnects after an error.
     async fn read_stream(self, mut last: StreamId, tx: broadcast::Sender<Arc<SlotEvent>>) {
         let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(super::TIMEOUT)
-            .set_response_timeout(BLOCK + super::TIMEOUT);
+            .set_connection_timeout(super::CONNECT_TIMEOUT)
+            .set_response_timeout(BLOCK + super::COMMAND_TIMEOUT);
         let key = self.stream_key();
         loop {
             let mut conn = match self

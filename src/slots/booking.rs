@@ -2,7 +2,9 @@
 //! it. Cancelling: store the cancellation, tell the board, announce `freed`.
 //!
 //! A slot holds one booking: the store's unique index refuses the second one
-//! ([`Error::Taken`]); nothing here checks first. With Redis, a slot another régulateur holds
+//! ([`Error::Taken`]); nothing here checks first. Redis down (`cache::Error::is_outage`),
+//! a booking goes on without the claim and its announcement is lost (the boards reload
+//! when Redis returns). With Redis, a slot another régulateur holds
 //! (`cache::holds`) is refused ([`Error::Held`]); a booking without a hold holds the slot
 //! silently while it runs, so a hold never lands on a slot being booked.
 
@@ -17,8 +19,9 @@ impl Slots {
     ///
     /// # Errors
     /// [`Error::Held`]: another régulateur holds the slot; [`Error::Taken`]: it holds a
-    /// booking; [`Error::Ended`]; [`Error::NoSuchSlot`]; [`Error::Store`], [`Error::Cache`]:
-    /// the database or Redis does not answer. A booking stands once stored: a failure to
+    /// booking; [`Error::Ended`]; [`Error::NoSuchSlot`]; [`Error::Store`]: the database does
+    /// not answer; [`Error::Cache`]: Redis answered something unexpected (Redis down is no
+    /// error here). A booking stands once stored: a failure to
     /// announce it afterwards is logged, not returned.
     pub async fn book(
         &self,
@@ -26,8 +29,17 @@ impl Slots {
         patient_ref: &PatientId,
         owner: &str,
     ) -> Result<BookingRecord, Error> {
+        // Redis is an accelerator here: down, the booking goes on without a claim, and the
+        // database's unique index decides between two bookings as it always does.
         let claim = match &self.cache {
-            Some(cache) => Some(cache.claim_for_booking(slot_id, owner).await?),
+            Some(cache) => match cache.claim_for_booking(slot_id, owner).await {
+                Ok(claim) => Some(claim),
+                Err(e) if e.is_outage() => {
+                    tracing::debug!(error = %e, slot = slot_id, "booking without a claim: Redis is down");
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            },
             None => None,
         };
         if claim == Some(BookingClaim::HeldByOther) {
@@ -35,7 +47,11 @@ impl Slots {
             // the database's unique index decides between two bookings (one booked, one
             // taken), exactly as without Redis.
             let announced = match &self.cache {
-                Some(cache) => cache.hold_announced(slot_id).await?,
+                Some(cache) => match cache.hold_announced(slot_id).await {
+                    Ok(announced) => announced,
+                    Err(e) if e.is_outage() => false,
+                    Err(e) => return Err(e.into()),
+                },
                 None => false,
             };
             if announced {

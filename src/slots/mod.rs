@@ -102,12 +102,15 @@ impl Slots {
     }
 
     /// The free slots of `q`, settled: by start, then integer distance, then id, at most
-    /// `q.need`. The board answers when it can, else the database: the same slots.
+    /// `q.need`. The board answers when it can, else the database: the same slots. While
+    /// Redis is down the board hears nothing of the other processes, so the database answers.
     ///
     /// # Errors
     /// [`Error::Store`] when the database must answer and does not.
     pub async fn search(&self, q: &SlotQuery) -> Result<Vec<Found>, Error> {
-        let found = match self.board.as_ref().and_then(|b| b.search(q)) {
+        let redis_down = self.cache.as_ref().is_some_and(Cache::is_down);
+        let board = self.board.as_ref().filter(|_| !redis_down);
+        let found = match board.and_then(|b| b.search(q)) {
             Some(found) => found,
             None => search_in_database(&self.store, q).await?,
         };
@@ -115,13 +118,17 @@ impl Slots {
     }
 
     /// The holder (a token id) of each slot of `slot_ids`, in order; nobody holds anything
-    /// without Redis.
+    /// without Redis, or while it is down (a search still answers).
     ///
     /// # Errors
-    /// [`Error::Cache`].
+    /// [`Error::Cache`]: Redis answered something unexpected.
     pub async fn holders(&self, slot_ids: &[i64]) -> Result<Vec<Option<String>>, Error> {
         match &self.cache {
-            Some(cache) => Ok(cache.holders(slot_ids).await?),
+            Some(cache) => match cache.holders(slot_ids).await {
+                Ok(holders) => Ok(holders),
+                Err(e) if e.is_outage() => Ok(vec![None; slot_ids.len()]),
+                Err(e) => Err(e.into()),
+            },
             None => Ok(vec![None; slot_ids.len()]),
         }
     }

@@ -17,6 +17,9 @@ mod health;
 mod holds;
 mod imports;
 mod limits;
+#[path = "../common/redis.rs"]
+mod own_redis;
+mod redis_outage;
 mod scenario;
 mod slots;
 mod tokens;

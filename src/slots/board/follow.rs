@@ -28,6 +28,7 @@ pub(super) async fn reload_loop(board: Weak<Inner>, period: Duration) {
 /// `cabinet_changed` one, or a gap in the stream, makes the board stale. Starts the periodic
 /// loads once first subscribed (or once the first subscription failed).
 pub(super) async fn follow_stream(board: Weak<Inner>, cache: Cache, period: Duration) {
+    tokio::spawn(reload_on_recovery(board.clone(), cache.clone()));
     let mut loads_started = false;
     loop {
         let feed = cache.subscribe(None).await;
@@ -80,6 +81,19 @@ pub(super) async fn follow_stream(board: Weak<Inner>, cache: Cache, period: Dura
                 }
             }
         }
+    }
+}
+
+/// Reloads the board each time Redis comes back after an outage: the other processes'
+/// bookings of the outage were never announced, and only a load shows them.
+async fn reload_on_recovery(board: Weak<Inner>, cache: Cache) {
+    let mut recoveries = cache.recoveries();
+    while recoveries.changed().await.is_ok() {
+        let Some(inner) = board.upgrade() else {
+            return;
+        };
+        tracing::info!("Redis is back: the slot board reloads");
+        Board(inner).invalidate();
     }
 }
 
