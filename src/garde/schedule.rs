@@ -63,8 +63,10 @@
 
 pub use super::roster::{Assignment, Objective, Roster};
 
-use super::instance::{Eligibility, Instance};
+use super::instance::{Candidate, Eligibility, Instance};
+use crate::geo::{cost_m, haversine_m};
 use crate::solver::mcmf::{self, ArcId, Network};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 /// Why a roster cannot be computed.
@@ -73,6 +75,10 @@ pub enum ScheduleError {
     /// Weights or network beyond exact `i64` arithmetic (far beyond any real territory).
     #[error("instance too large for exact integer weights")]
     TooLarge,
+    /// A pinned position on a cabinet without a shift that date: the instance skipped
+    /// [`Instance::check_pins`] ([`Instance::with_extensions`] runs it).
+    #[error("a pinned position has no shift; check the pins first")]
+    BadPin,
     /// The flow solver refused the network: a bug, the network is feasible by construction.
     #[error("flow solver failed")]
     Flow(#[from] mcmf::McmfError),
@@ -87,7 +93,8 @@ pub struct NetworkStats {
     pub day_nodes: u64,
     /// Σ P_j: positions that have at least one candidate each.
     pub positions_in_network: u64,
-    /// `M` and `B` of the module documentation.
+    /// `W`, `M` and `B` of the module documentation (`W = 0` without preferences).
+    pub weight_preference: i64,
     pub weight_load: i64,
     pub weight_unfilled: i64,
     /// Flow solver work.
@@ -149,6 +156,15 @@ pub fn solve_with(inst: &Instance, algorithm: Algorithm) -> Result<Schedule, Sch
         Algorithm::ShortestPaths => built.net.solve_ssp()?,
     };
     let t3 = Instant::now();
+    let pinned = inst.extensions.pinned.iter().map(|p| {
+        let (d, c) = (p.doctor as usize, p.cabinet as usize);
+        Assignment {
+            date: p.date,
+            cabinet: p.cabinet,
+            doctor: p.doctor,
+            metres: cost_m(haversine_m(inst.doctors[d].coords, inst.cabinets[c].coords)),
+        }
+    });
     let assignments = built
         .pairs
         .iter()
@@ -162,6 +178,7 @@ pub fn solve_with(inst: &Instance, algorithm: Algorithm) -> Result<Schedule, Sch
                 metres: p.metres,
             }
         })
+        .chain(pinned)
         .collect();
     let roster = Roster::new(assignments);
     let objective = roster.objective(inst);
@@ -171,13 +188,38 @@ pub fn solve_with(inst: &Instance, algorithm: Algorithm) -> Result<Schedule, Sch
         work: flow.work(),
         ..built.stats
     };
-    debug_assert_eq!(
-        flow.cost(),
-        i128::from(stats.weight_unfilled)
-            * i128::from(stats.positions_in_network - objective.filled)
-            + i128::from(stats.weight_load) * i128::from(objective.sum_load_squared)
-            + i128::from(objective.metres)
-    );
+    if cfg!(debug_assertions) {
+        // cost = B·unfilled + M·(Σ (base + load)² − Σ base²) + W·score + metres, over the
+        // free positions; base = prior + pinned, and the pinned rows' own score and metres.
+        let ext = &inst.extensions;
+        let free = objective.filled - ext.pinned.len() as u64;
+        let mut base = vec![0i128; inst.doctors.len()];
+        let (mut pin_score, mut pin_metres) = (0i128, 0i128);
+        for p in &ext.pinned {
+            base[p.doctor as usize] += 1;
+            pin_score += i128::from(ext.score(p.doctor, p.date));
+            let (d, c) = (
+                &inst.doctors[p.doctor as usize],
+                &inst.cabinets[p.cabinet as usize],
+            );
+            pin_metres += i128::from(cost_m(haversine_m(d.coords, c.coords)));
+        }
+        let base_sq: i128 = base
+            .iter()
+            .enumerate()
+            .map(|(d, &b)| (b + i128::from(ext.prior(d))).pow(2))
+            .sum();
+        assert_eq!(
+            flow.cost(),
+            i128::from(stats.weight_unfilled) * i128::from(stats.positions_in_network - free)
+                + i128::from(stats.weight_load)
+                    * (i128::from(objective.sum_load_squared) - base_sq)
+                + i128::from(stats.weight_preference)
+                    * (i128::from(objective.preference_score) - pin_score)
+                + i128::from(objective.metres)
+                - pin_metres
+        );
+    }
     Ok(Schedule {
         eligibility,
         roster,
@@ -207,34 +249,69 @@ struct Built {
 
 impl Built {
     fn new(inst: &Instance, el: &Eligibility) -> Result<Self, ScheduleError> {
-        // Per doctor, its candidate (shift, metres) in shift order, hence grouped by day.
+        let ext = &inst.extensions;
+        // Pins are fixed flow: they leave the network and reduce needs, max_shifts and the
+        // doctors' free days; their load joins the prior load.
+        let mut pinned_at = vec![0u32; el.shifts.len()];
+        let mut pinned_of = vec![0u32; inst.doctors.len()];
+        let mut pinned_days: HashSet<(u32, usize)> = HashSet::new();
+        for p in &ext.pinned {
+            let j = el
+                .shifts
+                .binary_search_by(|s| (s.date, s.cabinet).cmp(&(p.date, p.cabinet as usize)))
+                .map_err(|_| ScheduleError::BadPin)?;
+            pinned_at[j] += 1;
+            pinned_of[p.doctor as usize] += 1;
+            pinned_days.insert((p.doctor, el.shifts[j].day));
+        }
+        // Per doctor, its free candidate (shift, metres) in shift order,
+        // hence grouped by day.
         let mut of_doctor: Vec<Vec<(u32, u32)>> = vec![Vec::new(); inst.doctors.len()];
+        let mut free_candidates = vec![0u32; el.shifts.len()];
         for (j, cands) in el.candidates.iter().enumerate() {
             for c in cands {
-                of_doctor[c.doctor as usize].push((j as u32, c.metres));
+                if pinned_days.is_empty() || !pinned_days.contains(&(c.doctor, el.shifts[j].day)) {
+                    of_doctor[c.doctor as usize].push((j as u32, c.metres));
+                    free_candidates[j] += 1;
+                }
             }
         }
         let day_of = |j: u32| el.shifts[j as usize].day;
+        let date_of = |j: u32| el.shifts[j as usize].date;
         let positions: Vec<u32> = el
             .shifts
             .iter()
-            .zip(&el.candidates)
-            .map(|(s, c)| inst.cabinets[s.cabinet].need.min(c.len() as u32))
-            .collect();
-        let caps: Vec<u32> = of_doctor
-            .iter()
             .enumerate()
-            .map(|(d, list)| {
-                let mut days = 0u32;
-                let mut last = usize::MAX;
-                for &(j, _) in list {
-                    if day_of(j) != last {
-                        days += 1;
-                        last = day_of(j);
+            .map(|(j, s)| {
+                let need = inst.cabinets[s.cabinet].need.saturating_sub(pinned_at[j]);
+                need.min(free_candidates[j])
+            })
+            .collect();
+        // Per doctor: its capacity in free shifts, and its days with a `prefer` or an
+        // `avoid` among its free candidates.
+        let mut caps = Vec::with_capacity(inst.doctors.len());
+        let (mut e_prefer, mut e_avoid) = (0i128, 0i128);
+        for (d, list) in of_doctor.iter().enumerate() {
+            let (mut days, mut prefer, mut avoid) = (0u32, 0u32, 0u32);
+            let mut last = usize::MAX;
+            for &(j, _) in list {
+                if day_of(j) != last {
+                    days += 1;
+                    last = day_of(j);
+                    match ext.score(d as u32, date_of(j)) {
+                        1 => avoid += 1,
+                        -1 => prefer += 1,
+                        _ => {}
                     }
                 }
-                days.min(inst.doctors[d].max_shifts)
-            })
+            }
+            let cap = days.min(inst.doctors[d].max_shifts.saturating_sub(pinned_of[d]));
+            e_prefer += i128::from(cap.min(prefer));
+            e_avoid += i128::from(cap.min(avoid));
+            caps.push(cap);
+        }
+        let base: Vec<i64> = (0..inst.doctors.len())
+            .map(|d| i64::from(ext.prior(d)) + i64::from(pinned_of[d]))
             .collect();
 
         // Weights (module documentation), in i128 then checked into i64.
@@ -244,23 +321,32 @@ impl Built {
             .zip(&caps)
             .map(|(l, &k)| i128::from(k) * far(l))
             .sum();
-        let by_shift: i128 = el
-            .candidates
-            .iter()
-            .zip(&positions)
-            .map(|(c, &p)| {
-                i128::from(p) * c.iter().map(|x| i128::from(x.metres)).max().unwrap_or(0)
+        let by_shift: i128 = (0..el.shifts.len())
+            .map(|j| {
+                let far = of_doctor_far(&el.candidates[j], &pinned_days, el.shifts[j].day);
+                i128::from(positions[j]) * far
             })
             .sum();
         let d_max = by_doctor.min(by_shift);
-        let m = d_max + 1;
-        let k_max = i128::from(caps.iter().copied().max().unwrap_or(0));
-        let b = m * (2 * k_max - 1).max(1) + d_max + 1;
-        // The flow solver multiplies costs by its node count: keep B far below its limit.
-        if b > i128::from(i64::MAX >> 24) {
+        let e = e_prefer + e_avoid;
+        let w = if e > 0 { d_max + 1 } else { 0 };
+        let m = w * e + d_max + 1;
+        let k_max = (0..inst.doctors.len())
+            .filter(|&d| caps[d] > 0)
+            .map(|d| i128::from(base[d]) + i128::from(caps[d]))
+            .max()
+            .unwrap_or(0);
+        let b = m * (2 * k_max - 1).max(1) + w * e + d_max + 1;
+        // The flow solver needs (max|cost| + 1)·(nodes + 1) ≤ 2^60, and B is the largest
+        // cost: check it against an upper bound on the node count.
+        let nodes = 1
+            + el.shifts.len() as i128
+            + inst.doctors.len() as i128
+            + of_doctor.iter().map(|l| l.len() as i128).sum::<i128>();
+        if (b + 1) * (nodes + 1) > 1 << 60 {
             return Err(ScheduleError::TooLarge);
         }
-        let (m, b) = (m as i64, b as i64);
+        let (w, m, b) = (w as i64, m as i64, b as i64);
 
         let s = 0usize;
         let mut net = Network::new(1);
@@ -286,7 +372,7 @@ impl Built {
             }
             let dn = net.add_node();
             for k in 1..=i64::from(caps[d]) {
-                net.add_arc(s, dn, 1, m * (2 * k - 1));
+                net.add_arc(s, dn, 1, m * (2 * (base[d] + k) - 1));
             }
             let mut i = 0;
             while i < list.len() {
@@ -303,9 +389,10 @@ impl Built {
                     net.add_arc(dn, v, 1, 0);
                     v
                 };
+                let wish = w * ext.score(d as u32, date_of(list[i].0));
                 for &(j, metres) in &list[i..e] {
                     let to = shift_node[j as usize].expect("a shift with a candidate has a node");
-                    let arc = net.add_arc(from, to, 1, i64::from(metres));
+                    let arc = net.add_arc(from, to, 1, wish + i64::from(metres));
                     pairs.push(Pair {
                         arc,
                         shift: j,
@@ -319,12 +406,23 @@ impl Built {
         let stats = NetworkStats {
             day_nodes,
             positions_in_network: total as u64,
+            weight_preference: w,
             weight_load: m,
             weight_unfilled: b,
             ..NetworkStats::default()
         };
         Ok(Self { net, pairs, stats })
     }
+}
+
+/// The largest distance among the candidates of a shift who are not pinned that day.
+fn of_doctor_far(cands: &[Candidate], pinned_days: &HashSet<(u32, usize)>, day: usize) -> i128 {
+    cands
+        .iter()
+        .filter(|c| pinned_days.is_empty() || !pinned_days.contains(&(c.doctor, day)))
+        .map(|c| i128::from(c.metres))
+        .max()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -389,6 +487,7 @@ mod tests {
             ],
             period: Period::new("2026-03-02".parse().unwrap(), "2026-03-03".parse().unwrap())
                 .unwrap(),
+            extensions: Default::default(),
         };
         let s = solve(&inst).unwrap();
         assert_eq!(s.objective.filled, 2);
@@ -409,6 +508,7 @@ mod tests {
             ],
             period: Period::new("2026-03-02".parse().unwrap(), "2026-03-03".parse().unwrap())
                 .unwrap(),
+            extensions: Default::default(),
         };
         let s = solve(&inst).unwrap();
         assert_eq!(
@@ -416,6 +516,7 @@ mod tests {
             Objective {
                 filled: 2,
                 sum_load_squared: 4,
+                preference_score: 0,
                 metres: 0
             }
         );
@@ -443,6 +544,7 @@ mod tests {
             ],
             period: Period::new("2026-03-02".parse().unwrap(), "2026-03-03".parse().unwrap())
                 .unwrap(),
+            extensions: Default::default(),
         };
         let s = solve(&inst).unwrap();
         assert_eq!(
@@ -450,6 +552,7 @@ mod tests {
             Objective {
                 filled: 2,
                 sum_load_squared: 2,
+                preference_score: 0,
                 metres: 1001
             }
         );
@@ -464,6 +567,7 @@ mod tests {
             doctors: vec![doctor(1, 48.705, 5, 10.0)],
             windows: vec![vec![window("2026-03-02T17:00:00Z", "2026-03-02T19:00:00Z")]],
             period: week(),
+            extensions: Default::default(),
         };
         let s = solve(&inst).unwrap();
         assert_eq!(s.objective.filled, 1);
