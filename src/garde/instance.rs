@@ -711,4 +711,221 @@ mod tests {
             31
         );
     }
+
+    mod extensions {
+        use super::super::*;
+        use crate::domain::MaxKm;
+
+        /// Cabinet "C" (Nancy, 54) and two doctors at the same place, available Monday 2 and
+        /// Tuesday 3 March 2026 evenings, max 1 shift each; the period is that week.
+        fn inst() -> Instance {
+            let coords = Coordinates::new(48.69, 6.18).unwrap();
+            let doctor = |i: u32| GardeDoctor {
+                rpps: Rpps::with_check_digit(&format!("100000000{i}")).unwrap(),
+                name: String::new(),
+                coords,
+                insee: "54395".parse().unwrap(),
+                max_shifts: 1,
+                max_km: MaxKm::new(5.0).unwrap(),
+            };
+            let w = Window {
+                start: DateTime::parse_from_rfc3339("2026-03-02T00:00:00+01:00")
+                    .unwrap()
+                    .to_utc(),
+                end: DateTime::parse_from_rfc3339("2026-03-04T00:00:00+01:00")
+                    .unwrap()
+                    .to_utc(),
+            };
+            Instance {
+                cabinets: vec![Cabinet {
+                    id: "C".parse().unwrap(),
+                    name: String::new(),
+                    coords,
+                    insee: "54395".parse().unwrap(),
+                    need: 1,
+                    slot_minutes: 15,
+                }],
+                doctors: vec![doctor(1), doctor(2)],
+                windows: vec![vec![w], vec![w]],
+                period: Period::new(date("2026-03-02"), date("2026-03-08")).unwrap(),
+                extensions: Extensions::default(),
+            }
+        }
+
+        fn date(s: &str) -> NaiveDate {
+            s.parse().unwrap()
+        }
+
+        fn rpps(i: usize) -> Rpps {
+            inst().doctors[i].rpps.clone()
+        }
+
+        fn pin(cabinet: &str, d: &str, doctor: usize) -> PinnedRow {
+            PinnedRow {
+                cabinet_id: cabinet.parse().unwrap(),
+                date: date(d),
+                rpps: rpps(doctor),
+            }
+        }
+
+        fn problems(e: ExtensionError) -> Vec<(ExtensionFile, usize, &'static str, RowProblem)> {
+            e.errors
+                .into_iter()
+                .map(|r| (r.file, r.row, r.field, r.problem))
+                .collect()
+        }
+
+        #[test]
+        fn empty_files_leave_the_instance_as_it_was() {
+            let i = inst().with_extensions(&[], &[], &[]).unwrap();
+            assert!(i.extensions.is_empty());
+            assert_eq!(i.extensions, Extensions::default());
+        }
+
+        #[test]
+        fn rows_become_indices() {
+            let i = inst()
+                .with_extensions(
+                    &[HistoryRow {
+                        rpps: rpps(1),
+                        prior_shifts: 4,
+                    }],
+                    &[PreferenceRow {
+                        rpps: rpps(0),
+                        date: date("2026-03-03"),
+                        preference: Preference::Avoid,
+                    }],
+                    &[pin("C", "2026-03-02", 1)],
+                )
+                .unwrap();
+            assert_eq!(i.extensions.prior_shifts, [0, 4]);
+            assert_eq!((i.extensions.prior(1), i.extensions.prior(7)), (4, 0));
+            assert_eq!(i.extensions.score(0, date("2026-03-03")), 1);
+            assert_eq!(i.extensions.score(1, date("2026-03-03")), 0);
+            assert_eq!(
+                i.extensions.pinned,
+                [Pin {
+                    cabinet: 0,
+                    date: date("2026-03-02"),
+                    doctor: 1
+                }]
+            );
+        }
+
+        #[test]
+        fn unknown_ids_dates_and_duplicates_name_row_and_field() {
+            let stranger = Rpps::with_check_digit("1999999999").unwrap();
+            let e = inst()
+                .with_extensions(
+                    &[
+                        HistoryRow {
+                            rpps: rpps(0),
+                            prior_shifts: 1,
+                        },
+                        HistoryRow {
+                            rpps: rpps(0),
+                            prior_shifts: 2,
+                        },
+                        HistoryRow {
+                            rpps: stranger.clone(),
+                            prior_shifts: 2,
+                        },
+                    ],
+                    &[
+                        PreferenceRow {
+                            rpps: rpps(0),
+                            date: date("2026-03-09"),
+                            preference: Preference::Prefer,
+                        },
+                        PreferenceRow {
+                            rpps: rpps(1),
+                            date: date("2026-03-02"),
+                            preference: Preference::Prefer,
+                        },
+                        PreferenceRow {
+                            rpps: rpps(1),
+                            date: date("2026-03-02"),
+                            preference: Preference::Avoid,
+                        },
+                    ],
+                    &[pin("X", "2026-03-02", 0), pin("C", "2026-03-01", 0)],
+                )
+                .unwrap_err();
+            use ExtensionFile::*;
+            use RowProblem::*;
+            assert_eq!(
+                problems(e),
+                [
+                    (History, 1, "rpps", Duplicate),
+                    (History, 2, "rpps", UnknownRpps),
+                    (Preferences, 0, "date", DateOutsidePeriod),
+                    (Preferences, 2, "date", Duplicate),
+                    (Pinned, 0, "cabinet_id", UnknownCabinet),
+                    (Pinned, 1, "date", DateOutsidePeriod),
+                ]
+            );
+        }
+
+        #[test]
+        fn a_pin_breaking_a_constraint_is_refused_with_its_row() {
+            use PinViolation::*;
+            let refuse = |pins: &[PinnedRow], inst: Instance| {
+                problems(inst.with_extensions(&[], &[], pins).unwrap_err())
+                    .into_iter()
+                    .map(|(f, row, field, p)| {
+                        assert_eq!(f, ExtensionFile::Pinned);
+                        (row, field, p)
+                    })
+                    .collect::<Vec<_>>()
+            };
+            // Sunday 8 March: no shift. Wednesday 4: outside both windows.
+            assert_eq!(
+                refuse(&[pin("C", "2026-03-08", 0)], inst()),
+                [(0, "date", RowProblem::Pin(NoShift))]
+            );
+            assert_eq!(
+                refuse(&[pin("C", "2026-03-04", 0)], inst()),
+                [(0, "rpps", RowProblem::Pin(NotAvailable))]
+            );
+            // Two doctors on a shift needing 1; one doctor on two days with max_shifts 1.
+            assert_eq!(
+                refuse(
+                    &[pin("C", "2026-03-02", 0), pin("C", "2026-03-02", 1)],
+                    inst()
+                ),
+                [(1, "cabinet_id", RowProblem::Pin(OverNeed))]
+            );
+            assert_eq!(
+                refuse(
+                    &[pin("C", "2026-03-02", 0), pin("C", "2026-03-03", 0)],
+                    inst()
+                ),
+                [(1, "rpps", RowProblem::Pin(OverMaxShifts))]
+            );
+            // A second cabinet the same evening, for the same doctor; and one out of range.
+            let mut two = inst();
+            let mut far = two.cabinets[0].clone();
+            far.id = "D".parse().unwrap();
+            two.cabinets.push(far.clone());
+            assert_eq!(
+                refuse(&[pin("C", "2026-03-02", 0), pin("D", "2026-03-02", 0)], two),
+                [(1, "date", RowProblem::Pin(TwoShiftsThatDay))]
+            );
+            let mut away = inst();
+            far.coords = Coordinates::new(48.79, 6.18).unwrap(); // 11 km north
+            away.cabinets.push(far);
+            assert_eq!(
+                refuse(&[pin("D", "2026-03-02", 0)], away),
+                [(0, "rpps", RowProblem::Pin(OutOfRange))]
+            );
+            // A duplicate row is a duplicate key, not a second position.
+            assert_eq!(
+                refuse(
+                    &[pin("C", "2026-03-02", 0), pin("C", "2026-03-02", 0)],
+                    inst()
+                ),
+                [(1, "rpps", RowProblem::Duplicate)]
+            );
+        }
+    }
 }

@@ -1,46 +1,77 @@
 //! Fills the shifts of a garde instance with the exact lexicographic optimum of FORMATS.md §3:
-//! most filled positions, then least Σ load², then least total distance.
+//! most filled positions, then least Σ (prior + load)², then least preference score, then
+//! least total distance. Without optional data (no history, preferences or pins) the network,
+//! its weights and hence its flow are exactly those of the three-level model.
 //!
 //! # Network
 //!
 //! One min-cost flow with node supplies ([`crate::solver::mcmf`]):
 //!
 //! ```text
-//! s ─(k-th shift of d: 1, M·(2k−1))─▶ d ─(1, 0)─▶ (d, day) ─(1, metres)─▶ shift j
-//! s ─(unfilled: P_j, B)─────────────────────────────────────────────────▶ shift j
+//! s ─(k-th free shift of d: 1, M·(2(base_d + k)−1))─▶ d ─(1, 0)─▶ (d, day) ─(1, W·p + metres)─▶ j
+//! s ─(unfilled: P_j, B)──────────────────────────────────────────────────────────────────────▶ j
 //! supplies: b(s) = Σ P_j, b(j) = −P_j        (arcs labelled: capacity, cost)
 //! ```
 //!
-//! * `k = 1..cap_d` with `cap_d = min(max_shifts, days with a candidate shift)`: the `k`-th
-//!   shift of a doctor costs `M·(2k − 1)`, and `1 + 3 + … + (2L − 1) = L²`, so a min-cost flow
-//!   uses them in order and pays `M·load²` per doctor (convex costs as parallel unit arcs).
+//! * **Pins are fixed flow.** A pinned position is taken out of the network: its shift needs
+//!   `need − pinned` more, its doctor may take `max_shifts − pinned` more, and none on a day
+//!   he is pinned. The roster is the pinned rows plus the flow's rows, and the objective is
+//!   computed on all of them.
+//! * `base_d = prior_d + pinned_d`, and `k = 1..cap_d` with `cap_d = min(max_shifts − pinned_d,
+//!   free days with a candidate shift)`: the `k`-th free shift of a doctor costs
+//!   `M·(2(base_d + k) − 1)`, and `Σ_{k=1..L} (2(base + k) − 1) = (base + L)² − base²`, so a
+//!   min-cost flow uses them in order (they increase) and pays `M·((base_d + L)² − base_d²)`
+//!   per doctor: `M·Σ (prior + load)²` up to a constant, load counting pinned and free shifts.
 //! * The node `(d, day)` (one in-arc of capacity 1) enforces one shift per doctor per calendar
 //!   day. It exists only when the doctor has two or more candidate shifts that day (several
 //!   cabinets in range); otherwise the doctor's arc goes straight to the shift.
 //! * An arc `→ j` exists only when the doctor is available for the whole shift and the cabinet
-//!   within the doctor's `max_km` ([`Eligibility`]).
-//! * Every shift receives exactly `P_j = min(need, candidates)` units: from doctors (filled) or
-//!   through its own "unfilled" arc at cost `B`. Positions beyond the number of candidates can
-//!   never be filled and stay out of the network.
+//!   within the doctor's `max_km` ([`Eligibility`]), and the doctor is not pinned that day. It
+//!   costs `W·p + metres`, `p = +1` (avoid), `−1` (prefer) or `0`: the preference score of the
+//!   position (level 3).
+//! * Every shift receives exactly `P_j = min(need − pinned_j, free candidates)` units: from
+//!   doctors (filled) or through its own "unfilled" arc at cost `B`. Positions beyond the
+//!   number of candidates can never be filled and stay out of the network.
 //!
-//! The cost of a flow is `B·unfilled + M·Σ load² + metres`.
+//! The cost of a flow is `B·unfilled + M·(Σ (base + load)² − Σ base²) + W·score + metres`,
+//! over the free positions; the pinned rows add constants to levels 2 to 4.
 //!
 //! # Why the weights give the lexicographic optimum
 //!
-//! Let `D` bound the metres of any feasible roster: `D = min(Σ_d cap_d · far_d, Σ_j P_j ·
-//! far_j)`, with `far` the largest candidate distance of a doctor or a shift. Let
-//! `K = max cap_d`. Weights: `M = D + 1` and `B = M·(2K − 1) + D + 1`, in `i64` (checked).
+//! Let `D` bound the metres of any feasible set of free positions: `D = min(Σ_d cap_d · far_d,
+//! Σ_j P_j · far_j)`, with `far` the largest free candidate distance of a doctor or a shift.
+//! Let `E⁻` (`E⁺`) bound the free positions scored `prefer` (`avoid`): `Σ_d min(cap_d, days
+//! on which d prefers (avoids) and has a free candidate)`, and `E = E⁻ + E⁺`: the score of any
+//! feasible flow lies in `[−E⁻, E⁺]`, so two flows differ by at most `E` in score and `D` in
+//! metres. Let `K = max (base_d + cap_d)`. Weights:
 //!
+//! ```text
+//! W = D + 1 (0 when E = 0)      M = W·E + D + 1      B = M·(2K − 1) + W·E + D + 1
+//! ```
+//!
+//! With `E = 0` (no preferences) this is `M = D + 1`, `B = M·(2K − 1) + D + 1`: the weights
+//! of the three-level model.
+//!
+//! * **Level 4 under level 3.** Two flows with the same filled count and Σ (prior + load)²
+//!   differ in cost by `W·Δscore + Δmetres` with `|Δmetres| ≤ D < W`: a smaller score (an
+//!   integer, so smaller by at least 1) always wins, and at equal score fewer metres win.
+//! * **Levels 3 and 4 under level 2.** With the same filled count the cost differs by
+//!   `M·ΔΣ (prior + load)² + W·Δscore + Δmetres`, and `|W·Δscore + Δmetres| ≤ W·E + D < M`.
 //! * **Level 1 (filled).** Take the min-cost flow `g` and any flow `f` with more filled
 //!   positions. `f − g` splits into simple cycles of the residual network of `g`, each feasible
 //!   on its own; one of them, `C`, fills one more position. A simple cycle passes through `s`
 //!   once: it enters `s` by undoing one "unfilled" unit (`−B`) and leaves by one load arc of
-//!   some doctor (`+M·(2k+1) ≤ M·(2K − 1)`); its metres change by at most `D`. So
-//!   `cost(C) ≤ −B + M·(2K − 1) + D < 0`, and `g` was not min-cost: a contradiction. Hence
-//!   `g` fills the most positions.
-//! * **Levels 2 and 3.** Among flows with as many filled positions, cost differences are
-//!   `M·ΔΣ load² + Δmetres` with `|Δmetres| ≤ D < M`: a smaller Σ load² always wins, and at
-//!   equal Σ load² fewer metres win.
+//!   some doctor (`+M·(2(base + k) − 1) ≤ M·(2K − 1)`); its pair arcs change score and metres
+//!   between two feasible flows, by at most `W·E + D`. So `cost(C) ≤ −B + M·(2K − 1) + W·E + D
+//!   < 0`, and `g` was not min-cost: a contradiction. Hence `g` fills the most positions.
+//!
+//! **Integer range.** Every arc cost lies in `[−W, B]`: the load arcs cost at most
+//! `M·(2K − 1) < B`, a pair arc between `−W` and `W + far ≤ W + D < M`. The weights are
+//! computed in `i128` and the network refused ([`ScheduleError::TooLarge`]) unless
+//! `(B + 1)·(n + 1) ≤ 2^60` for its node count `n` (counted before any arc is added), the
+//! flow solver's condition for exact `i64` potentials ([`crate::solver::mcmf`]). `B` grows like
+//! `2K·(E + 1)·(D + 1)`: on `dept-y` (`D ≈ 9.6·10⁷`, `K = 36`, 2.3·10⁴ nodes) the bound
+//! allows `E` up to about 7,000 preference positions.
 //!
 //! # Which flow algorithm, and why
 //!
@@ -269,6 +300,9 @@ impl Built {
         let mut of_doctor: Vec<Vec<(u32, u32)>> = vec![Vec::new(); inst.doctors.len()];
         let mut free_candidates = vec![0u32; el.shifts.len()];
         for (j, cands) in el.candidates.iter().enumerate() {
+            if pinned_at[j] >= inst.cabinets[el.shifts[j].cabinet].need {
+                continue; // full with its pins
+            }
             for c in cands {
                 if pinned_days.is_empty() || !pinned_days.contains(&(c.doctor, el.shifts[j].day)) {
                     of_doctor[c.doctor as usize].push((j as u32, c.metres));
@@ -338,12 +372,8 @@ impl Built {
             .unwrap_or(0);
         let b = m * (2 * k_max - 1).max(1) + w * e + d_max + 1;
         // The flow solver needs (max|cost| + 1)·(nodes + 1) ≤ 2^60, and B is the largest
-        // cost: check it against an upper bound on the node count.
-        let nodes = 1
-            + el.shifts.len() as i128
-            + inst.doctors.len() as i128
-            + of_doctor.iter().map(|l| l.len() as i128).sum::<i128>();
-        if (b + 1) * (nodes + 1) > 1 << 60 {
+        // cost: checked here once the nodes are counted (below, before any arc is added).
+        if b >= 1 << 60 {
             return Err(ScheduleError::TooLarge);
         }
         let (w, m, b) = (w as i64, m as i64, b as i64);
@@ -364,6 +394,12 @@ impl Built {
             }
         }
         net.set_supply(s, total);
+        let nodes = net.node_count()
+            + caps.iter().filter(|&&c| c > 0).count()
+            + day_node_count(&of_doctor, &caps, day_of);
+        if (i128::from(b) + 1) * (nodes as i128 + 1) > 1 << 60 {
+            return Err(ScheduleError::TooLarge);
+        }
         let mut pairs = Vec::new();
         let mut day_nodes = 0u64;
         for (d, list) in of_doctor.iter().enumerate() {
@@ -411,8 +447,29 @@ impl Built {
             weight_unfilled: b,
             ..NetworkStats::default()
         };
+        debug_assert_eq!(net.node_count(), nodes);
         Ok(Self { net, pairs, stats })
     }
+}
+
+/// Days on which a doctor of non-zero capacity has two or more free candidate shifts: the
+/// `(d, day)` nodes of the network.
+fn day_node_count(
+    of_doctor: &[Vec<(u32, u32)>],
+    caps: &[u32],
+    day_of: impl Fn(u32) -> usize,
+) -> usize {
+    // Lists are grouped by day: count the runs of two or more.
+    let mut n = 0;
+    for (list, _) in of_doctor.iter().zip(caps).filter(|(_, c)| **c > 0) {
+        for i in 1..list.len() {
+            let day = day_of(list[i].0);
+            if day == day_of(list[i - 1].0) && (i == 1 || day != day_of(list[i - 2].0)) {
+                n += 1;
+            }
+        }
+    }
+    n
 }
 
 /// The largest distance among the candidates of a shift who are not pinned that day.
@@ -573,5 +630,156 @@ mod tests {
         assert_eq!(s.objective.filled, 1);
         assert_eq!(s.stats.day_nodes, 1);
         s.roster.check(&inst).unwrap();
+    }
+
+    /// Mon 2 and Tue 3 March 2026, one cabinet needing 1 at latitude 48.70; doctor 1 at
+    /// 0.009° (1,001 m: 0.009·π/180·6,371,008.8 = 1,000.75), doctor 2 at 0.045° (5,004 m:
+    /// 5,003.76), both available both evenings and within 10 km.
+    fn two_evenings(max_a: u32, max_b: u32) -> Instance {
+        let both = vec![window(
+            "2026-03-02T00:00:00+01:00",
+            "2026-03-04T00:00:00+01:00",
+        )];
+        Instance {
+            cabinets: vec![cabinet("C", 48.70, 1)],
+            doctors: vec![
+                doctor(1, 48.709, max_a, 10.0),
+                doctor(2, 48.745, max_b, 10.0),
+            ],
+            windows: vec![both.clone(), both],
+            period: Period::new("2026-03-02".parse().unwrap(), "2026-03-03".parse().unwrap())
+                .unwrap(),
+            extensions: Default::default(),
+        }
+    }
+
+    fn date(s: &str) -> chrono::NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn objective(
+        filled: u64,
+        sum_load_squared: u64,
+        preference_score: i64,
+        metres: u64,
+    ) -> Objective {
+        Objective {
+            filled,
+            sum_load_squared,
+            preference_score,
+            metres,
+        }
+    }
+
+    #[test]
+    fn level_1_filling_beats_a_heavy_history() {
+        // Only doctor 1 in range (max_km 2 for doctor 2, 5 km away), prior 10: filling both
+        // evenings gives (10 + 2)² = 144 > (10 + 1)² = 121, and still wins.
+        let mut inst = two_evenings(2, 2);
+        inst.doctors[1].max_km = MaxKm::new(2.0).unwrap();
+        inst.extensions.prior_shifts = vec![10, 0];
+        let s = solve(&inst).unwrap();
+        // filled 2; Σ (prior + load)² = 12² + 0² = 144; no preference; 2 × 1,001 m.
+        assert_eq!(s.objective, objective(2, 144, 0, 2002));
+        s.roster.check(&inst).unwrap();
+    }
+
+    #[test]
+    fn level_2_counts_prior_shifts() {
+        // Doctor 1 (near) served 3 shifts before: (3+0)² + (0+2)² = 13 < split (3+1)² + 1² = 17
+        // < (3+2)² = 25, so doctor 2 takes both evenings although farther: 2 × 5,004 m.
+        let mut inst = two_evenings(5, 5);
+        inst.extensions.prior_shifts = vec![3, 0];
+        let s = solve(&inst).unwrap();
+        assert_eq!(s.objective, objective(2, 13, 0, 10_008));
+        assert!(s.roster.assignments.iter().all(|a| a.doctor == 1));
+        s.roster.check(&inst).unwrap();
+    }
+
+    #[test]
+    fn level_2_beats_preferences() {
+        // Doctor 1 prefers both evenings: all to him would score −2 but Σ load² = 4; a split
+        // gives 1 + 1 = 2, score −1 (he takes one preferred evening), metres 1,001 + 5,004.
+        let mut inst = two_evenings(2, 2);
+        for d in ["2026-03-02", "2026-03-03"] {
+            inst.extensions
+                .preferences
+                .insert((0, date(d)), crate::garde::instance::Preference::Prefer);
+        }
+        let s = solve(&inst).unwrap();
+        assert_eq!(s.objective, objective(2, 2, -1, 6005));
+        s.roster.check(&inst).unwrap();
+    }
+
+    #[test]
+    fn level_3_beats_distance() {
+        // Max 1 shift each: a split either way (Σ load² 2, metres 6,005). Doctor 2 avoids
+        // Monday, doctor 1 avoids Tuesday: doctor 1 Monday + doctor 2 Tuesday scores 0, the
+        // swap +2.
+        let mut inst = two_evenings(1, 1);
+        use crate::garde::instance::Preference::{Avoid, Prefer};
+        inst.extensions
+            .preferences
+            .insert((1, date("2026-03-02")), Avoid);
+        inst.extensions
+            .preferences
+            .insert((0, date("2026-03-03")), Avoid);
+        let s = solve(&inst).unwrap();
+        assert_eq!(s.objective, objective(2, 2, 0, 6005));
+        assert_eq!(s.roster.assignments[0].doctor, 0); // Monday: doctor 1
+        // One evening only (Monday): doctor 1 is nearer (1,001 m) but avoids it; doctor 2
+        // (5,004 m) takes it: score 0 beats score +1 whatever the metres.
+        let mut inst = two_evenings(1, 1);
+        inst.period = Period::new(date("2026-03-02"), date("2026-03-02")).unwrap();
+        inst.extensions
+            .preferences
+            .insert((0, date("2026-03-02")), Avoid);
+        let s = solve(&inst).unwrap();
+        assert_eq!(s.objective, objective(1, 1, 0, 5004));
+        // And a preference pulls the far doctor in: doctor 2 prefers Monday, score −1.
+        inst.extensions.preferences.clear();
+        inst.extensions
+            .preferences
+            .insert((1, date("2026-03-02")), Prefer);
+        let s = solve(&inst).unwrap();
+        assert_eq!(s.objective, objective(1, 1, -1, 5004));
+        s.roster.check(&inst).unwrap();
+    }
+
+    #[test]
+    fn level_4_without_extensions_is_todays_model() {
+        // Nothing optional: one evening, the nearer doctor: (1, 1, 0, 1,001), W = 0.
+        let mut inst = two_evenings(1, 1);
+        inst.period = Period::new(date("2026-03-02"), date("2026-03-02")).unwrap();
+        let s = solve(&inst).unwrap();
+        assert_eq!(s.objective, objective(1, 1, 0, 1001));
+        assert_eq!(s.stats.weight_preference, 0);
+    }
+
+    #[test]
+    fn pins_are_kept_and_count_in_every_level() {
+        // Doctor 2 (prior 1) is pinned on Monday; Tuesday remains. Doctor 1 takes it:
+        // Σ (prior + load)² = (0 + 1)² + (1 + 1)² = 5, against (1 + 2)² = 9 for doctor 2.
+        // Doctor 2 avoids Monday: the pin still counts, score +1. Metres 5,004 + 1,001.
+        let mut inst = two_evenings(2, 2);
+        inst.extensions.prior_shifts = vec![0, 1];
+        inst.extensions.preferences.insert(
+            (1, date("2026-03-02")),
+            crate::garde::instance::Preference::Avoid,
+        );
+        inst.extensions.pinned = vec![crate::garde::instance::Pin {
+            cabinet: 0,
+            date: date("2026-03-02"),
+            doctor: 1,
+        }];
+        inst.check_pins().unwrap();
+        let s = solve(&inst).unwrap();
+        assert_eq!(s.objective, objective(2, 5, 1, 6005));
+        assert_eq!(s.stats.positions_in_network, 1);
+        s.roster.check(&inst).unwrap();
+        // A roster without the pinned row fails the check.
+        let mut r = s.roster.clone();
+        r.assignments.retain(|a| a.doctor != 1);
+        assert!(r.check(&inst).is_err());
     }
 }
