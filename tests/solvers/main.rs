@@ -4,6 +4,7 @@
 //! batch's size (ignored).
 
 mod fixtures;
+mod garde_extended;
 mod hand_solved;
 mod instances;
 mod properties;
