@@ -2,14 +2,18 @@
 //!
 //! It shares only the instance types and the calendar with [`super::schedule`]: eligibility is
 //! recomputed here by scanning windows and measuring distances, and the model is solved in
-//! three stages (lexicographic by fixing each optimum):
+//! four stages (lexicographic by fixing each optimum):
 //!
 //! * binary `x[d,s]` for each doctor available for the whole shift `s` and within `max_km`;
 //! * `Σ_d x[d,s] ≤ need`, `Σ_{s on a date} x[d,s] ≤ 1`, `Σ_s x[d,s] ≤ max_shifts`;
-//! * stage 1: maximise `Σ x` → `F`; stage 2: add `Σ x ≥ F`, minimise `Σ_d Σ_k (2k − 1)·y[d,k]`
-//!   with binary `y[d,k]` ("load ≥ k") and `Σ_k y[d,k] = Σ_s x[d,s]` → `L` (the cheapest `n`
-//!   distinct odd numbers sum to `n²`, so the optimum is Σ load²); stage 3: add that sum `≤ L`,
-//!   minimise Σ metres · x.
+//! * pins (`pinned.csv`): `x[d,s] ≥ 1` for each pinned position (a pin that is not an
+//!   eligible pair is refused, [`ExactError::PinNotEligible`]);
+//! * stage 1: maximise `Σ x` → `F`; stage 2: add `Σ x ≥ F`, minimise
+//!   `Σ_d Σ_k (2(prior_d + k) − 1)·y[d,k]` with binary `y[d,k]` ("load ≥ k") and
+//!   `Σ_k y[d,k] = Σ_s x[d,s]` → `L` (the cheapest `n` of those increasing odd numbers sum to
+//!   `(prior + n)² − prior²`, so the optimum is Σ (prior + load)² − Σ prior²); stage 3: add
+//!   that sum `≤ L`, minimise the preference score `Σ score(d, date)·x` → `S`; stage 4: add
+//!   that sum `≤ S`, minimise Σ metres · x.
 //!
 //! Values are read as `v > 0.5` and every optimum is recomputed in integers from the roster.
 //! Exponential in the worst case: small instances only.
@@ -29,15 +33,20 @@ pub enum ExactError {
         #[source]
         source: milp::Error,
     },
+    /// The pinned position of this index is not an eligible pair (no shift, unavailable or
+    /// beyond `max_km`).
+    #[error("pinned position {0} is not an eligible pair")]
+    PinNotEligible(usize),
 }
 
 /// The lexicographic optimum of FORMATS.md §3 by staged MILP (module documentation).
 ///
 /// # Errors
-/// [`ExactError::Milp`] when the MILP backend fails or stops at `options`' limits.
+/// [`ExactError::Milp`] when the MILP backend fails or stops at `options`' limits (or the
+/// pins break a count: infeasible); [`ExactError::PinNotEligible`] for an ineligible pin.
 ///
 /// # Complexity
-/// Three MILPs over `pairs + Σ_d min(max_shifts, pairs of d)` binaries: exponential in the
+/// Four MILPs over `pairs + Σ_d min(max_shifts, pairs of d)` binaries: exponential in the
 /// worst case.
 pub fn solve(inst: &Instance, options: &Options) -> Result<Roster, ExactError> {
     // Eligible pairs, by scanning: (date, cabinet, doctor, metres).
@@ -94,6 +103,14 @@ pub fn solve(inst: &Instance, options: &Options) -> Result<Roster, ExactError> {
     for cols in day_rows.values() {
         p.add_le(cols.iter().map(|&i| (i, 1)), 1);
     }
+    let ext = &inst.extensions;
+    for (k, pin) in ext.pinned.iter().enumerate() {
+        let i = pairs
+            .iter()
+            .position(|a| (a.date, a.cabinet, a.doctor) == (pin.date, pin.cabinet, pin.doctor))
+            .ok_or(ExactError::PinNotEligible(k))?;
+        p.add_ge([(i, 1)], 1);
+    }
     for (d, doc) in inst.doctors.iter().enumerate() {
         let xs = &of_doctor[d];
         p.add_le(xs.iter().map(|&i| (i, 1)), i64::from(doc.max_shifts));
@@ -123,19 +140,39 @@ pub fn solve(inst: &Instance, options: &Options) -> Result<Roster, ExactError> {
     let f = roster_of(&first.values).assignments.len() as i64;
     p.add_ge(filled, f);
 
+    // The k-th shift (k from 0) of doctor d costs 2(prior + k + 1) − 1.
     let load_cost: Vec<(usize, i64)> = y
         .iter()
-        .flat_map(|ys| ys.iter().enumerate().map(|(k, &j)| (j, 2 * k as i64 + 1)))
+        .enumerate()
+        .flat_map(|(d, ys)| {
+            let prior = i64::from(ext.prior(d));
+            ys.iter()
+                .enumerate()
+                .map(move |(k, &j)| (j, 2 * (prior + k as i64) + 1))
+        })
         .collect();
     let second = p
         .solve(Sense::Minimise, &load_cost, options)
         .map_err(stage(2))?;
-    let l = roster_of(&second.values).objective(inst).sum_load_squared as i64;
+    let prior_sq: i64 = (0..inst.doctors.len())
+        .map(|d| i64::from(ext.prior(d)).pow(2))
+        .sum();
+    let l = roster_of(&second.values).objective(inst).sum_load_squared as i64 - prior_sq;
     p.add_le(load_cost, l);
 
-    let metres: Vec<(usize, i64)> = (0..n).map(|i| (i, i64::from(pairs[i].metres))).collect();
+    let score: Vec<(usize, i64)> = (0..n)
+        .map(|i| (i, ext.score(pairs[i].doctor, pairs[i].date)))
+        .filter(|&(_, v)| v != 0)
+        .collect();
     let third = p
-        .solve(Sense::Minimise, &metres, options)
+        .solve(Sense::Minimise, &score, options)
         .map_err(stage(3))?;
-    Ok(roster_of(&third.values))
+    let sc = roster_of(&third.values).objective(inst).preference_score;
+    p.add_le(score, sc);
+
+    let metres: Vec<(usize, i64)> = (0..n).map(|i| (i, i64::from(pairs[i].metres))).collect();
+    let fourth = p
+        .solve(Sense::Minimise, &metres, options)
+        .map_err(stage(4))?;
+    Ok(roster_of(&fourth.values))
 }

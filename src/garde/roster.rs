@@ -8,14 +8,16 @@ use crate::geo::{cost_m, haversine_m};
 use chrono::NaiveDate;
 use std::collections::HashMap;
 
-/// The objective vector of FORMATS.md §3, compared lexicographically as (filled ↑, Σ load² ↓,
-/// metres ↓).
+/// The objective vector of FORMATS.md §3, compared lexicographically as (filled ↑,
+/// Σ (prior + load)² ↓, preference score ↓, metres ↓). Pinned positions count in every level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Objective {
     /// Filled positions.
     pub filled: u64,
-    /// Σ over doctors of load², load = shifts assigned.
+    /// Σ over doctors of (prior_shifts + load)², load = shifts assigned in this period.
     pub sum_load_squared: u64,
+    /// Σ over assigned positions of the preference score: `avoid` +1, `prefer` −1, none 0.
+    pub preference_score: i64,
     /// Σ integer metres doctor → cabinet over assigned positions.
     pub metres: u64,
 }
@@ -54,12 +56,23 @@ impl Roster {
         loads
     }
 
-    /// The objective, recomputed from the assignments and the coordinates.
+    /// The objective, recomputed from the assignments, the coordinates and the optional data
+    /// (prior shifts, preferences).
     pub fn objective(&self, inst: &Instance) -> Objective {
+        let ext = &inst.extensions;
         let sum_load_squared = self
             .loads(inst.doctors.len())
             .iter()
-            .map(|&l| u64::from(l) * u64::from(l))
+            .enumerate()
+            .map(|(d, &l)| {
+                let t = u64::from(ext.prior(d)) + u64::from(l);
+                t * t
+            })
+            .sum();
+        let preference_score = self
+            .assignments
+            .iter()
+            .map(|a| ext.score(a.doctor, a.date))
             .sum();
         let metres = self
             .assignments
@@ -73,12 +86,14 @@ impl Roster {
         Objective {
             filled: self.assignments.len() as u64,
             sum_load_squared,
+            preference_score,
             metres,
         }
     }
 
     /// Checks every constraint of FORMATS.md §3 from the instance alone (calendar, windows,
-    /// haversine), independently of [`super::instance::Eligibility`] and of the network, and
+    /// haversine), independently of [`super::instance::Eligibility`] and of the network, that
+    /// every pinned position is in the roster, and
     /// that no position stays empty while a doctor could take it as things are (a cheap
     /// optimality test).
     ///
@@ -134,6 +149,16 @@ impl Roster {
                     "{} has {n} shifts on {date}",
                     inst.doctors[*d as usize].rpps
                 ));
+            }
+        }
+        let held: std::collections::HashSet<(NaiveDate, u32, u32)> = self
+            .assignments
+            .iter()
+            .map(|a| (a.date, a.cabinet, a.doctor))
+            .collect();
+        for p in &inst.extensions.pinned {
+            if !held.contains(&(p.date, p.cabinet, p.doctor)) {
+                errors.push(format!("{p:?}: a pinned position is missing"));
             }
         }
         let loads = self.loads(inst.doctors.len());

@@ -93,6 +93,7 @@ mod tests {
             windows: vec![Vec::new()],
             period: Period::new("2026-10-01".parse().unwrap(), "2026-10-31".parse().unwrap())
                 .unwrap(),
+            extensions: Default::default(),
         }
     }
 

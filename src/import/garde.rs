@@ -73,6 +73,7 @@ pub fn parse_instance(
         doctors: docs,
         windows,
         period: per.expect("a period-less file without error is impossible"),
+        extensions: Default::default(),
     })
 }
 

@@ -85,6 +85,7 @@ pub(super) async fn run(
             .collect(),
         windows,
         period,
+        extensions: Default::default(),
     };
     tracing::info!(
         cabinets = inst.cabinets.len(),

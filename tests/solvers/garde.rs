@@ -70,6 +70,7 @@ fn instance(seed: u64, cabinets: usize, doctors: usize, days: u32) -> Instance {
         doctors: docs,
         windows: vec![Vec::new(); doctors],
         period: Period::new(start, end).unwrap(),
+        extensions: Default::default(),
     };
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9e37_79b9);
     for c in &mut inst.cabinets {

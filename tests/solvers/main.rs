@@ -5,6 +5,7 @@
 
 mod fixtures;
 mod garde;
+mod garde_extended;
 mod hand_solved;
 mod instances;
 mod properties;
