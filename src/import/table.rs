@@ -114,11 +114,11 @@ impl Collector {
         if self.found == 0 {
             return None;
         }
-        if !self.late.is_empty() {
-            self.listed.append(&mut self.late);
-            self.listed.sort_by_key(|e| (e.line, e.column));
-            self.listed.truncate(MAX_ERRORS);
-        }
+        self.listed.append(&mut self.late);
+        // Always sorted: rows ended by a lone CR share a line number (the csv crate counts
+        // only LF), so a ragged row's column-0 error may follow its neighbour's cell error.
+        self.listed.sort_by_key(|e| (e.line, e.column));
+        self.listed.truncate(MAX_ERRORS);
         Some(CellErrors::one_file(&self.file, self.listed, self.found))
     }
 }
@@ -669,6 +669,19 @@ mod tests {
              t.csv:3:2: field `id`: duplicate id a; first on line 2\n\
              t.csv:4:0: expected 2 fields as in the header, found 3"
         );
+    }
+
+    #[test]
+    fn rows_ended_by_a_lone_cr_still_list_their_errors_in_line_and_column_order() {
+        // The csv crate ends a record at a lone CR but counts lines by LF only, so both rows
+        // below are "line 2": the cell error (column 2) and the ragged row (column 0) share it.
+        // Found by the garde_csv fuzz target.
+        let e = errors(b"id,n\na,x\rb\n");
+        let listed: Vec<(u64, u64)> = e.iter().map(|e| (e.line, e.column)).collect();
+        let mut sorted = listed.clone();
+        sorted.sort_unstable();
+        assert_eq!(listed, sorted);
+        assert_eq!(e.len(), 2);
     }
 
     #[test]
