@@ -3,8 +3,11 @@
 //! ```sh
 //! TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
 //!     cargo run --release --example loadtest -- --seconds 20 --clients 32 \
-//!     [--redis-url redis://127.0.0.1:6379]
+//!     [--redis-url redis://127.0.0.1:6379 | --redis-down]
 //! ```
+//!
+//! `--redis-down` configures a Redis that nothing answers (issue 15: Redis is an accelerator,
+//! not a dependency): the searches and bookings then go through the circuit breaker.
 //!
 //! Makes a throwaway database on that server (`cpts_load_<unix seconds>_<random>`, dropped at
 //! the end), starts the real service on 127.0.0.1:0 in this process, seeds cabinets around
@@ -64,8 +67,12 @@ struct Args {
     /// limit on every request, a booking's claim on its slot, `booked`/`freed` events on the
     /// slot stream. Keys under a throwaway prefix, deleted at the end. Without it, the
     /// service runs on PostgreSQL alone.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "redis_down")]
     redis_url: Option<String>,
+    /// Configure a Redis that is down (a loopback port nothing listens on), as after a crash:
+    /// measures search and booking through the circuit breaker, on PostgreSQL alone.
+    #[arg(long)]
+    redis_down: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +95,15 @@ struct Samples {
     /// Bookings answered 409 (slot taken by another client meanwhile).
     taken: u64,
     errors: u64,
+}
+
+/// A Redis URL on a loopback port that nothing listens on: every connection is refused, as
+/// when the Redis process has died.
+fn closed_port_url() -> Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    drop(listener);
+    Ok(format!("redis://127.0.0.1:{port}"))
 }
 
 fn main() -> Result<()> {
@@ -131,7 +147,12 @@ async fn run(args: Args) -> Result<()> {
 async fn load(args: &Args, url: &str, rng: &mut ChaCha8Rng) -> Result<()> {
     let mut config = Config::for_database(url);
     let prefix = format!("cpts-load:{:08x}:", rng.random::<u32>());
-    if let Some(redis) = &args.redis_url {
+    let redis_url = if args.redis_down {
+        Some(closed_port_url()?)
+    } else {
+        args.redis_url.clone()
+    };
+    if let Some(redis) = &redis_url {
         config.redis_url = Some(cpts::config::Secret::new(redis.clone()));
         config.redis_prefix = prefix.clone();
         // The clients share one token: the limit must not be what is measured.
@@ -319,7 +340,9 @@ async fn load(args: &Args, url: &str, rng: &mut ChaCha8Rng) -> Result<()> {
     } else {
         "closed loop".to_owned()
     };
-    let stack = if args.redis_url.is_some() {
+    let stack = if args.redis_down {
+        "PostgreSQL + Redis down (circuit open)"
+    } else if args.redis_url.is_some() {
         "PostgreSQL + Redis"
     } else {
         "PostgreSQL"

@@ -94,6 +94,33 @@ pub struct Config {
     /// seconds, before they are dropped.
     #[arg(long, env = "CPTS_SHUTDOWN_GRACE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_grace_seconds: u64,
+
+    /// Longest wait for a whole request head, in seconds, from the connection's start; a
+    /// slower client is disconnected (slow-loris).
+    #[arg(long, env = "CPTS_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_read_timeout_seconds: u64,
+
+    /// A connection on which no byte moved for this many seconds is closed (event streams
+    /// send a comment every 15 s). Must exceed the request timeout.
+    #[arg(long, env = "CPTS_IDLE_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout_seconds: u64,
+
+    /// Most open connections; beyond, new ones are closed at once.
+    #[arg(long, env = "CPTS_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
+    /// Most open connections from one peer address (0: no cap; set 0 behind a reverse
+    /// proxy, whose address every connection has).
+    #[arg(long, env = "CPTS_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: u64,
+
+    /// Most open event streams (`/slots/events`) in all; beyond: 429 with `Retry-After`.
+    #[arg(long, env = "CPTS_MAX_EVENT_STREAMS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_event_streams: u64,
+
+    /// Most open event streams per token; beyond: 429 with `Retry-After`.
+    #[arg(long, env = "CPTS_MAX_EVENT_STREAMS_PER_TOKEN", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_event_streams_per_token: u64,
 }
 
 /// Why a configuration cannot run.
@@ -105,6 +132,13 @@ pub enum ConfigError {
     MissingTokenKey,
     #[error("CPTS_TOKEN_KEY must be at least {MIN_TOKEN_KEY_BYTES} bytes")]
     ShortTokenKey,
+    #[error(
+        "--production refuses a weak CPTS_TOKEN_KEY (too few distinct characters, or one \
+         repeated); make one with `openssl rand -base64 48`"
+    )]
+    WeakTokenKey,
+    #[error("--idle-timeout-seconds must exceed --request-timeout-seconds")]
+    IdleTimeoutTooShort,
 }
 
 impl Config {
@@ -127,6 +161,22 @@ impl Config {
             shutdown_grace_seconds: 30,
             slot_board_seconds: 10,
             token_cache_seconds: 5,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
+            max_connections: 4096,
+            max_connections_per_ip: 256,
+            max_event_streams: 1000,
+            max_event_streams_per_token: 8,
+        }
+    }
+
+    /// The bounds of the accept loop (`startup::server`).
+    pub fn connection_limits(&self) -> crate::startup::ConnectionLimits {
+        crate::startup::ConnectionLimits {
+            header_read: std::time::Duration::from_secs(self.header_read_timeout_seconds),
+            idle: std::time::Duration::from_secs(self.idle_timeout_seconds),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            max_per_ip: usize::try_from(self.max_connections_per_ip).unwrap_or(usize::MAX),
         }
     }
 
@@ -141,12 +191,19 @@ impl Config {
         {
             return Err(ConfigError::ShortTokenKey);
         }
+        if self.idle_timeout_seconds <= self.request_timeout_seconds {
+            return Err(ConfigError::IdleTimeoutTooShort);
+        }
         if self.production {
             if self.redis_url.is_none() {
                 return Err(ConfigError::MissingRedis);
             }
-            if self.token_key.is_none() {
-                return Err(ConfigError::MissingTokenKey);
+            match &self.token_key {
+                None => return Err(ConfigError::MissingTokenKey),
+                Some(key) if is_weak_key(key.expose().as_bytes()) => {
+                    return Err(ConfigError::WeakTokenKey);
+                }
+                Some(_) => {}
             }
         }
         Ok(())
@@ -160,6 +217,19 @@ impl Config {
             None => DEV_TOKEN_KEY.as_bytes().to_vec(),
         }
     }
+}
+
+/// A key that cannot hold 32 random bytes of entropy however long it is: fewer than 16
+/// distinct bytes (32 random bytes as hex have 16, as base64 about 27), or one byte making up
+/// more than a quarter of it (`xxxx…`, `abababab…`).
+fn is_weak_key(key: &[u8]) -> bool {
+    let mut counts = [0_usize; 256];
+    for &b in key {
+        counts[usize::from(b)] += 1;
+    }
+    let distinct = counts.iter().filter(|&&n| n > 0).count();
+    let most = counts.iter().copied().max().unwrap_or(0);
+    distinct < 16 || most * 4 > key.len()
 }
 
 /// A string that must not reach logs: its `Debug` and `Display` print `[redacted]`.
@@ -229,7 +299,22 @@ mod tests {
         c.token_key = Some(Secret::new("short"));
         assert_eq!(c.validate(), Err(ConfigError::ShortTokenKey));
         c.token_key = Some(Secret::new("x".repeat(MIN_TOKEN_KEY_BYTES)));
+        assert_eq!(c.validate(), Err(ConfigError::WeakTokenKey));
+        c.token_key = Some(Secret::new("ab".repeat(MIN_TOKEN_KEY_BYTES)));
+        assert_eq!(c.validate(), Err(ConfigError::WeakTokenKey));
+        // 32 random bytes, as `openssl rand -hex 32` and `-base64 32` print them.
+        let hex = "9f2c4e81a7d03b56c8e1f4a29d7b06e3512f8ca4d9e07b3618c2a5f0e4d7b9c1";
+        c.token_key = Some(Secret::new(hex));
         assert_eq!(c.validate(), Ok(()));
+        c.token_key = Some(Secret::new("nS4kq0Vb8wLZt2YhR7pXcE1mJ9uAfG3dK6oQyT5iWsM="));
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_idle_timeout_must_exceed_the_request_timeout() {
+        let mut c = Config::for_database("sqlite://x.db");
+        c.idle_timeout_seconds = c.request_timeout_seconds;
+        assert_eq!(c.validate(), Err(ConfigError::IdleTimeoutTooShort));
     }
 
     #[test]

@@ -212,12 +212,12 @@ pub struct UnmatchedView {
     pub detail: String,
 }
 
-fn wants_csv(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.to_ascii_lowercase().contains("text/csv"))
+/// Whether the `Accept` header prefers CSV to JSON (q-values honoured); 406 when it refuses both.
+fn wants_csv(headers: &HeaderMap) -> Result<bool, ApiError> {
+    match super::wire::negotiate(headers, &["application/json", "text/csv"]) {
+        Some(chosen) => Ok(chosen == "text/csv"),
+        None => Err(ApiError::NotAcceptable("application/json or text/csv")),
+    }
 }
 
 fn csv_response(header_row: &[&str], rows: Vec<Vec<String>>) -> Result<Response, ApiError> {
@@ -245,6 +245,7 @@ fn next_link(path: &str, limit: u64, offset: u64, total: u64) -> Option<String> 
     responses(
         (status = 200, description = "A page (JSON), or the whole `assignments.csv` with `Accept: text/csv`", 
             content((PageView<AssignmentView> = "application/json"), (String = "text/csv"))),
+        (status = 406, description = "The Accept header refuses both JSON and CSV (q-values are honoured)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such batch", body = Problem, content_type = "application/problem+json"),
@@ -261,7 +262,7 @@ async fn batch_assignments(
     let (limit, offset) = Pagination::parse(query.as_deref())?;
     let job = job_of_kind(&state, &id, KIND_BATCH, "batch").await?;
     require_succeeded(&job, "batch")?;
-    if wants_csv(&headers) {
+    if wants_csv(&headers)? {
         let page = state.store.batch_assignments(&id, u64::MAX, 0).await?;
         let rows = page
             .items
@@ -301,6 +302,7 @@ async fn batch_assignments(
     responses(
         (status = 200, description = "A page (JSON), or the whole `unmatched.csv` with `Accept: text/csv`", 
             content((PageView<UnmatchedView> = "application/json"), (String = "text/csv"))),
+        (status = 406, description = "The Accept header refuses both JSON and CSV (q-values are honoured)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such batch", body = Problem, content_type = "application/problem+json"),
@@ -317,7 +319,7 @@ async fn batch_unmatched(
     let (limit, offset) = Pagination::parse(query.as_deref())?;
     let job = job_of_kind(&state, &id, KIND_BATCH, "batch").await?;
     require_succeeded(&job, "batch")?;
-    if wants_csv(&headers) {
+    if wants_csv(&headers)? {
         let page = state.store.batch_unmatched(&id, u64::MAX, 0).await?;
         let rows = page
             .items

@@ -47,6 +47,9 @@ pub enum ApiError {
     /// The token sent more requests than the limit allows in this window.
     #[error("too many requests with this token; retry after {0} s")]
     RateLimited(u64),
+    /// Too many event streams open, for this token or in all; retry after the given seconds.
+    #[error("{0}")]
+    TooManyStreams(String, u64),
     /// The window covers a shift of a published roster where the doctor is on duty; the
     /// message names the shift.
     #[error("{0}")]
@@ -57,6 +60,9 @@ pub enum ApiError {
     /// The body is larger than the route accepts.
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// The `Accept` header refuses every type the route answers with (named here).
+    #[error("this resource answers only as {0}, which the Accept header refuses")]
+    NotAcceptable(&'static str),
     /// The body is not of the media type the route reads.
     #[error("expected a request body of type {0}")]
     UnsupportedMediaType(&'static str),
@@ -214,12 +220,15 @@ impl ApiError {
             | ApiError::AlreadyCancelled(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) | ApiError::InvalidCsv { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Timeout(_) | ApiError::Unavailable { .. } | ApiError::NeedsRedis => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) | ApiError::TooManyStreams(..) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -237,12 +246,14 @@ impl ApiError {
             ApiError::SlotHeld => "/problems/slot-held",
             ApiError::NeedsRedis => "/problems/needs-redis",
             ApiError::RateLimited(_) => "/problems/rate-limited",
+            ApiError::TooManyStreams(..) => "/problems/too-many-streams",
             ApiError::AvailabilityOnPublishedRoster(_) => {
                 "/problems/availability-on-published-roster"
             }
             ApiError::AlreadyCancelled(_) => "/problems/already-cancelled",
             ApiError::PayloadTooLarge => "/problems/payload-too-large",
             ApiError::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
+            ApiError::NotAcceptable(_) => "/problems/not-acceptable",
             ApiError::Malformed(_) => "/problems/malformed-request",
             ApiError::Invalid(_) | ApiError::InvalidCsv { .. } => "/problems/invalid-request",
             ApiError::Timeout(_) => "/problems/timeout",
@@ -289,7 +300,7 @@ impl IntoResponse for ApiError {
         if matches!(self, ApiError::Unauthenticated) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let ApiError::RateLimited(seconds) = self {
+        if let ApiError::RateLimited(seconds) | ApiError::TooManyStreams(_, seconds) = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response

@@ -13,7 +13,7 @@
 //! `radius_km` of the point (or of the commune's centroid), by the haversine of FORMATS.md §1.
 
 use super::{ApiError, AppState, Caller, FieldError, Problem};
-use crate::cache::{Cache, StreamId};
+use crate::cache::StreamId;
 use crate::domain::{InseeCode, Role};
 use crate::geo::{Coordinates, commune_centroid, haversine_m};
 use axum::extract::rejection::QueryRejection;
@@ -32,8 +32,97 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(slot_events))
 }
 
-/// A comment line this often keeps proxies from closing a quiet stream.
+/// A comment line this often keeps proxies from closing a quiet stream, and finds a peer that
+/// went away: the write fails, the body is dropped, the stream's place is given back.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How long a client refused for too many streams is asked to wait.
+const STREAMS_RETRY_AFTER_SECONDS: u64 = 30;
+
+/// The caps on open event streams, in all and per token (`--max-event-streams`,
+/// `--max-event-streams-per-token`). A [`StreamPlace`] gives its place back when the stream
+/// ends, however it ends.
+#[derive(Debug)]
+pub struct StreamGate {
+    max_total: usize,
+    max_per_token: usize,
+    open: std::sync::Mutex<(usize, std::collections::HashMap<String, usize>)>,
+}
+
+/// One open stream's place in the [`StreamGate`].
+#[derive(Debug)]
+pub struct StreamPlace {
+    gate: std::sync::Arc<StreamGate>,
+    token: String,
+}
+
+impl StreamGate {
+    /// A gate with these caps.
+    pub fn new(max_total: usize, max_per_token: usize) -> Self {
+        Self {
+            max_total,
+            max_per_token,
+            open: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Streams open now.
+    pub fn open(&self) -> usize {
+        self.lock().0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, std::collections::HashMap<String, usize>)> {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A place for one more stream of `token`.
+    ///
+    /// # Errors
+    /// [`ApiError::TooManyStreams`] when a cap is reached.
+    pub fn enter(self: &std::sync::Arc<Self>, token: &str) -> Result<StreamPlace, ApiError> {
+        let mut open = self.lock();
+        if open.0 >= self.max_total {
+            return Err(ApiError::TooManyStreams(
+                format!(
+                    "the server has {} event streams open; retry later",
+                    self.max_total
+                ),
+                STREAMS_RETRY_AFTER_SECONDS,
+            ));
+        }
+        let mine = open.1.get(token).copied().unwrap_or(0);
+        if mine >= self.max_per_token {
+            return Err(ApiError::TooManyStreams(
+                format!(
+                    "this token has {} event streams open, the most allowed; close one, or retry later",
+                    self.max_per_token
+                ),
+                STREAMS_RETRY_AFTER_SECONDS,
+            ));
+        }
+        open.0 += 1;
+        *open.1.entry(token.to_owned()).or_default() += 1;
+        Ok(StreamPlace {
+            gate: std::sync::Arc::clone(self),
+            token: token.to_owned(),
+        })
+    }
+}
+
+impl Drop for StreamPlace {
+    fn drop(&mut self) {
+        let mut open = self.gate.lock();
+        open.0 = open.0.saturating_sub(1);
+        if let Some(n) = open.1.get_mut(&self.token) {
+            *n -= 1;
+            if *n == 0 {
+                open.1.remove(&self.token);
+            }
+        }
+    }
+}
 
 /// The query of `GET /slots/events`. Give `lat` and `lon`, or `insee`.
 #[derive(Debug, Default, IntoParams)]
@@ -174,6 +263,7 @@ impl Listen {
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a régulateur or a coordinator", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid, missing or unknown parameters (`parameter`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`/problems/too-many-streams`: too many streams open for this token or in all; `Retry-After` says when to retry", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`/problems/needs-redis`: this server runs without Redis; `/problems/unavailable`: Redis does not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn slot_events(
@@ -189,15 +279,16 @@ async fn slot_events(
         .map(|v| v.to_str().unwrap_or("not text"));
     let listen = Listen::parse(pairs, header)?;
     let cache = state.cache.clone().ok_or(ApiError::NeedsRedis)?;
+    let place = state.streams.enter(&caller.token_id)?;
     let (tx, rx) = tokio::sync::mpsc::channel(256);
     let feed = cache.subscribe(listen.from).await?;
-    tokio::spawn(forward(cache, feed, listen, tx));
+    tokio::spawn(forward(place, feed, listen, tx));
     Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
 /// Sends the feed's events within the area to the listener until it goes away.
 async fn forward(
-    _cache: Cache,
+    _place: StreamPlace,
     mut feed: crate::cache::events::EventFeed,
     listen: Listen,
     tx: tokio::sync::mpsc::Sender<Result<Event, Infallible>>,
@@ -233,5 +324,29 @@ async fn forward(
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn the_gate_caps_per_token_and_in_all_and_takes_places_back() {
+        let gate = Arc::new(StreamGate::new(3, 2));
+        let a1 = gate.enter("a").unwrap();
+        let _a2 = gate.enter("a").unwrap();
+        let third = gate.enter("a").unwrap_err();
+        assert!(
+            matches!(third, ApiError::TooManyStreams(_, 30)),
+            "{third:?}"
+        );
+        let _b1 = gate.enter("b").unwrap();
+        assert!(gate.enter("c").is_err(), "3 in all");
+        assert_eq!(gate.open(), 3);
+        drop(a1);
+        assert_eq!(gate.open(), 2);
+        assert!(gate.enter("c").is_ok(), "a place came back");
     }
 }

@@ -39,10 +39,12 @@ pub mod auth;
 mod availability;
 mod batches;
 mod cabinets;
+mod docs;
 mod doctors;
 pub mod error;
 mod events;
 mod garde_plans;
+mod headers;
 mod health;
 mod holds;
 mod imports;
@@ -54,6 +56,7 @@ mod wire;
 
 pub use auth::{Auditeur, Caller, Coordinateur, CpamStaff, Medecin, OwnRpps, Regulateur};
 pub use error::{ApiError, FieldError, Problem};
+pub use events::StreamGate;
 pub use json::Json;
 
 use crate::cache::Cache;
@@ -100,6 +103,8 @@ pub struct AppState {
     pub wake_worker: Arc<tokio::sync::Notify>,
     /// Body sizes and the request timeout (`Config`'s `max_*_bytes`, `request_timeout_*`).
     pub limits: Limits,
+    /// The caps on open event streams (`--max-event-streams[-per-token]`).
+    pub streams: Arc<events::StreamGate>,
 }
 
 impl AppState {
@@ -200,6 +205,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let limits = state.limits;
     let (routes, doc) = api();
+    let page: Arc<str> = docs::render(&doc).into();
     let doc: Arc<str> = doc
         .to_json()
         .expect("the OpenAPI document serializes")
@@ -217,7 +223,18 @@ pub fn router(state: AppState) -> Router {
                 }
             }),
         )
-        .route("/docs", get(|| async { Html(DOCS_PAGE) }))
+        .route(
+            "/docs",
+            get(move || {
+                let page = Arc::clone(&page);
+                async move {
+                    (
+                        [(header::CONTENT_SECURITY_POLICY, docs::DOCS_CSP)],
+                        Html(page.to_string()),
+                    )
+                }
+            }),
+        )
         .fallback(|| async { ApiError::NotFound("no such resource".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // Inside the request span and the timeout, so a 429 is logged like any answer.
@@ -247,6 +264,7 @@ pub fn router(state: AppState) -> Router {
                 .timeout(limits.request_timeout),
         )
         .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(axum::middleware::from_fn(headers::apply))
         .with_state(state)
 }
 
@@ -262,23 +280,6 @@ fn request_span(req: &Request<axum::body::Body>) -> tracing::Span {
         token = tracing::field::Empty,
     )
 }
-
-/// A human-readable page rendering `/openapi.json` (Scalar, from its CDN: the page needs a
-/// browser with network access; the JSON document itself does not).
-const DOCS_PAGE: &str = r#"<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>cpts API</title>
-</head>
-<body>
-  <noscript>The machine-readable document is at <a href="/openapi.json">/openapi.json</a>.</noscript>
-  <script id="api-reference" data-url="/openapi.json"></script>
-  <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
-</body>
-</html>
-"#;
 
 /// A path parameter; rejections are problem+json. Prefer `Path<String>` and
 /// [`parse_param`], which names the parameter in the 422.

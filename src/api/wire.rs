@@ -60,3 +60,108 @@ mod tests {
         }
     }
 }
+
+/// Content negotiation (RFC 9110 §12.5.1): which of `offers` (media types, the first being the
+/// default) the `Accept` header prefers, with its q-values honoured: `text/csv;q=0` refuses CSV,
+/// `text/csv, application/json;q=0.5` prefers it. Among equal q-values, a specific range beats
+/// `type/*`, which beats `*/*`; then the order of `offers` decides. No header, or an
+/// unreadable one: the default. `None` when the header refuses every offer.
+pub fn negotiate<'a>(headers: &axum::http::HeaderMap, offers: &[&'a str]) -> Option<&'a str> {
+    let ranges: Vec<(String, f32)> = headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next()?.trim().to_ascii_lowercase();
+            if media.is_empty() {
+                return None;
+            }
+            let mut q = 1.0_f32;
+            for p in parts {
+                if let Some((k, v)) = p.split_once('=')
+                    && k.trim().eq_ignore_ascii_case("q")
+                {
+                    q = v.trim().parse().ok().filter(|q| (0.0..=1.0).contains(q))?;
+                }
+            }
+            Some((media, q))
+        })
+        .collect();
+    let &default = offers.first()?;
+    if ranges.is_empty() {
+        return Some(default);
+    }
+    // For each offer: the q of the most specific range matching it.
+    let quality = |offer: &str| -> f32 {
+        let kind = offer.split('/').next().unwrap_or("");
+        let mut best: Option<(u8, f32)> = None;
+        for (media, q) in &ranges {
+            let specificity = if media == offer {
+                2
+            } else if media.strip_suffix("/*") == Some(kind) {
+                1
+            } else if media == "*/*" {
+                0
+            } else {
+                continue;
+            };
+            if best.is_none_or(|(s, _)| specificity > s) {
+                best = Some((specificity, *q));
+            }
+        }
+        best.map_or(0.0, |(_, q)| q)
+    };
+    let mut chosen: Option<(&'a str, f32)> = None;
+    for &offer in offers {
+        let q = quality(offer);
+        if q > 0.0 && chosen.is_none_or(|(_, best)| q > best) {
+            chosen = Some((offer, q));
+        }
+    }
+    chosen.map(|(offer, _)| offer)
+}
+
+#[cfg(test)]
+mod negotiate_tests {
+    use super::negotiate;
+    use axum::http::{HeaderMap, HeaderValue, header::ACCEPT};
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(ACCEPT, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    const OFFERS: [&str; 2] = ["application/json", "text/csv"];
+
+    #[test]
+    fn q_values_decide() {
+        assert_eq!(
+            negotiate(&HeaderMap::new(), &OFFERS),
+            Some("application/json")
+        );
+        assert_eq!(negotiate(&accept("text/csv"), &OFFERS), Some("text/csv"));
+        assert_eq!(
+            negotiate(&accept("text/csv;q=0, application/json"), &OFFERS),
+            Some("application/json")
+        );
+        assert_eq!(
+            negotiate(&accept("application/json;q=0.5, text/csv"), &OFFERS),
+            Some("text/csv")
+        );
+        assert_eq!(
+            negotiate(&accept("text/csv;q=0.4, application/json;q=0.9"), &OFFERS),
+            Some("application/json")
+        );
+        assert_eq!(negotiate(&accept("*/*"), &OFFERS), Some("application/json"));
+        assert_eq!(negotiate(&accept("text/*"), &OFFERS), Some("text/csv"));
+        assert_eq!(
+            negotiate(&accept("*/*;q=0.1, text/csv;q=0"), &OFFERS),
+            Some("application/json")
+        );
+        assert_eq!(negotiate(&accept("image/png"), &OFFERS), None);
+        assert_eq!(negotiate(&accept("text/csv;q=0"), &OFFERS), None);
+    }
+}

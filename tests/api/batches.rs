@@ -145,6 +145,36 @@ async fn a_batch_runs_as_a_job_and_its_results_read_as_json_and_csv(app: Arc<Tes
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "patient_id,rpps,distance_m");
     assert_eq!(lines.len(), 4, "{csv}");
+    // q-values are honoured (issue 15): CSV refused, or preferred less, is JSON; both refused: 406.
+    for accept in [
+        "text/csv;q=0, application/json",
+        "text/csv;q=0.2, application/json;q=0.9",
+    ] {
+        let r = app
+            .request(
+                Method::GET,
+                &format!("/batches/{id}/assignments"),
+                Some(&cpam),
+            )
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{accept}");
+        let kind = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(kind.starts_with("application/json"), "{accept}: {kind}");
+    }
+    let r = app
+        .request(
+            Method::GET,
+            &format!("/batches/{id}/assignments"),
+            Some(&cpam),
+        )
+        .header("accept", "text/csv;q=0, application/json;q=0")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, StatusCode::NOT_ACCEPTABLE, "/problems/not-acceptable").await;
     let r = app
         .request(
             Method::GET,

@@ -11,6 +11,7 @@ mod availability;
 mod batches;
 mod board;
 mod cabinets;
+mod connections;
 mod doctors;
 mod garde_plans;
 mod health;

@@ -13,6 +13,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
+mod server;
+pub use server::{ConnectionLimits, ConnectionStats};
+
 /// How long open connections may take to finish after SIGTERM or Ctrl-C, by default.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -47,6 +50,10 @@ pub struct Application {
     grace: Duration,
     /// The slot board searches read, if on.
     board: Option<crate::slots::Board>,
+    /// Timeouts and caps on connections.
+    limits: ConnectionLimits,
+    /// Open and refused connections, shared with `/metrics`.
+    connections: Arc<ConnectionStats>,
 }
 
 impl Application {
@@ -72,6 +79,7 @@ impl Application {
             })
             .transpose()?;
         let wake_worker = Arc::new(Notify::new());
+        let connections = Arc::new(ConnectionStats::default());
         let board = (config.slot_board_seconds > 0).then(|| {
             let board = crate::slots::Board::new(
                 store.clone(),
@@ -94,6 +102,10 @@ impl Application {
                 import_bytes: config.max_import_bytes,
                 request_timeout: Duration::from_secs(config.request_timeout_seconds),
             },
+            streams: Arc::new(api::StreamGate::new(
+                usize::try_from(config.max_event_streams).unwrap_or(usize::MAX),
+                usize::try_from(config.max_event_streams_per_token).unwrap_or(usize::MAX),
+            )),
         };
         let bind_error = |source| Error::Bind {
             addr: config.bind,
@@ -110,6 +122,8 @@ impl Application {
             worker: true,
             grace: Duration::from_secs(config.shutdown_grace_seconds),
             board,
+            limits: config.connection_limits(),
+            connections,
         })
     }
 
@@ -157,8 +171,6 @@ impl Application {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let grace = self.grace;
-        let draining = Arc::new(Notify::new());
-        let notify = Arc::clone(&draining);
         let (stop_worker, worker_stopped) = watch::channel(false);
         let worker = self.worker.then(|| {
             tokio::spawn(crate::jobs::run_worker(
@@ -168,21 +180,19 @@ impl Application {
                 self.grace,
             ))
         });
-        let server = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move {
-                stop.await;
-                tracing::info!("shutting down: draining open requests");
-                let _ = stop_worker.send(true);
-                notify.notify_one();
-            })
-            .into_future();
-        tokio::select! {
-            served = server => served?,
-            () = async {
-                draining.notified().await;
-                tokio::time::sleep(grace).await;
-            } => tracing::warn!("requests still open after {grace:?}; dropping them"),
-        }
+        let stop = async move {
+            stop.await;
+            let _ = stop_worker.send(true);
+        };
+        server::serve(
+            self.listener,
+            self.router,
+            self.limits,
+            self.connections,
+            stop,
+            grace,
+        )
+        .await?;
         if let Some(worker) = worker {
             // The worker saw the stop signal with the server; it returns within the grace.
             let _ = worker.await;
