@@ -23,6 +23,8 @@ pub mod import;
 pub mod jobs;
 /// Médecin-traitant matching: network, exact optimum, oracle, explanations.
 pub mod matching;
+/// `/metrics`: Prometheus counters and histograms of requests, jobs, the board, Redis, streams.
+pub mod metrics;
 /// Consultation slots at run time: the slot board, search, booking, typed slot events.
 pub mod slots;
 /// Generic optimisation: min-cost flow and MILP glue, indices and integer costs only.

@@ -50,6 +50,7 @@ mod holds;
 mod imports;
 mod jobs;
 pub mod json;
+mod metrics;
 mod rate_limit;
 mod slots;
 mod wire;
@@ -105,6 +106,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The caps on open event streams (`--max-event-streams[-per-token]`).
     pub streams: Arc<events::StreamGate>,
+    /// Open and refused connections, counted by the accept loop (for `/metrics`).
+    pub connections: Arc<crate::startup::ConnectionStats>,
 }
 
 impl AppState {
@@ -235,6 +238,7 @@ pub fn router(state: AppState) -> Router {
                 }
             }),
         )
+        .route("/metrics", get(metrics::metrics))
         .fallback(|| async { ApiError::NotFound("no such resource".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // Inside the request span and the timeout, so a 429 is logged like any answer.
@@ -242,6 +246,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             rate_limit::limit,
         ))
+        .layer(axum::middleware::from_fn(metrics::record))
         .layer(
             ServiceBuilder::new()
                 .layer(

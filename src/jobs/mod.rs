@@ -126,11 +126,22 @@ async fn execute(store: &Store, job: JobRecord, heartbeat: Duration) {
     tracing::info!(parent: &span, "job started");
     let (progress, reporter) =
         Progress::start(store.clone(), job.id.clone(), job.attempts, heartbeat);
+    let started = std::time::Instant::now();
     let outcome = match job.kind.as_str() {
         KIND_BATCH => batch::run(store, &job, progress).await,
         KIND_GARDE_PLAN => garde_plan::run(store, &job, progress).await,
         other => Err(anyhow::anyhow!("unknown job kind {other:?}")),
     };
+    let kind = match job.kind.as_str() {
+        KIND_BATCH | KIND_GARDE_PLAN => job.kind.as_str(),
+        _ => "unknown",
+    };
+    let result = match &outcome {
+        Ok(true) => "succeeded",
+        Ok(false) => "taken_over",
+        Err(_) => "failed",
+    };
+    crate::metrics::job(kind, result, started.elapsed().as_secs_f64());
     // The reporter ends once every Progress handle is gone; wait so that no late progress
     // write lands after the final status.
     let _ = reporter.await;

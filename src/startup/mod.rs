@@ -64,6 +64,7 @@ impl Application {
     /// See [`Error`].
     pub async fn build(config: &Config) -> Result<Self, Error> {
         config.validate()?;
+        crate::metrics::handle();
         let store = Store::connect(config.database_url.expose()).await?;
         store.migrate().await?;
         let cache = config
@@ -102,6 +103,7 @@ impl Application {
                 import_bytes: config.max_import_bytes,
                 request_timeout: Duration::from_secs(config.request_timeout_seconds),
             },
+            connections: Arc::clone(&connections),
             streams: Arc::new(api::StreamGate::new(
                 usize::try_from(config.max_event_streams).unwrap_or(usize::MAX),
                 usize::try_from(config.max_event_streams_per_token).unwrap_or(usize::MAX),

@@ -11,6 +11,7 @@ both_backends!(
     readyz_checks_the_database_and_redis,
     openapi_json_is_openapi_3_1_and_lists_the_paths,
     docs_page_renders_the_openapi_document,
+    metrics_count_requests_by_route_in_the_prometheus_format,
     unknown_routes_and_methods_are_problems,
 );
 
@@ -92,6 +93,34 @@ async fn docs_page_renders_the_openapi_document(app: Arc<TestApp>) {
     );
     let html = r.text().await.unwrap();
     assert!(html.contains("/openapi.json"), "{html}");
+}
+
+async fn metrics_count_requests_by_route_in_the_prometheus_format(app: Arc<TestApp>) {
+    assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
+    let r = app.get("/metrics", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = r.text().await.unwrap();
+    for wanted in [
+        r#"cpts_http_requests_total{method="GET",route="/healthz",status="200"}"#,
+        r#"cpts_http_request_duration_seconds_bucket{method="GET",route="/healthz",le="0.005"}"#,
+        "# TYPE cpts_event_streams_open gauge",
+        "cpts_connections_open ",
+    ] {
+        assert!(text.contains(wanted), "{wanted} not in\n{text}");
+    }
+    if app.has_redis() {
+        assert!(text.contains("cpts_redis_circuit_open 0"), "{text}");
+    }
+    // Route templates only: no id from a path reaches a label.
+    let _ = app.get("/jobs/secret-job-id-123", None).await;
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(!text.contains("secret-job-id-123"), "{text}");
 }
 
 async fn unknown_routes_and_methods_are_problems(app: Arc<TestApp>) {

@@ -239,10 +239,17 @@ impl Board {
         };
         let mut state = self.write();
         let journal = state.journal.take().unwrap_or_default();
-        let mut snapshot = read?;
+        let mut snapshot = match read {
+            Ok(snapshot) => snapshot,
+            Err(e) => {
+                crate::metrics::board_load(false, began.elapsed().as_secs_f64(), None);
+                return Err(e);
+            }
+        };
         for change in journal {
             snapshot.apply(change);
         }
+        crate::metrics::board_load(true, began.elapsed().as_secs_f64(), Some(snapshot.len()));
         tracing::debug!(
             slots = snapshot.len(),
             ms = began.elapsed().as_millis() as u64,
