@@ -16,6 +16,7 @@ use crate::store::{AvailabilityRecord, Withdrawal};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,7 +25,7 @@ use utoipa_axum::routes;
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(declare_window, list_windows))
-        .routes(routes!(withdraw_window))
+        .routes(routes!(get_window, withdraw_window))
         .routes(routes!(put_garde_limits))
 }
 
@@ -77,8 +78,8 @@ pub struct GardeLimits {
     /// Shifts over a plan's period, at most.
     #[schema(minimum = 0, maximum = 100000)]
     pub max_shifts: u32,
-    /// Farthest cabinet, in km (> 0).
-    #[schema(value_type = f64, exclusive_minimum = 0.0, example = 15.0)]
+    /// Farthest cabinet, in km (> 0, at most 200).
+    #[schema(value_type = f64, exclusive_minimum = 0.0, maximum = 200.0, example = 15.0)]
     pub max_km: MaxKm,
 }
 
@@ -90,11 +91,36 @@ fn unknown_window() -> ApiError {
     ApiError::NotFound("this doctor has no availability window with this id".to_owned())
 }
 
+/// Years a window may touch.
+const FIRST_YEAR: i32 = 2000;
+const LAST_YEAR: i32 = 2099;
+/// Longest window: a year.
+const MAX_WINDOW_DAYS: i64 = 366;
+
 /// `(start, end)` in Unix seconds, or every invalid field at its pointer.
 fn window_bounds(w: &WindowDeclaration) -> Result<(i64, i64), ApiError> {
     let start = parse_datetime(&w.start).map_err(|m| FieldError::at_pointer("#/start", m));
     let end = parse_datetime(&w.end).map_err(|m| FieldError::at_pointer("#/end", m));
+    let years = format!("must lie within the years {FIRST_YEAR} to {LAST_YEAR}");
+    let start = match start {
+        Ok(t) if !(FIRST_YEAR..=LAST_YEAR).contains(&t.year()) => {
+            Err(FieldError::at_pointer("#/start", years.clone()))
+        }
+        other => other,
+    };
+    let end = match end {
+        Ok(t) if !(FIRST_YEAR..=LAST_YEAR).contains(&t.year()) => {
+            Err(FieldError::at_pointer("#/end", years))
+        }
+        other => other,
+    };
     match (start, end) {
+        (Ok(s), Ok(e)) if s < e && e - s > chrono::Duration::days(MAX_WINDOW_DAYS) => {
+            Err(ApiError::invalid_field(
+                "#/end",
+                format!("a window lasts at most {MAX_WINDOW_DAYS} days"),
+            ))
+        }
         (Ok(s), Ok(e)) if s < e => Ok((s.timestamp(), e.timestamp())),
         (Ok(_), Ok(_)) => Err(ApiError::invalid_field("#/end", "must be after start")),
         (s, e) => Err(ApiError::Invalid(
@@ -115,8 +141,9 @@ fn window_bounds(w: &WindowDeclaration) -> Result<(i64, i64), ApiError> {
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a médecin token, or another médecin's RPPS", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No doctor with this RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/conflict`: an identical window is already declared", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A date-time that is malformed or does not exist in Europe/Paris, or `end` not after `start` (`pointer`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A date-time that is malformed or does not exist in Europe/Paris, outside 2000–2099, `end` not after `start`, or a window longer than 366 days (`pointer`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn declare_window(
     OwnRpps(rpps, caller): OwnRpps,
@@ -124,11 +151,21 @@ async fn declare_window(
     Json(body): Json<WindowDeclaration>,
 ) -> Result<Response, ApiError> {
     let (start, end) = window_bounds(&body)?;
-    let record = caller
+    let record = match caller
         .store(&state)
         .add_availability(&rpps, start, end)
-        .await?
-        .ok_or_else(unknown_doctor)?;
+        .await
+    {
+        Ok(Some(record)) => record,
+        Ok(None) => return Err(unknown_doctor()),
+        // The unique index of standing windows (migration 0008).
+        Err(crate::store::Error::Conflict(_)) => {
+            return Err(ApiError::Conflict(
+                "an identical availability window is already declared".to_owned(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     tracing::info!(rpps = %rpps, window = record.id, "availability declared");
     let location = format!("/doctors/{rpps}/availability/{}", record.id);
     Ok((
@@ -159,6 +196,34 @@ async fn list_windows(
     }
     let windows = state.store.availability_of(&rpps).await?;
     Ok(Json(windows.into_iter().map(WindowView::from).collect()))
+}
+
+/// One of the médecin's windows, standing or withdrawn (the `Location` of a declaration).
+#[utoipa::path(get, path = "/doctors/{rpps}/availability/{id}", tag = "availability",
+    security(("bearer" = [])),
+    params(
+        ("rpps" = String, Path, description = "The médecin's own RPPS"),
+        ("id" = i64, Path, description = "The window's id"),
+    ),
+    responses(
+        (status = 200, description = "The window", body = WindowView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a médecin token, or another médecin's RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "This doctor has no window with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an RPPS or not an id (`parameter`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_window(
+    OwnRpps(rpps, _): OwnRpps,
+    State(state): State<AppState>,
+    Path((_, raw_id)): Path<(String, String)>,
+) -> Result<Json<WindowView>, ApiError> {
+    let id = parse_id("id", &raw_id)?;
+    let window = state
+        .store
+        .availability_window(&rpps, id)
+        .await?
+        .ok_or_else(unknown_window)?;
+    Ok(Json(window.into()))
 }
 
 /// Withdraws a window, unless it covers one of the médecin's shifts on a published roster.
@@ -235,6 +300,7 @@ async fn put_garde_limits(
             format!("must be a whole number from 0 to {MAX_SHIFTS}"),
         ));
     }
+    super::check_max_km("#/max_km", Some(body.max_km))?;
     if !caller
         .store(&state)
         .set_garde_limits(&rpps, body.max_shifts, body.max_km)

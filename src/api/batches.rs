@@ -51,8 +51,8 @@ pub enum Territory {
 pub struct BatchRequest {
     /// `{"insee": [...]}` or `{"epci": "245400676"}`.
     pub territory: Territory,
-    /// Limit in km of patients without their own `max_km` (default 10).
-    #[schema(value_type = Option<f64>, exclusive_minimum = 0.0, example = 10.0)]
+    /// Limit in km of patients without their own `max_km` (default 10, at most 200).
+    #[schema(value_type = Option<f64>, exclusive_minimum = 0.0, maximum = 200.0, example = 10.0)]
     #[serde(default)]
     pub default_max_km: Option<MaxKm>,
 }
@@ -75,12 +75,23 @@ async fn create_batch(
     State(state): State<AppState>,
     Json(request): Json<BatchRequest>,
 ) -> Result<Response, ApiError> {
+    super::check_max_km("#/default_max_km", request.default_max_km)?;
     let territory = match request.territory {
         Territory::Insee(codes) => {
             if codes.is_empty() || codes.len() > MAX_COMMUNES {
                 return Err(ApiError::invalid_field(
                     "#/territory/insee",
                     format!("expected 1 to {MAX_COMMUNES} INSEE codes"),
+                ));
+            }
+            if let Some((i, code)) = codes
+                .iter()
+                .enumerate()
+                .find(|(_, c)| crate::geo::commune_centroid(c.as_str()).is_none())
+            {
+                return Err(ApiError::invalid_field(
+                    &format!("#/territory/insee/{i}"),
+                    format!("{code} is not a commune of the compiled commune list"),
                 ));
             }
             let mut communes = codes;

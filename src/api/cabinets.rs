@@ -5,6 +5,9 @@
 use super::{ApiError, AppState, Coordinateur, FieldError, Json, Path, Problem, parse_param};
 use crate::domain::{CabinetId, InseeCode};
 use crate::garde::instance::{DEFAULT_SLOT_MINUTES, MAX_NEED, check_slot_minutes};
+
+/// Farthest a cabinet may lie from the centre of the commune its INSEE code names, in km.
+const MAX_KM_FROM_COMMUNE: f64 = 20.0;
 use crate::geo::{Coordinates, CoordinatesError};
 use crate::store::{CabinetDeletion, CabinetRow};
 use axum::extract::State;
@@ -93,9 +96,11 @@ impl CabinetFields {
     /// The row to store, or every invalid field at its pointer.
     fn into_row(self, id: CabinetId) -> Result<CabinetRow, ApiError> {
         let mut errors = Vec::new();
-        if self.name.trim().is_empty() {
-            errors.push(FieldError::at_pointer("#/name", "must not be empty"));
-        }
+        let name = self
+            .name
+            .parse::<crate::domain::Name>()
+            .map_err(|e| errors.push(FieldError::at_pointer("#/name", e.to_string())))
+            .ok();
         let coords = Coordinates::new(self.lat, self.lon)
             .map_err(|e| {
                 let at = match e {
@@ -111,14 +116,36 @@ impl CabinetFields {
                 format!("must be a whole number from 1 to {MAX_NEED}"),
             ));
         }
+        // The INSEE code decides the holidays (Alsace-Moselle): it must name a real commune,
+        // within MAX_KM_FROM_COMMUNE of the cabinet.
+        match crate::geo::commune_centroid(self.insee.as_str()) {
+            None => errors.push(FieldError::at_pointer(
+                "#/insee",
+                "not a commune of the compiled commune list",
+            )),
+            Some(centroid) => {
+                if let Some(at) = coords {
+                    let km = crate::geo::haversine_m(at, centroid) / 1000.0;
+                    if km > MAX_KM_FROM_COMMUNE {
+                        errors.push(FieldError::at_pointer(
+                            "#/insee",
+                            format!(
+                                "the commune's centre is {km:.0} km from the cabinet's coordinates \
+                                 (at most {MAX_KM_FROM_COMMUNE:.0} km)"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
         let slot_minutes = self.slot_minutes.unwrap_or(DEFAULT_SLOT_MINUTES);
         if let Err(m) = check_slot_minutes(slot_minutes) {
             errors.push(FieldError::at_pointer("#/slot_minutes", m));
         }
-        match coords {
-            Some(coords) if errors.is_empty() => Ok(CabinetRow {
+        match (coords, name) {
+            (Some(coords), Some(name)) if errors.is_empty() => Ok(CabinetRow {
                 id,
-                name: self.name,
+                name: name.into(),
                 coords,
                 insee: self.insee,
                 need: self.need,

@@ -24,12 +24,12 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapacityDeclaration {
-    /// New médecin-traitant patients accepted in the next batches.
-    #[schema(minimum = 0)]
+    /// New médecin-traitant patients accepted in the next batches (at most 10,000).
+    #[schema(minimum = 0, maximum = 10000)]
     pub capacity: u32,
-    /// Farthest a new patient may live, in km (> 0). Absent or null: no limit of the doctor's
-    /// own (the patient's limit and the batch default still apply).
-    #[schema(value_type = Option<f64>, exclusive_minimum = 0.0, example = 10.0)]
+    /// Farthest a new patient may live, in km (> 0, at most 200). Absent or null: no limit of
+    /// the doctor's own (the patient's limit and the batch default still apply).
+    #[schema(value_type = Option<f64>, exclusive_minimum = 0.0, maximum = 200.0, example = 10.0)]
     pub max_km: Option<MaxKm>,
 }
 
@@ -123,6 +123,13 @@ async fn put_capacity(
     State(state): State<AppState>,
     Json(declaration): Json<CapacityDeclaration>,
 ) -> Result<Json<DoctorView>, ApiError> {
+    if declaration.capacity > super::MAX_CAPACITY {
+        return Err(ApiError::invalid_field(
+            "#/capacity",
+            format!("must be a whole number from 0 to {}", super::MAX_CAPACITY),
+        ));
+    }
+    super::check_max_km("#/max_km", declaration.max_km)?;
     let record = caller
         .store(&state)
         .set_capacity(&rpps, declaration.capacity, declaration.max_km)

@@ -1,5 +1,7 @@
 //! Headers every request and answer goes through:
 //!
+//! - a path or query with a control character or a bidi override, once percent-decoded, is
+//!   refused with 422 naming the parameter (a `%00` in an id reached PostgreSQL as an error);
 //! - a request body with a `Content-Encoding` other than `identity` is refused with 415 before
 //!   any handler reads it (nothing here inflates gzip: a small compressed body could expand past
 //!   the body limits, and a handler would read the compressed bytes as text);
@@ -8,6 +10,7 @@
 //!   `Referrer-Policy: no-referrer`.
 
 use super::ApiError;
+use crate::domain::text::text_problem;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
@@ -24,7 +27,9 @@ pub(super) async fn apply(request: Request, next: Next) -> Response {
         .iter()
         .flat_map(|v| v.to_str().unwrap_or("unreadable").split(','))
         .any(|coding| !coding.trim().eq_ignore_ascii_case("identity"));
-    let mut response = if encoded {
+    let mut response = if let Some((name, problem)) = bad_text_in_uri(request.uri()) {
+        ApiError::invalid_parameter(&name, problem).into_response()
+    } else if encoded {
         ApiError::UnsupportedMediaType("an uncompressed body (Content-Encoding: identity)")
             .into_response()
     } else {
@@ -46,4 +51,64 @@ pub(super) async fn apply(request: Request, next: Next) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     response
+}
+
+/// Percent-decodes `raw` (and `+` as a space, for queries); `None` when it is not UTF-8.
+fn decode(raw: &str, plus_is_space: bool) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The parameter (`path`, or a query parameter's name) holding a control character or a bidi
+/// override, and why.
+fn bad_text_in_uri(uri: &axum::http::Uri) -> Option<(String, &'static str)> {
+    let path = decode(uri.path(), false)?;
+    if let Some(problem) = text_problem(&path) {
+        return Some(("path".to_owned(), problem));
+    }
+    for pair in uri.query().unwrap_or("").split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (Some(key), Some(value)) = (decode(key, true), decode(value, true)) else {
+            continue;
+        };
+        if let Some(problem) = text_problem(&key).or(text_problem(&value)) {
+            return Some((key, problem));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_in_the_path_or_query_are_found_and_named() {
+        let bad = |u: &str| bad_text_in_uri(&u.parse().unwrap()).map(|(name, _)| name);
+        assert_eq!(bad("/cabinets/C%00"), Some("path".to_owned()));
+        assert_eq!(bad("/audit?actor=a%01b"), Some("actor".to_owned()));
+        assert_eq!(bad("/audit?actor=%E2%80%AEabc"), Some("actor".to_owned()));
+        assert_eq!(bad("/slots?insee=54395&radius_km=10"), None);
+        assert_eq!(bad("/x?q=a+b%20c%"), None);
+    }
 }

@@ -70,11 +70,134 @@ fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
 pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::Malformed(e.to_string()))?;
+    if let Some((pointer, message)) = strict::first_problem(bytes) {
+        return Err(ApiError::Invalid(vec![FieldError::at_pointer(
+            pointer, message,
+        )]));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let message = e.inner().to_string();
         let pointer = pointer_of(e.path(), &message);
         ApiError::Invalid(vec![FieldError::at_pointer(pointer, message)])
     })
+}
+
+/// What `serde_json::Value` lets through and we do not: a key given twice in one object (the
+/// last would silently win) and control characters or bidi overrides in a key or a string
+/// (a NUL reached PostgreSQL as an error; an override makes a name read backwards on screen).
+mod strict {
+    use crate::domain::text::text_problem;
+    use serde::de::{DeserializeSeed, Deserializer, Error, MapAccess, SeqAccess, Visitor};
+    use std::collections::HashSet;
+    use std::fmt;
+
+    /// The pointer and message of the first duplicate key or bad string of a well-formed
+    /// document.
+    pub(super) fn first_problem(bytes: &[u8]) -> Option<(String, String)> {
+        let mut path = Vec::new();
+        let mut found = None;
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let _ = Walk {
+            path: &mut path,
+            found: &mut found,
+        }
+        .deserialize(&mut de);
+        found
+    }
+
+    struct Walk<'a> {
+        path: &'a mut Vec<String>,
+        found: &'a mut Option<(String, String)>,
+    }
+
+    impl Walk<'_> {
+        fn pointer(&self) -> String {
+            let mut p = String::from("#");
+            for s in self.path.iter() {
+                p.push('/');
+                p.push_str(&s.replace('~', "~0").replace('/', "~1"));
+            }
+            p
+        }
+
+        fn fail<E: Error>(self, message: String) -> Result<(), E> {
+            *self.found = Some((self.pointer(), message));
+            Err(E::custom("stop"))
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_bool<E: Error>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E: Error>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E: Error>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E: Error>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E: Error>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E: Error>(self, v: &str) -> Result<(), E> {
+            match text_problem(v) {
+                Some(problem) => self.fail(problem.to_owned()),
+                None => Ok(()),
+            }
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0_usize;
+            loop {
+                self.path.push(i.to_string());
+                let next = seq.next_element_seed(Walk {
+                    path: &mut *self.path,
+                    found: &mut *self.found,
+                })?;
+                self.path.pop();
+                if next.is_none() {
+                    return Ok(());
+                }
+                i += 1;
+            }
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                self.path.push(key.clone());
+                if let Some(problem) = text_problem(&key) {
+                    let message = format!("this key {problem}");
+                    return self.fail(message);
+                }
+                if !seen.insert(key) {
+                    return self.fail("this key is given twice in one object".to_owned());
+                }
+                map.next_value_seed(Walk {
+                    path: &mut *self.path,
+                    found: &mut *self.found,
+                })?;
+                self.path.pop();
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The JSON Pointer (RFC 6901, URI-fragment form) of a failing field. serde reports a missing
@@ -156,6 +279,41 @@ mod tests {
         assert_eq!(invalid(r#"{}"#).pointer.as_deref(), Some("#/capacity"));
         let e = invalid(r#"{"capacity": 1, "colour": 2}"#);
         assert_eq!(e.pointer.as_deref(), Some("#/colour"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_at_their_pointer() {
+        let e = invalid(r#"{"capacity": 1, "capacity": 2}"#);
+        assert_eq!(e.pointer.as_deref(), Some("#/capacity"));
+        assert_eq!(e.detail, "this key is given twice in one object");
+        let e = invalid(r#"{"capacity": 1, "items": [{"a/b": 1, "a/b": 1}]}"#);
+        assert_eq!(e.pointer.as_deref(), Some("#/items/0/a~1b"));
+    }
+
+    #[test]
+    fn control_characters_and_bidi_overrides_are_refused_in_strings_and_keys() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Named {
+            name: String,
+        }
+        for (body, pointer) in [
+            (r#"{"name": "Cabinet\u0000"}"#, "#/name"),
+            (r#"{"name": "a\nb"}"#, "#/name"),
+            ("{\"name\": \"abc\u{202E}def\"}", "#/name"),
+            (r#"{"name": "ok", "k\u0001": 1}"#, "#/k\u{1}"),
+        ] {
+            match from_bytes::<Named>(body.as_bytes()) {
+                Err(ApiError::Invalid(e)) => {
+                    assert_eq!(e[0].pointer.as_deref(), Some(pointer), "{body}");
+                }
+                other => panic!("{body}: expected a 422, got {other:?}"),
+            }
+        }
+        assert!(
+            from_bytes::<Named>(r#"{"name": "Maison de santé « Les Tilleuls »"}"#.as_bytes())
+                .is_ok()
+        );
     }
 
     #[test]

@@ -331,6 +331,25 @@ pub fn limit_param(raw: &str, max: u64) -> Result<u64, ApiError> {
         })
 }
 
+/// Largest `max_km` the API takes (a doctor's, a garde limit, a batch's default), in km.
+pub const MAX_API_KM: f64 = 200.0;
+/// Largest médecin-traitant capacity the API takes.
+pub const MAX_CAPACITY: u32 = 10_000;
+
+/// A 422 at `pointer` when `km` exceeds [`MAX_API_KM`].
+///
+/// # Errors
+/// [`ApiError::Invalid`] naming the field.
+pub fn check_max_km(pointer: &str, km: Option<crate::domain::MaxKm>) -> Result<(), ApiError> {
+    match km {
+        Some(km) if km.km() > MAX_API_KM => Err(ApiError::invalid_field(
+            pointer,
+            format!("must be greater than 0 and at most {MAX_API_KM:.0} km"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Parses a path or query parameter into a domain type; a 422 naming `name` otherwise.
 ///
 /// # Errors

@@ -103,6 +103,8 @@ pub enum IdError {
     Charset,
     #[error("looks like a NIR (13 or 15 digits); only pseudonymous identifiers are accepted")]
     NirShaped,
+    #[error("'.' and '..' are not identifiers")]
+    DotSegment,
 }
 
 fn check_identifier(s: &str) -> Result<(), IdError> {
@@ -111,6 +113,9 @@ fn check_identifier(s: &str) -> Result<(), IdError> {
     }
     if s.len() > 64 {
         return Err(IdError::TooLong);
+    }
+    if s == "." || s == ".." {
+        return Err(IdError::DotSegment);
     }
     if !s
         .bytes()
@@ -217,6 +222,14 @@ impl fmt::Display for CabinetId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_segments_are_not_identifiers() {
+        assert_eq!(".".parse::<CabinetId>(), Err(IdError::DotSegment));
+        assert_eq!("..".parse::<PatientId>(), Err(IdError::DotSegment));
+        assert!("...".parse::<CabinetId>().is_ok());
+        assert!("a.b".parse::<CabinetId>().is_ok());
+    }
 
     #[test]
     fn rpps_accepts_the_examples_of_formats_md() {

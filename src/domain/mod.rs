@@ -7,6 +7,7 @@ pub mod ids;
 pub mod insee;
 pub mod patient;
 pub mod role;
+pub mod text;
 
 pub use batch::{AssignmentRow, UnmatchedRow};
 pub use doctor::MatchingDoctor;
@@ -14,3 +15,4 @@ pub use ids::{CabinetId, IdError, PatientId, Rpps, RppsError};
 pub use insee::{Departement, InseeCode, InseeError};
 pub use patient::{MaxKm, MaxKmError, Patient, Tier};
 pub use role::{Role, RoleError};
+pub use text::{Name, NameError};

@@ -86,14 +86,17 @@ impl Store {
     ) -> Result<Option<AvailabilityRecord>, Error> {
         // One statement: the doctor's existence is the row source of the insert.
         let mut tx = self.pool.begin().await?;
+        // A random id (53 bits, safe in JavaScript): ids do not tell how many windows exist,
+        // nor lead to the next one.
         let Some(row) = sqlx::query(&format!(
-            "INSERT INTO availability (rpps, start_at, end_at, created_at) \
-             SELECT rpps, $2, $3, $4 FROM doctors WHERE rpps = $1 RETURNING {COLUMNS}"
+            "INSERT INTO availability (id, rpps, start_at, end_at, created_at) \
+             SELECT $5, rpps, $2, $3, $4 FROM doctors WHERE rpps = $1 RETURNING {COLUMNS}"
         ))
         .bind(rpps.as_str())
         .bind(start_at)
         .bind(end_at)
         .bind(now())
+        .bind(super::random_id())
         .fetch_optional(&mut *tx)
         .await?
         else {
@@ -104,6 +107,26 @@ impl Store {
         super::append_audit_in(&mut tx, self.actor(), &entry).await?;
         tx.commit().await?;
         Ok(Some(record))
+    }
+
+    /// Window `id` of `rpps`, standing or withdrawn.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn availability_window(
+        &self,
+        rpps: &Rpps,
+        id: i64,
+    ) -> Result<Option<AvailabilityRecord>, Error> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM availability WHERE rpps = $1 AND id = $2"
+        ))
+        .bind(rpps.as_str())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(AvailabilityRecord::try_from)
+        .transpose()
     }
 
     /// The windows of a doctor not withdrawn, by start.

@@ -236,6 +236,13 @@ impl Store {
 }
 
 /// Now, in Unix seconds, the unit of every `*_at` column.
+/// A random positive id below 2^53 (exact in JavaScript's numbers), for rows whose ids reach
+/// clients and must not be guessable or tell a count (issue 15: bookings, availability).
+fn random_id() -> i64 {
+    use rand::Rng;
+    rand::rng().random_range(1..(1_i64 << 53))
+}
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }

@@ -243,7 +243,7 @@ async fn invalid_cabinets_are_422_with_a_pointer(app: Arc<TestApp>) {
 
 async fn unknown_cabinets_are_404(app: Arc<TestApp>) {
     let token = app.token(Role::Coordinateur, None).await;
-    let body = json!({"name": "x", "lat": 48.0, "lon": 6.0, "insee": "54395", "need": 1});
+    let body = json!({"name": "x", "lat": 48.69, "lon": 6.18, "insee": "54395", "need": 1});
     for r in [
         app.get_cabinet(Some(&token), "NOPE").await,
         app.put_cabinet(Some(&token), "NOPE", &body).await,

@@ -23,4 +23,5 @@ mod own_redis;
 mod redis_outage;
 mod scenario;
 mod slots;
+mod strict_input;
 mod tokens;
