@@ -47,6 +47,7 @@ mod garde_plans;
 mod headers;
 mod health;
 mod holds;
+mod idempotency;
 mod imports;
 mod jobs;
 pub mod json;

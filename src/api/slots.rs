@@ -16,6 +16,7 @@
 //! sequence. A booking and a cancellation append `booked` and `freed` to the slot stream
 //! (`events.rs`).
 
+use super::idempotency;
 use super::wire::{paris, parse_id, utc};
 use super::{ApiError, AppState, FieldError, Json, Path, Problem, Regulateur};
 use crate::domain::{InseeCode, PatientId};
@@ -24,7 +25,7 @@ use crate::slots::SlotQuery;
 use crate::store::{BookingRecord, SlotRecord};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(search_slots))
         .routes(routes!(book_slot))
         .routes(routes!(get_booking, cancel_booking))
+        .routes(routes!(list_bookings))
 }
 
 /// Default search radius (FORMATS.md §4).
@@ -428,7 +430,7 @@ async fn search_slots(
     params(("slot_id" = i64, Path, description = "The slot, from a search")),
     request_body = BookingRequest,
     responses(
-        (status = 201, description = "Booked; `Location` is the booking", body = BookingView,
+        (status = 201, description = "Booked; `Location` is the booking. With an `Idempotency-Key` already used for this request in the last 24 h: the first answer again (`Idempotent-Replayed: true`)", body = BookingView,
          headers(("location" = String, description = "/bookings/{booking_id}"))),
         (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
@@ -442,22 +444,31 @@ async fn search_slots(
 async fn book_slot(
     Regulateur(caller): Regulateur,
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(raw): Path<String>,
     Json(body): Json<BookingRequest>,
 ) -> Result<Response, ApiError> {
     let slot_id = parse_id("slot_id", &raw)?;
-    let b = state
-        .slots(caller.store(&state))
-        .book(slot_id, &body.patient_ref, &caller.token_id)
-        .await?;
-    tracing::info!(booking = b.id, slot = slot_id, "slot booked");
-    let location = format!("/bookings/{}", b.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(BookingView::from(b)),
-    )
-        .into_response())
+    let hash = idempotency::request_hash(
+        "POST",
+        &format!("/slots/{slot_id}/bookings"),
+        &serde_json::json!({ "patient_ref": body.patient_ref.as_str() }),
+    );
+    idempotency::once(&state, &caller, &headers, hash, || async {
+        let b = state
+            .slots(caller.store(&state))
+            .book(slot_id, &body.patient_ref, &caller.token_id)
+            .await?;
+        tracing::info!(booking = b.id, slot = slot_id, "slot booked");
+        let location = format!("/bookings/{}", b.id);
+        Ok((
+            StatusCode::CREATED,
+            [(header::LOCATION, location)],
+            Json(BookingView::from(b)),
+        )
+            .into_response())
+    })
+    .await
 }
 
 fn unknown_booking() -> ApiError {
@@ -490,7 +501,7 @@ async fn get_booking(
     security(("bearer" = [])),
     params(("booking_id" = i64, Path, description = "The booking")),
     responses(
-        (status = 200, description = "Cancelled; the booking with its `cancelled_at`", body = BookingView),
+        (status = 200, description = "Cancelled; the booking with its `cancelled_at`. With an `Idempotency-Key` already used for this cancellation: the first answer again (`Idempotent-Replayed: true`)", body = BookingView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a régulateur", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No booking with this id", body = Problem, content_type = "application/problem+json"),
@@ -500,15 +511,152 @@ async fn get_booking(
 async fn cancel_booking(
     Regulateur(caller): Regulateur,
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(raw): Path<String>,
-) -> Result<Json<BookingView>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = parse_id("booking_id", &raw)?;
-    let b = state
-        .slots(caller.store(&state))
-        .cancel(id, &caller.token_id)
+    let hash = idempotency::request_hash(
+        "DELETE",
+        &format!("/bookings/{id}"),
+        &serde_json::Value::Null,
+    );
+    idempotency::once(&state, &caller, &headers, hash, || async {
+        let b = state
+            .slots(caller.store(&state))
+            .cancel(id, &caller.token_id)
+            .await?;
+        tracing::info!(booking = id, slot = b.slot.id, "booking cancelled");
+        Ok(Json(BookingView::from(b)).into_response())
+    })
+    .await
+}
+
+/// The query of `GET /bookings`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BookingsQuery {
+    /// Only this patient's bookings.
+    #[param(value_type = Option<String>, example = "C15-2026-000123")]
+    pub patient_ref: Option<String>,
+    /// Booked at or after this instant (RFC 3339; default: 30 days ago).
+    pub from: Option<String>,
+    /// Booked before this instant (RFC 3339; default: now).
+    pub to: Option<String>,
+    /// 1 to 500 (default 50).
+    pub limit: Option<String>,
+    /// Bookings to skip (default 0).
+    pub offset: Option<String>,
+}
+
+/// A page of bookings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingsPage {
+    pub items: Vec<BookingView>,
+    pub limit: u64,
+    pub offset: u64,
+    /// The next page's `offset`; null on the last page.
+    pub next: Option<u64>,
+}
+
+/// The bookings the régulateur can see, newest first: those of one patient with
+/// `patient_ref`, within `from`–`to` (the time of booking).
+#[utoipa::path(get, path = "/bookings", tag = "slots",
+    security(("bearer" = [])),
+    params(BookingsQuery),
+    responses(
+        (status = 200, description = "A page of bookings, newest first", body = BookingsPage),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a régulateur", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid parameter (`parameter`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_bookings(
+    Regulateur(_caller): Regulateur,
+    State(state): State<AppState>,
+    query: Result<axum::extract::Query<BookingsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<BookingsPage>, ApiError> {
+    let axum::extract::Query(q) =
+        query.map_err(|e| ApiError::invalid_parameter("query", e.body_text()))?;
+    let mut errors = Vec::new();
+    let patient = match q.patient_ref.as_deref().map(str::parse::<PatientId>) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
+            errors.push(FieldError::at_parameter("patient_ref", e.to_string()));
+            None
+        }
+        None => None,
+    };
+    let now = Utc::now();
+    let instant =
+        |name: &str, raw: Option<&str>, default: DateTime<Utc>, errors: &mut Vec<FieldError>| {
+            match raw.map(DateTime::parse_from_rfc3339) {
+                None => default.timestamp(),
+                Some(Ok(t)) => t.timestamp(),
+                Some(Err(_)) => {
+                    errors.push(FieldError::at_parameter(
+                        name,
+                        "expected an RFC 3339 instant",
+                    ));
+                    0
+                }
+            }
+        };
+    let from = instant(
+        "from",
+        q.from.as_deref(),
+        now - chrono::Duration::days(30),
+        &mut errors,
+    );
+    let to = instant(
+        "to",
+        q.to.as_deref(),
+        now + chrono::Duration::seconds(1),
+        &mut errors,
+    );
+    let (default_page, max_page) = (DEFAULT_PAGE as u64, MAX_PAGE as u64);
+    let limit = match q.limit.as_deref() {
+        None => default_page,
+        Some(raw) => match super::limit_param(raw, max_page) {
+            Ok(l) => l,
+            Err(_) => {
+                errors.push(FieldError::at_parameter(
+                    "limit",
+                    format!("expected an integer from 1 to {MAX_PAGE}"),
+                ));
+                default_page
+            }
+        },
+    };
+    let offset = match q.offset.as_deref().map(str::parse::<u64>) {
+        None => 0,
+        Some(Ok(o)) if o <= 1_000_000 => o,
+        Some(_) => {
+            errors.push(FieldError::at_parameter(
+                "offset",
+                "expected an integer from 0 to 1000000",
+            ));
+            0
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let rows = state
+        .store
+        .bookings(patient.as_ref(), from, to, limit + 1, offset)
         .await?;
-    tracing::info!(booking = id, slot = b.slot.id, "booking cancelled");
-    Ok(Json(b.into()))
+    let more = rows.len() as u64 > limit;
+    let items: Vec<BookingView> = rows
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(BookingView::from)
+        .collect();
+    Ok(Json(BookingsPage {
+        next: more.then_some(offset + limit),
+        items,
+        limit,
+        offset,
+    }))
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ mod batches;
 mod cabinets;
 mod doctors;
 mod garde_plans;
+mod idempotency;
 mod jobs;
 mod patients;
 mod slots;
@@ -44,6 +45,7 @@ pub use garde_plans::{
     CabinetRow, GardeDoctorRow, NewSlot, PlanRecord, PublishOutcome, RosterEntryRow, UnfilledRow,
     WindowRow,
 };
+pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, Reservation};
 pub use jobs::{JobRecord, JobStatus, MAX_ATTEMPTS, NewJob};
 pub use patients::ImportCounts;
 pub use slots::{

@@ -321,15 +321,17 @@ impl Store {
         let at = now();
         // The booking and its audit row are one transaction (all or nothing).
         let mut tx = self.pool.begin().await?;
+        // A random id (see `random_id`): booking ids tell no count and lead to no other.
         let inserted = sqlx::query(&format!(
-            "INSERT INTO bookings (slot_id, patient_ref, booked_by, created_at) \
-             SELECT id, $2, $3, $4 FROM slots WHERE id = $1 AND end_at > $4 \
+            "INSERT INTO bookings (id, slot_id, patient_ref, booked_by, created_at) \
+             SELECT $5, id, $2, $3, $4 FROM slots WHERE id = $1 AND end_at > $4 \
              RETURNING {BOOKING_RETURNING}"
         ))
         .bind(slot_id)
         .bind(patient_ref.as_str())
         .bind(booked_by)
         .bind(at)
+        .bind(super::random_id())
         .fetch_optional(&mut *tx)
         .await
         .map_err(Error::from);
@@ -367,6 +369,51 @@ impl Store {
             .await?
             .map(BookingRecord::try_from)
             .transpose()
+    }
+
+    /// The bookings made from `from` to `to` (Unix seconds, creation time), of `patient_ref`
+    /// when given, newest first; at most `limit` after skipping `offset`.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn bookings(
+        &self,
+        patient_ref: Option<&PatientId>,
+        from: i64,
+        to: i64,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Vec<BookingRecord>, Error> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let rows = match patient_ref {
+            Some(p) => {
+                sqlx::query(&format!(
+                    "{BOOKING_SELECT} WHERE b.patient_ref = $1 AND b.created_at >= $2 \
+                     AND b.created_at < $3 ORDER BY b.created_at DESC, b.id LIMIT $4 OFFSET $5"
+                ))
+                .bind(p.as_str())
+                .bind(from)
+                .bind(to)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "{BOOKING_SELECT} WHERE b.created_at >= $1 AND b.created_at < $2 \
+                     ORDER BY b.created_at DESC, b.id LIMIT $3 OFFSET $4"
+                ))
+                .bind(from)
+                .bind(to)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.into_iter().map(BookingRecord::try_from).collect()
     }
 
     /// Cancels a booking, which frees its slot; records who cancelled and when.

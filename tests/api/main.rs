@@ -10,6 +10,7 @@ mod audit;
 mod availability;
 mod batches;
 mod board;
+mod bookings;
 mod cabinets;
 mod connections;
 mod doctors;
