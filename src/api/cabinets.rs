@@ -261,6 +261,7 @@ async fn get_cabinet(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a coordinateur", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No cabinet with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The cabinet has published slots that have not ended: only its name may change (re-plan first)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (`pointer`) or id (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -272,8 +273,17 @@ async fn put_cabinet(
 ) -> Result<Json<CabinetView>, ApiError> {
     let id: CabinetId = parse_param("cabinet_id", &raw)?;
     let row = body.into_row(id)?;
-    if !caller.store(&state).update_cabinet(&row).await? {
-        return Err(unknown_cabinet());
+    match caller.store(&state).update_cabinet(&row).await? {
+        crate::store::CabinetUpdate::Updated => {}
+        crate::store::CabinetUpdate::NotFound => return Err(unknown_cabinet()),
+        crate::store::CabinetUpdate::HasFutureSlots(n) => {
+            return Err(ApiError::Conflict(format!(
+                "cabinet {} has {n} published slots that have not ended: its position, \
+                 commune, need and slot length cannot change until they end or are re-planned \
+                 (its name can)",
+                row.id
+            )));
+        }
     }
     tracing::info!(cabinet = %row.id, "cabinet updated");
     // Its name or position may have changed: this process's slot board, and through the

@@ -6,6 +6,16 @@ use crate::domain::CabinetId;
 
 const COLUMNS: &str = "cabinet_id, name, lat, lon, insee, need, slot_minutes";
 
+/// What updating a cabinet did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CabinetUpdate {
+    Updated,
+    NotFound,
+    /// Its position, commune, need or slot length would change while it has this many slots
+    /// that have not ended: refused.
+    HasFutureSlots(i64),
+}
+
 /// What deleting a cabinet did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CabinetDeletion {
@@ -46,16 +56,22 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces every field of a cabinet but its id; `false` when no cabinet has this id.
-    /// Slots already published keep their length.
+    /// Replaces every field of a cabinet but its id; [`CabinetUpdate::HasFutureSlots`] when
+    /// anything but its name would change while published slots have not ended.
     ///
     /// # Errors
     /// [`Error::Unavailable`].
-    pub async fn update_cabinet(&self, c: &CabinetRow) -> Result<bool, Error> {
+    pub async fn update_cabinet(&self, c: &CabinetRow) -> Result<CabinetUpdate, Error> {
+        let at = now();
         let mut tx = self.pool.begin().await?;
+        // One statement decides (issue 15): while the cabinet has slots that have not ended
+        // (published rosters), its position, commune, need and slot length stay as they are;
+        // its name may change. Slots follow their cabinet, so a move would move them too.
         let done = sqlx::query(
             "UPDATE cabinets SET name = $1, lat = $2, lon = $3, insee = $4, need = $5, \
-             slot_minutes = $6, updated_at = $7 WHERE cabinet_id = $8",
+             slot_minutes = $6, updated_at = $7 WHERE cabinet_id = $8 \
+             AND (NOT EXISTS (SELECT 1 FROM slots WHERE slots.cabinet_id = $8 AND slots.end_at > $7) \
+                  OR (lat = $2 AND lon = $3 AND insee = $4 AND need = $5 AND slot_minutes = $6))",
         )
         .bind(&c.name)
         .bind(c.coords.lat())
@@ -63,16 +79,27 @@ impl Store {
         .bind(c.insee.as_str())
         .bind(i64::from(c.need))
         .bind(i64::from(c.slot_minutes))
-        .bind(now())
+        .bind(at)
         .bind(c.id.as_str())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
-            return Ok(false);
+            tx.rollback().await?;
+            let future: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM slots WHERE cabinet_id = $1 AND end_at > $2",
+            )
+            .bind(c.id.as_str())
+            .bind(at)
+            .fetch_one(&self.pool)
+            .await?;
+            return Ok(match self.cabinet(&c.id).await? {
+                None => CabinetUpdate::NotFound,
+                Some(_) => CabinetUpdate::HasFutureSlots(future),
+            });
         }
         append_audit_in(&mut tx, self.actor(), &cabinet_entry("cabinet.update", c)).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(CabinetUpdate::Updated)
     }
 
     /// The cabinet with this id.

@@ -39,7 +39,7 @@ mod tokens;
 pub use audit::{Actor, AuditEntry, AuditFilter, AuditRecord, append as append_audit_in};
 pub use availability::{AvailabilityRecord, PublishedShift, Withdrawal};
 pub use batches::Page;
-pub use cabinets::CabinetDeletion;
+pub use cabinets::{CabinetDeletion, CabinetUpdate};
 pub use doctors::DoctorRecord;
 pub use garde_plans::{
     CabinetRow, GardeDoctorRow, NewSlot, PlanRecord, PublishOutcome, RosterEntryRow, UnfilledRow,

@@ -14,6 +14,7 @@ both_backends!(
     invalid_cabinets_are_422_with_a_pointer,
     unknown_cabinets_are_404,
     a_cabinet_with_slots_is_kept,
+    a_cabinet_with_future_slots_keeps_its_place,
 );
 
 impl TestApp {
@@ -252,6 +253,54 @@ async fn unknown_cabinets_are_404(app: Arc<TestApp>) {
         assert_problem(r, StatusCode::NOT_FOUND, "/problems/not-found").await;
     }
     assert!(app.store.cabinets().await.unwrap().is_empty());
+}
+
+async fn a_cabinet_with_future_slots_keeps_its_place(app: Arc<TestApp>) {
+    let token = app.token(Role::Coordinateur, None).await;
+    store_cabinet(&app, "NANCY-1", 48.6921, 6.1844).await;
+    seed_plan(&app, "plan-1", true).await;
+    seed_slots(
+        &app,
+        "plan-1",
+        &[("NANCY-1", "10000000009", in_minutes(60))],
+    )
+    .await;
+    let before = app
+        .store
+        .cabinet(&"NANCY-1".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    // Moved to Marseille, with slots still to come: 409, nothing changed.
+    for body in [
+        json!({"name": "x", "lat": 43.2965, "lon": 5.3698, "insee": "13055", "need": 1}),
+        json!({"name": "x", "lat": before.coords.lat(), "lon": before.coords.lon(),
+               "insee": "54395", "need": 3}),
+        json!({"name": "x", "lat": before.coords.lat(), "lon": before.coords.lon(),
+               "insee": "54395", "need": before.need, "slot_minutes": 30}),
+    ] {
+        let r = app.put_cabinet(Some(&token), "NANCY-1", &body).await;
+        let p = assert_problem(r, StatusCode::CONFLICT, "/problems/conflict").await;
+        assert!(p["detail"].as_str().unwrap().contains("NANCY-1"), "{p}");
+    }
+    let after = app
+        .store
+        .cabinet(&"NANCY-1".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after, before);
+    // Its name may change.
+    let r = app
+        .put_cabinet(
+            Some(&token),
+            "NANCY-1",
+            &json!({"name": "Maison médicale de garde", "lat": before.coords.lat(),
+                    "lon": before.coords.lon(), "insee": "54395", "need": before.need,
+                    "slot_minutes": before.slot_minutes}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 async fn a_cabinet_with_slots_is_kept(app: Arc<TestApp>) {
