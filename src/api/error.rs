@@ -50,6 +50,10 @@ pub enum ApiError {
     /// Too many event streams open, for this token or in all; retry after the given seconds.
     #[error("{0}")]
     TooManyStreams(String, u64),
+    /// Publishing would over-staff a shift or put a doctor on two shifts of a date, across
+    /// published plans; the message names the cabinet, the doctor and the date.
+    #[error("{0}")]
+    RosterConflict(String),
     /// The window covers a shift of a published roster where the doctor is on duty; the
     /// message names the shift.
     #[error("{0}")]
@@ -217,7 +221,8 @@ impl ApiError {
             | ApiError::SlotEnded
             | ApiError::SlotHeld
             | ApiError::AvailabilityOnPublishedRoster(_)
-            | ApiError::AlreadyCancelled(_) => StatusCode::CONFLICT,
+            | ApiError::AlreadyCancelled(_)
+            | ApiError::RosterConflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
@@ -251,6 +256,7 @@ impl ApiError {
                 "/problems/availability-on-published-roster"
             }
             ApiError::AlreadyCancelled(_) => "/problems/already-cancelled",
+            ApiError::RosterConflict(_) => "/problems/roster-conflict",
             ApiError::PayloadTooLarge => "/problems/payload-too-large",
             ApiError::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
             ApiError::NotAcceptable(_) => "/problems/not-acceptable",

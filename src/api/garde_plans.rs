@@ -63,7 +63,7 @@ pub struct PlanRequest {
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a coordinator token", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An invalid field (`pointer`): the period, an unknown cabinet, no cabinet at all", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid field (`pointer`): the period (or a period that has ended, Europe/Paris), an unknown cabinet, no cabinet at all", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_plan(
     Coordinateur(caller): Coordinateur,
@@ -72,6 +72,15 @@ async fn create_plan(
 ) -> Result<Response, ApiError> {
     let (start, end) = (request.period.start, request.period.end);
     Period::new(start, end).map_err(|e| ApiError::invalid_field("#/period/end", e))?;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .date_naive();
+    if end < today {
+        return Err(ApiError::invalid_field(
+            "#/period/end",
+            format!("this period ended before today ({today}, Europe/Paris): nothing to plan"),
+        ));
+    }
     if (end - start).num_days() >= MAX_PERIOD_DAYS {
         return Err(ApiError::invalid_field(
             "#/period/end",
@@ -300,7 +309,7 @@ async fn plan_unfilled(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a coordinator token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such plan", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already published, or not computed (yet)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/conflict`: already published, or not computed (yet); `/problems/roster-conflict`: a shift would get more doctors than its need, or a doctor two shifts of one date, counting every published plan (`detail` names the cabinet, the doctor and the date; nothing published)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn publish_plan(
     Coordinateur(caller): Coordinateur,
@@ -317,7 +326,11 @@ async fn publish_plan(
     ids.dedup();
     let cabinets = state.store.garde_cabinets(Some(&ids)).await?;
     let slots = jobs::slots_of(&roster, cabinets);
-    match caller.store(&state).publish_garde_plan(&id, &slots).await? {
+    match caller
+        .store(&state)
+        .publish_garde_plan(&id, &roster, &slots)
+        .await?
+    {
         PublishOutcome::Published { at, slots } => {
             tracing::info!(plan = %id, token = %caller.token_id, slots, "garde plan published");
             state.slots(state.store.clone()).published(&id).await;
@@ -328,6 +341,24 @@ async fn publish_plan(
             }))
         }
         PublishOutcome::AlreadyPublished => Err(already_published()),
+        PublishOutcome::ShiftFull {
+            cabinet_id,
+            shift_start,
+        } => Err(ApiError::RosterConflict(format!(
+            "the shift of cabinet {cabinet_id} on {} already has as many doctors as it needs \
+             on a published roster; plan this period again (published rows are kept) and \
+             publish the new plan",
+            super::wire::paris(shift_start)
+        ))),
+        PublishOutcome::DoctorTaken {
+            rpps,
+            cabinet_id,
+            shift_start,
+        } => Err(ApiError::RosterConflict(format!(
+            "doctor {rpps}, rostered at cabinet {cabinet_id} on {}, already holds a published \
+             shift that day; plan this period again and publish the new plan",
+            super::wire::paris(shift_start)
+        ))),
         PublishOutcome::NotFound => {
             Err(ApiError::NotFound("no garde plan with this id".to_owned()))
         }

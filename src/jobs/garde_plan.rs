@@ -70,16 +70,49 @@ pub(super) async fn run(
         };
         windows[d].push(Window { start, end });
     }
+    // Published rosters overlapping the period (every plan's): their positions are kept as
+    // given (FORMATS.md §3, pinned.csv), and shifts at cabinets outside this plan count in the
+    // doctors' max_shifts (issue 15).
+    let published = store
+        .published_positions(from, to)
+        .await
+        .context("loading the published rosters")?;
+    let in_plan: std::collections::HashSet<&str> = cabinets.iter().map(|c| c.id.as_str()).collect();
+    let mut pins = Vec::new();
+    let mut elsewhere: HashMap<String, u32> = HashMap::new();
+    for (cabinet_id, shift_start, rpps) in published {
+        let Some(start) = DateTime::from_timestamp(shift_start, 0) else {
+            continue;
+        };
+        let date = start.with_timezone(&chrono_tz::Europe::Paris).date_naive();
+        if date < period.start() || date > period.end() {
+            continue;
+        }
+        if in_plan.contains(cabinet_id.as_str()) {
+            if let (Ok(cabinet_id), Ok(rpps)) = (cabinet_id.parse(), rpps.parse()) {
+                pins.push(crate::garde::instance::PinnedRow {
+                    cabinet_id,
+                    date,
+                    rpps,
+                });
+            }
+        } else {
+            *elsewhere.entry(rpps).or_default() += 1;
+        }
+    }
     let inst = Instance {
         cabinets: cabinets.into_iter().map(cabinet).collect(),
         doctors: doctor_rows
             .into_iter()
             .map(|d| GardeDoctor {
+                max_shifts: d
+                    .max_shifts
+                    .unwrap_or(days)
+                    .saturating_sub(elsewhere.get(d.rpps.as_str()).copied().unwrap_or(0)),
                 rpps: d.rpps,
                 name: d.name,
                 coords: d.coords,
                 insee: d.insee,
-                max_shifts: d.max_shifts.unwrap_or(days),
                 max_km: d.garde_max_km.unwrap_or(default_km),
             })
             .collect(),
@@ -87,6 +120,7 @@ pub(super) async fn run(
         period,
         extensions: Default::default(),
     };
+    let inst = with_published_pins(inst, &pins);
     tracing::info!(
         cabinets = inst.cabinets.len(),
         doctors = inst.doctors.len(),
@@ -163,6 +197,40 @@ pub(super) async fn run(
         )
         .await
         .context("storing the roster")
+}
+
+/// `inst` with the published positions as pins. A position that no longer holds (its doctor
+/// has no window left in the period, or lowered max_km since) is not pinned, and logged:
+/// the plan fills around the others, and publishing refuses what the database would not hold.
+fn with_published_pins(inst: Instance, pins: &[crate::garde::instance::PinnedRow]) -> Instance {
+    if pins.is_empty() {
+        return inst;
+    }
+    let mut kept: Vec<crate::garde::instance::PinnedRow> = pins.to_vec();
+    for _ in 0..3 {
+        match inst.clone().with_extensions(&[], &[], &kept) {
+            Ok(pinned) => {
+                tracing::info!(pinned = kept.len(), "published positions kept in the plan");
+                return pinned;
+            }
+            Err(e) => {
+                let bad: std::collections::HashSet<usize> =
+                    e.errors.iter().map(|r| r.row).collect();
+                tracing::warn!(
+                    dropped = bad.len(),
+                    first = %e.errors.first().map(ToString::to_string).unwrap_or_default(),
+                    "published positions that no longer hold are not pinned"
+                );
+                kept = kept
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| !bad.contains(i))
+                    .map(|(_, p)| p)
+                    .collect();
+            }
+        }
+    }
+    inst
 }
 
 /// The garde core's cabinet of a stored one.

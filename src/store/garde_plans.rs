@@ -85,7 +85,7 @@ pub struct NewSlot {
 }
 
 /// What publishing did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublishOutcome {
     /// Published now, with this many new slots.
     Published { at: i64, slots: u64 },
@@ -93,7 +93,27 @@ pub enum PublishOutcome {
     AlreadyPublished,
     /// No plan with this id.
     NotFound,
+    /// The shift already has `need` doctors, counting every published plan: nothing written.
+    ShiftFull {
+        cabinet_id: String,
+        shift_start: i64,
+    },
+    /// The doctor already holds a published shift on this date (Europe/Paris), in this plan
+    /// or another: nothing written.
+    DoctorTaken {
+        rpps: String,
+        cabinet_id: String,
+        shift_start: i64,
+    },
 }
+
+/// The lowest free position of a shift (0 when none is taken).
+const FREE_POSITION: &str = "CASE WHEN NOT EXISTS (SELECT 1 FROM published_positions z \
+     WHERE z.cabinet_id = $1 AND z.shift_start = $2 AND z.position = 0) THEN 0 \
+     ELSE (SELECT MIN(p.position + 1) FROM published_positions p \
+           WHERE p.cabinet_id = $1 AND p.shift_start = $2 AND NOT EXISTS \
+             (SELECT 1 FROM published_positions q WHERE q.cabinet_id = $1 \
+              AND q.shift_start = $2 AND q.position = p.position + 1)) END";
 
 impl TryFrom<AnyRow> for PlanRecord {
     type Error = Error;
@@ -446,14 +466,46 @@ impl Store {
         .collect()
     }
 
-    /// Publishes a plan: sets `published_at` and creates `slots`, in one transaction. A slot
-    /// already created by another plan (same cabinet, doctor and start) is kept as it is.
+    /// The published positions of shifts starting from `from` to `to` (Unix seconds), every
+    /// plan: `(cabinet_id, shift_start, rpps)`.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`].
+    pub async fn published_positions(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, i64, String)>, Error> {
+        let rows = sqlx::query(
+            "SELECT cabinet_id, shift_start, rpps FROM published_positions \
+             WHERE shift_start >= $1 AND shift_start < $2 ORDER BY shift_start, cabinet_id, position",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("cabinet_id")?,
+                    r.try_get("shift_start")?,
+                    r.try_get("rpps")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Publishes a plan: sets `published_at`, places each roster row in
+    /// `published_positions`, and creates `slots`, in one transaction. A slot already created
+    /// by another plan (same cabinet, doctor and start) is kept as it is; a position already
+    /// published (the same doctor on the same shift) too.
     ///
     /// # Errors
     /// [`Error::Unavailable`]; nothing is written on any error.
     pub async fn publish_garde_plan(
         &self,
         plan_id: &str,
+        roster: &[RosterEntryRow],
         slots: &[NewSlot],
     ) -> Result<PublishOutcome, Error> {
         let at = now();
@@ -477,6 +529,56 @@ impl Store {
             } else {
                 PublishOutcome::NotFound
             });
+        }
+        // Each position, one row: the constraints of `published_positions` (migration 0010)
+        // refuse a shift over its need and a doctor on two shifts of a date, across plans and
+        // racing publishes. A position published before (a pinned one) is already there.
+        for e in roster {
+            let day = chrono::DateTime::from_timestamp(e.shift_start, 0)
+                .ok_or(Error::Corrupt("roster_entries.shift_start"))?
+                .with_timezone(&chrono_tz::Europe::Paris)
+                .date_naive()
+                .to_string();
+            let placed = sqlx::query(&format!(
+                "INSERT INTO published_positions \
+                 (cabinet_id, shift_start, position, need, shift_day, rpps, plan_id) \
+                 SELECT $1, $2, {FREE_POSITION}, c.need, $3, $4, $5 FROM cabinets c \
+                 WHERE c.cabinet_id = $1 AND NOT EXISTS (SELECT 1 FROM published_positions x \
+                   WHERE x.cabinet_id = $1 AND x.shift_start = $2 AND x.rpps = $4)"
+            ))
+            .bind(&e.cabinet_id)
+            .bind(e.shift_start)
+            .bind(&day)
+            .bind(&e.rpps)
+            .bind(plan_id)
+            .execute(&mut *tx)
+            .await;
+            if let Err(sqlx::Error::Database(db)) = &placed {
+                use sqlx::error::ErrorKind;
+                let refused = matches!(
+                    db.kind(),
+                    ErrorKind::UniqueViolation | ErrorKind::CheckViolation
+                );
+                if refused {
+                    let doctor = db.kind() == ErrorKind::UniqueViolation
+                        && (db.message().contains("rpps")
+                            || db.constraint().is_some_and(|c| c.contains("rpps")));
+                    tx.rollback().await?;
+                    return Ok(if doctor {
+                        PublishOutcome::DoctorTaken {
+                            rpps: e.rpps.clone(),
+                            cabinet_id: e.cabinet_id.clone(),
+                            shift_start: e.shift_start,
+                        }
+                    } else {
+                        PublishOutcome::ShiftFull {
+                            cabinet_id: e.cabinet_id.clone(),
+                            shift_start: e.shift_start,
+                        }
+                    });
+                }
+            }
+            placed?;
         }
         let created = super::slots::insert_slots_in(&mut tx, plan_id, slots).await?;
         let entry = AuditEntry::new("garde_plan.publish", "garde_plan", Some(plan_id.to_owned()))

@@ -9,6 +9,10 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 both_backends!(
+    an_overlapping_plan_cannot_double_staff_a_shift,
+    racing_publishes_of_overlapping_plans_publish_one,
+    a_period_that_has_ended_is_not_planned,
+    a_new_plan_of_a_published_period_keeps_the_published_rows,
     a_plan_is_computed_read_and_published_once,
     plans_need_the_coordinateur_role,
     invalid_plans_are_422_with_a_pointer,
@@ -94,7 +98,7 @@ impl TestApp {
     }
 }
 
-/// Two doctors (DOCTORS), both available all week of Monday 2 March 2026; A takes at most
+/// Two doctors (DOCTORS), both available all week of Monday 2 March 2037 (the calendar of 2026: same weekdays, Easter and DST dates; a plan of an ended period is refused); A takes at most
 /// 3 shifts and B 2, so one of the 6 shifts (5 evenings, 1 Saturday morning) stays empty.
 async fn seed(app: &TestApp) {
     let cpam = app.token(Role::Cpam, None).await;
@@ -105,15 +109,15 @@ async fn seed(app: &TestApp) {
         app.seed_garde_doctor(
             rpps,
             max_shifts,
-            "2026-03-02T08:00:00",
-            "2026-03-08T00:00:00",
+            "2037-03-02T08:00:00",
+            "2037-03-08T00:00:00",
         )
         .await;
     }
 }
 
 fn week() -> Value {
-    json!({"period": {"start": "2026-03-02", "end": "2026-03-08"}})
+    json!({"period": {"start": "2037-03-02", "end": "2037-03-08"}})
 }
 
 async fn a_plan_is_computed_read_and_published_once(app: Arc<TestApp>) {
@@ -245,28 +249,28 @@ async fn invalid_plans_are_422_with_a_pointer(app: Arc<TestApp>) {
     seed(&app).await;
     let cases = [
         (
-            json!({"period": {"start": "2026-03-08", "end": "2026-03-02"}}),
+            json!({"period": {"start": "2037-03-08", "end": "2037-03-02"}}),
             "#/period/end",
         ),
         (
-            json!({"period": {"start": "2026-01-01", "end": "2027-06-01"}}),
+            json!({"period": {"start": "2037-01-01", "end": "2038-06-01"}}),
             "#/period/end",
         ),
         (
-            json!({"period": {"start": "2026-02-30", "end": "2026-03-02"}}),
+            json!({"period": {"start": "2037-02-30", "end": "2037-03-02"}}),
             "#/period/start",
         ),
-        (json!({"period": {"start": "2026-03-02"}}), "#/period/end"),
+        (json!({"period": {"start": "2037-03-02"}}), "#/period/end"),
         (
-            json!({"period": {"start": "2026-03-02", "end": "2026-03-08"}, "cabinets": ["NANCY-1", "NOPE"]}),
+            json!({"period": {"start": "2037-03-02", "end": "2037-03-08"}, "cabinets": ["NANCY-1", "NOPE"]}),
             "#/cabinets/1",
         ),
         (
-            json!({"period": {"start": "2026-03-02", "end": "2026-03-08"}, "cabinets": ["bad id!"]}),
+            json!({"period": {"start": "2037-03-02", "end": "2037-03-08"}, "cabinets": ["bad id!"]}),
             "#/cabinets/0",
         ),
         (
-            json!({"period": {"start": "2026-03-02", "end": "2026-03-08"}, "cabinets": []}),
+            json!({"period": {"start": "2037-03-02", "end": "2037-03-08"}, "cabinets": []}),
             "#/cabinets",
         ),
     ];
@@ -308,4 +312,147 @@ async fn unknown_plans_are_404(app: Arc<TestApp>) {
         .publish_plan(Some(&coordinateur), batch["id"].as_str().unwrap())
         .await;
     assert_problem(r, StatusCode::NOT_FOUND, "/problems/not-found").await;
+}
+
+/// Doctors A (10000000009) and B (10123456781) for the Monday 2 March 2037 shift of a need-1
+/// cabinet: plan 1 is computed while only A is available, plan 2 once A withdrew and B
+/// declared. Both are computed before either is published.
+async fn two_plans_for_one_shift(app: &TestApp, coordinateur: &str) -> (String, String) {
+    let cpam = app.token(Role::Cpam, None).await;
+    let r = app.import_csv(Some(&cpam), "doctors", DOCTORS).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    app.seed_cabinet("NANCY-1", 48.6921, 6.1844, "54395").await;
+    let monday = json!({"period": {"start": "2037-03-02", "end": "2037-03-02"}});
+    let (a, b) = ("10000000009", "10123456781");
+    app.seed_garde_doctor(a, 1, "2037-03-02T17:00:00", "2037-03-02T21:00:00")
+        .await;
+    let first = app.run_plan(coordinateur, &monday).await;
+    let medecin_a = app.medecin(&a.parse().unwrap()).await;
+    let windows: Vec<Value> = app
+        .get(&format!("/doctors/{a}/availability"), Some(&medecin_a))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = windows[0]["id"].as_i64().unwrap().to_string();
+    let r = app.delete_window(Some(&medecin_a), a, &id).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    app.seed_garde_doctor(b, 1, "2037-03-02T17:00:00", "2037-03-02T21:00:00")
+        .await;
+    let second = app.run_plan(coordinateur, &monday).await;
+    for (plan, rpps) in [(&first, a), (&second, b)] {
+        let roster: Value = app
+            .get(&format!("/garde/plans/{plan}/roster"), Some(coordinateur))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(roster["items"][0]["rpps"], rpps, "{roster}");
+    }
+    (first, second)
+}
+
+/// Doctors per (cabinet, shift start) on the published slots: at most the need (1).
+async fn doctors_per_shift(app: &TestApp) -> Vec<i64> {
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.database_url)
+        .await
+        .unwrap();
+    let rows: Vec<(i64,)> =
+        sqlx::query_as("SELECT COUNT(DISTINCT rpps) FROM slots GROUP BY cabinet_id, start_at")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    rows.into_iter().map(|(n,)| n).collect()
+}
+
+async fn an_overlapping_plan_cannot_double_staff_a_shift(app: Arc<TestApp>) {
+    let coordinateur = app.token(Role::Coordinateur, None).await;
+    let (first, second) = two_plans_for_one_shift(&app, &coordinateur).await;
+    let r = app.publish_plan(Some(&coordinateur), &first).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.publish_plan(Some(&coordinateur), &second).await;
+    let p = assert_problem(r, StatusCode::CONFLICT, "/problems/roster-conflict").await;
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("NANCY-1") && detail.contains("2037-03-02"),
+        "{p}"
+    );
+    assert!(doctors_per_shift(&app).await.iter().all(|&n| n == 1));
+    // Nothing of the refused plan was published.
+    let plan: Value = app
+        .get(&format!("/garde/plans/{second}"), Some(&coordinateur))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(plan["published_at"].is_null(), "{plan}");
+}
+
+async fn racing_publishes_of_overlapping_plans_publish_one(app: Arc<TestApp>) {
+    let coordinateur = app.token(Role::Coordinateur, None).await;
+    let (first, second) = two_plans_for_one_shift(&app, &coordinateur).await;
+    let (a, b) = tokio::join!(
+        app.publish_plan(Some(&coordinateur), &first),
+        app.publish_plan(Some(&coordinateur), &second)
+    );
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+    assert!(doctors_per_shift(&app).await.iter().all(|&n| n == 1));
+}
+
+async fn a_period_that_has_ended_is_not_planned(app: Arc<TestApp>) {
+    seed(&app).await;
+    let coordinateur = app.token(Role::Coordinateur, None).await;
+    let r = app
+        .create_plan(
+            Some(&coordinateur),
+            &json!({"period": {"start": "2026-03-02", "end": "2026-03-08"}}),
+        )
+        .await;
+    let p = assert_problem(
+        r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "/problems/invalid-request",
+    )
+    .await;
+    assert_eq!(only_error(&p)["pointer"], "#/period/end", "{p}");
+}
+
+async fn a_new_plan_of_a_published_period_keeps_the_published_rows(app: Arc<TestApp>) {
+    seed(&app).await;
+    let coordinateur = app.token(Role::Coordinateur, None).await;
+    let first = app.run_plan(&coordinateur, &week()).await;
+    assert_eq!(
+        app.publish_plan(Some(&coordinateur), &first).await.status(),
+        StatusCode::OK
+    );
+    // The same week again: the published rows are pinned, the plan publishes without conflict.
+    let again = app.run_plan(&coordinateur, &week()).await;
+    let rows = |plan: String| {
+        let app = Arc::clone(&app);
+        let coordinateur = coordinateur.clone();
+        async move {
+            let roster: Value = app
+                .get(&format!("/garde/plans/{plan}/roster"), Some(&coordinateur))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let mut rows: Vec<String> = roster["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| format!("{} {} {}", r["cabinet_id"], r["start"], r["rpps"]))
+                .collect();
+            rows.sort();
+            rows
+        }
+    };
+    assert_eq!(rows(again.clone()).await, rows(first).await);
+    assert_eq!(
+        app.publish_plan(Some(&coordinateur), &again).await.status(),
+        StatusCode::OK
+    );
+    assert!(doctors_per_shift(&app).await.iter().all(|&n| n == 1));
 }
