@@ -82,7 +82,28 @@ pub fn run(dir: &Path, out: &Path) -> anyhow::Result<Summary> {
         hash.update(&b);
         bytes.push(b);
     }
+    // The optional files (FORMATS.md §3), when present, are part of the instance and of its
+    // checksum; without them, both are as before.
+    let mut optional = Vec::with_capacity(import::garde::OPTIONAL_FILES.len());
+    for name in import::garde::OPTIONAL_FILES {
+        let path = dir.join(name);
+        if path.exists() {
+            let b = import::read_bytes(&path)?;
+            hash.update(name.as_bytes());
+            hash.update((b.len() as u64).to_le_bytes());
+            hash.update(&b);
+            optional.push(Some(b));
+        } else {
+            optional.push(None);
+        }
+    }
     let inst = import::garde::parse_instance(&bytes[0], &bytes[1], &bytes[2], &bytes[3])?;
+    let inst = import::garde::parse_extensions(
+        inst,
+        optional[0].as_deref(),
+        optional[1].as_deref(),
+        optional[2].as_deref(),
+    )?;
     let parse = t0.elapsed();
 
     let sched = schedule::solve(&inst).context("solving the roster")?;

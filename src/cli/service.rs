@@ -36,14 +36,44 @@ pub enum TokenAction {
         #[arg(long)]
         expires_at: Option<chrono::DateTime<chrono::FixedOffset>>,
         #[command(flatten)]
-        config: Config,
+        db: TokenStore,
     },
     /// Revoke a token by its id (printed at creation); it stops working at once.
     Revoke {
         id: String,
         #[command(flatten)]
-        config: Config,
+        db: TokenStore,
     },
+    /// List the tokens, newest first: id, role, RPPS, label, state, dates (never a secret).
+    List {
+        #[command(flatten)]
+        db: TokenStore,
+    },
+}
+
+/// Where tokens live, and the key their hashes are made with: the only settings the token
+/// commands read (so `cpts token create --help` lists only its own flags).
+#[derive(Debug, clap::Args)]
+pub struct TokenStore {
+    /// Database URL: `sqlite://…` (the default, a file here) or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://cpts.db?mode=rwc",
+        hide_env_values = true
+    )]
+    pub database_url: crate::config::Secret,
+    /// The server key tokens are hashed with (the server's own CPTS_TOKEN_KEY).
+    #[arg(long, env = "CPTS_TOKEN_KEY", hide_env_values = true)]
+    pub token_key: Option<crate::config::Secret>,
+}
+
+impl TokenStore {
+    fn config(&self) -> Config {
+        let mut c = Config::for_database(self.database_url.expose());
+        c.token_key = self.token_key.clone();
+        c
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -137,8 +167,9 @@ async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
             label,
             expires_in,
             expires_at,
-            config,
+            db,
         } => {
+            let config = db.config();
             let now = chrono::Utc::now().timestamp();
             let expires_at = match (expires_in, expires_at) {
                 (Some(d), _) => match tokens::parse_expires_in(&d, now) {
@@ -182,7 +213,8 @@ async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        TokenAction::Revoke { id, config } => {
+        TokenAction::Revoke { id, db } => {
+            let config = db.config();
             let store = open(&config).await?;
             let revoked = store
                 .revoke_token(&id)
@@ -192,14 +224,44 @@ async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
             if revoked {
                 eprintln!(
                     "revoked token {id}; running servers refuse it within their \
-                     --token-cache-seconds ({} s here)",
-                    config.token_cache_seconds
+                     --token-cache-seconds (5 s by default)"
                 );
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!("error: no active token with id {id}");
                 Ok(ExitCode::from(super::EXIT_BAD_INPUT))
             }
+        }
+        TokenAction::List { db } => {
+            let store = open(&db.config()).await?;
+            store.migrate().await.context("migrating")?;
+            let tokens = store.tokens().await.context("reading the tokens")?;
+            store.close().await;
+            let now = chrono::Utc::now().timestamp();
+            let date = |t: i64| {
+                chrono::DateTime::from_timestamp(t, 0)
+                    .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                    .unwrap_or_default()
+            };
+            println!("id\trole\trpps\tstate\tcreated\texpires\tlabel");
+            for t in &tokens {
+                let state = match (t.revoked_at, t.expires_at) {
+                    (Some(at), _) => format!("revoked {}", date(at)),
+                    (None, Some(at)) if at <= now => "expired".to_owned(),
+                    _ => "active".to_owned(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{state}\t{}\t{}\t{}",
+                    t.id,
+                    t.role,
+                    t.rpps.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    date(t.created_at),
+                    t.expires_at.map(date).unwrap_or_default(),
+                    t.label.replace(['\t', '\n'], " ")
+                );
+            }
+            eprintln!("{} token(s)", tokens.len());
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -14,11 +14,15 @@ use std::collections::HashMap;
 pub struct Objective {
     /// Filled positions.
     pub filled: u64,
-    /// Σ over doctors of (prior_shifts + load)², load = shifts assigned in this period.
+    /// Σ over doctors of (prior_shifts + load)², load = shifts assigned in this period
+    /// (`sum_load_sq` in `summary.json`, as FORMATS.md §3 names it).
+    #[serde(rename = "sum_load_sq")]
     pub sum_load_squared: u64,
     /// Σ over assigned positions of the preference score: `avoid` +1, `prefer` −1, none 0.
     pub preference_score: i64,
-    /// Σ integer metres doctor → cabinet over assigned positions.
+    /// Σ integer metres doctor → cabinet over assigned positions (`distance_m` in
+    /// `summary.json`).
+    #[serde(rename = "distance_m")]
     pub metres: u64,
 }
 

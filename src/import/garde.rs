@@ -42,7 +42,137 @@ pub fn read_instance(dir: &Path) -> Result<Instance, Error> {
     for name in FILES {
         bytes.push(read_bytes(&dir.join(name))?);
     }
-    parse_instance(&bytes[0], &bytes[1], &bytes[2], &bytes[3])
+    let inst = parse_instance(&bytes[0], &bytes[1], &bytes[2], &bytes[3])?;
+    let mut optional = Vec::with_capacity(OPTIONAL_FILES.len());
+    for name in OPTIONAL_FILES {
+        let path = dir.join(name);
+        optional.push(if path.exists() {
+            Some(read_bytes(&path)?)
+        } else {
+            None
+        });
+    }
+    parse_extensions(
+        inst,
+        optional[0].as_deref(),
+        optional[1].as_deref(),
+        optional[2].as_deref(),
+    )
+}
+
+/// The optional files of an instance (FORMATS.md §3), read when present.
+pub const OPTIONAL_FILES: [&str; 3] = ["history.csv", "preferences.csv", "pinned.csv"];
+
+const HISTORY_COLUMNS: [Column; 2] = [Column::required("rpps"), Column::required("prior_shifts")];
+const PREFERENCE_COLUMNS: [Column; 3] = [
+    Column::required("rpps"),
+    Column::required("date"),
+    Column::required("preference"),
+];
+const PINNED_COLUMNS: [Column; 3] = [
+    Column::required("cabinet_id"),
+    Column::required("date"),
+    Column::required("rpps"),
+];
+
+/// Attaches the optional files to `inst` (FORMATS.md §3): `history.csv`, `preferences.csv`
+/// and `pinned.csv`, each `None` when absent. Cell errors (a bad RPPS, date or value) and the
+/// instance's own checks ([`Instance::with_extensions`]: an unknown id, a date outside the
+/// period, a duplicate, a pinned row that breaks a constraint) are reported with the row's
+/// line, column and field; any error refuses the whole instance.
+///
+/// # Errors
+/// [`Error::Invalid`] with every error found, file after file in [`OPTIONAL_FILES`] order.
+pub fn parse_extensions(
+    inst: Instance,
+    history: Option<&[u8]>,
+    preferences: Option<&[u8]>,
+    pinned: Option<&[u8]>,
+) -> Result<Instance, Error> {
+    use crate::garde::instance::{ExtensionFile, HistoryRow, PinnedRow, Preference, PreferenceRow};
+    if history.is_none() && preferences.is_none() && pinned.is_none() {
+        return Ok(inst);
+    }
+    let date = |s: &str| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| "expected an ISO date such as 2026-01-01")
+    };
+    let mut th = Table::open_optional(history, OPTIONAL_FILES[0], &HISTORY_COLUMNS)?;
+    let (mut h_rows, mut h_lines) = (Vec::new(), Vec::new());
+    while let Some(mut row) = th.next_row()? {
+        let rpps = row.required(0, str::parse::<Rpps>);
+        let prior = row.required(1, |s| whole(s, 0u32, 10_000));
+        if let (Some(rpps), Some(prior_shifts)) = (rpps, prior) {
+            h_rows.push(HistoryRow { rpps, prior_shifts });
+            h_lines.push(row.line());
+        }
+    }
+    let mut tp = Table::open_optional(preferences, OPTIONAL_FILES[1], &PREFERENCE_COLUMNS)?;
+    let (mut p_rows, mut p_lines) = (Vec::new(), Vec::new());
+    while let Some(mut row) = tp.next_row()? {
+        let rpps = row.required(0, str::parse::<Rpps>);
+        let day = row.required(1, date);
+        let preference = row.required(2, |s| match s {
+            "prefer" => Ok(Preference::Prefer),
+            "avoid" => Ok(Preference::Avoid),
+            _ => Err("expected prefer or avoid"),
+        });
+        if let (Some(rpps), Some(date), Some(preference)) = (rpps, day, preference) {
+            p_rows.push(PreferenceRow {
+                rpps,
+                date,
+                preference,
+            });
+            p_lines.push(row.line());
+        }
+    }
+    let mut tn = Table::open_optional(pinned, OPTIONAL_FILES[2], &PINNED_COLUMNS)?;
+    let (mut n_rows, mut n_lines) = (Vec::new(), Vec::new());
+    while let Some(mut row) = tn.next_row()? {
+        let cabinet_id = row.required(0, str::parse::<CabinetId>);
+        let day = row.required(1, date);
+        let rpps = row.required(2, str::parse::<Rpps>);
+        if let (Some(cabinet_id), Some(date), Some(rpps)) = (cabinet_id, day, rpps) {
+            n_rows.push(PinnedRow {
+                cabinet_id,
+                date,
+                rpps,
+            });
+            n_lines.push(row.line());
+        }
+    }
+    let checked = inst.with_extensions(&h_rows, &p_rows, &n_rows);
+    let inst = match checked {
+        Ok(inst) => Some(inst),
+        Err(e) => {
+            let mut late = e.errors;
+            late.sort_by_key(|r| r.row);
+            for r in late {
+                let (table_columns, lines): (&[Column], &[u64]) = match r.file {
+                    ExtensionFile::History => (&HISTORY_COLUMNS, &h_lines),
+                    ExtensionFile::Preferences => (&PREFERENCE_COLUMNS, &p_lines),
+                    ExtensionFile::Pinned => (&PINNED_COLUMNS, &n_lines),
+                };
+                let c = table_columns
+                    .iter()
+                    .position(|col| col.name == r.field)
+                    .unwrap_or(0);
+                let line = lines.get(r.row).copied().unwrap_or(1);
+                let message = r.problem.to_string();
+                match r.file {
+                    ExtensionFile::History => th.late_error(line, c, message),
+                    ExtensionFile::Preferences => tp.late_error(line, c, message),
+                    ExtensionFile::Pinned => tn.late_error(line, c, message),
+                }
+            }
+            None
+        }
+    };
+    match CellErrors::gather([th.finish(), tp.finish(), tn.finish()]) {
+        Some(errors) => Err(Error::Invalid(errors)),
+        // A refusal by `with_extensions` left its errors in a table, so `inst` is set here.
+        None => Ok(inst.expect("refused extensions are reported as cell errors")),
+    }
 }
 
 /// Parses the four files of an instance from memory (for callers that did not read a folder).

@@ -128,21 +128,83 @@ pub fn read_doctors_from<R: Read>(reader: R, file: &str) -> Result<Vec<MatchingD
     })
 }
 
+const EX_PATIENT_ID: usize = 0;
+const EX_RPPS: usize = 1;
+
+const EXCLUSION_COLUMNS: [Column; 2] = [Column::required("patient_id"), Column::required("rpps")];
+
+/// Reads an `exclusions.csv` (FORMATS.md §2): `patient_id,rpps` pairs of `inst` that may not
+/// be proposed again, as `(patient index, doctor index)`. An id that is not in the instance is
+/// an error at its cell, as is a duplicate pair (health data: the patient id is never quoted).
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read; [`Error::Invalid`] with every error found.
+pub fn read_exclusions_from<R: Read>(
+    reader: R,
+    file: &str,
+    inst: &Instance,
+) -> Result<crate::matching::Exclusions, Error> {
+    let patient: std::collections::HashMap<&str, u32> = inst
+        .patients
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.as_str(), i as u32))
+        .collect();
+    let doctor: std::collections::HashMap<&str, u32> = inst
+        .doctors
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.rpps.as_str(), i as u32))
+        .collect();
+    let mut seen = FirstLines::default();
+    let pairs = read_table(Table::open(reader, file, &EXCLUSION_COLUMNS)?, |row| {
+        let p = row.required(EX_PATIENT_ID, str::parse::<PatientId>);
+        let d = row.required(EX_RPPS, str::parse::<Rpps>);
+        let p = p.and_then(|p| match patient.get(p.as_str()) {
+            Some(&i) => Some(i),
+            None => {
+                row.error(EX_PATIENT_ID, "no patient with this id in patients.csv");
+                None
+            }
+        });
+        let d = d.and_then(|d| match doctor.get(d.as_str()) {
+            Some(&i) => Some(i),
+            None => {
+                row.error(EX_RPPS, format!("no doctor {d} in doctors.csv"));
+                None
+            }
+        });
+        let pair = (p?, d?);
+        row.unique(EX_RPPS, &mut seen, &pair, None);
+        Some(pair)
+    })?;
+    Ok(pairs.into_iter().collect())
+}
+
 /// Reads the matching instance of folder `dir`: `patients.csv` and `doctors.csv`
-/// (FORMATS.md §2), with `default_max_km` for patients without their own limit.
+/// (FORMATS.md §2), with `default_max_km` for patients without their own limit, and the
+/// optional `exclusions.csv`.
 ///
 /// # Errors
 /// An [`Error::Io`] of either file first (patients before doctors); otherwise, when both files
-/// are invalid, one [`Error::Invalid`] listing both files' errors.
+/// are invalid, one [`Error::Invalid`] listing both files' errors; then the exclusions' errors.
 pub fn load_matching_instance(dir: &Path, default_max_km: MaxKm) -> Result<Instance, Error> {
     let patients = read_patients(&dir.join("patients.csv"));
     let doctors = read_doctors(&dir.join("doctors.csv"));
     match (patients, doctors) {
-        (Ok(patients), Ok(doctors)) => Ok(Instance {
-            patients,
-            doctors,
-            default_max_km,
-        }),
+        (Ok(patients), Ok(doctors)) => {
+            let mut inst = Instance {
+                patients,
+                doctors,
+                default_max_km,
+                excluded: Default::default(),
+            };
+            let path = dir.join("exclusions.csv");
+            if path.exists() {
+                inst.excluded = read_path(&path, |f, name| read_exclusions_from(f, name, &inst))?;
+            }
+            Ok(inst)
+        }
         (Err(e @ Error::Io { .. }), _) | (_, Err(e @ Error::Io { .. })) => Err(e),
         (Err(Error::Invalid(p)), Err(Error::Invalid(d))) => {
             let both = CellErrors::gather([Some(p), Some(d)]);

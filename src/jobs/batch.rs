@@ -65,6 +65,7 @@ pub(super) async fn run(
         patients,
         doctors,
         default_max_km: params.default_max_km,
+        excluded: Default::default(),
     };
     let worker_progress = progress.clone();
     let (summary, assignments, unmatched) = blocking(move || {

@@ -116,7 +116,8 @@ fn eligible_pairs(inst: &Instance) -> Vec<Pair> {
         let patient_m = pat.max_km.map_or(default_m, |k| k.km() * 1000.0);
         let tier = tier_of(pat.ald, pat.age, pat.css);
         for (d, doc) in inst.doctors.iter().enumerate() {
-            if doc.capacity == 0 {
+            // FORMATS.md §2: an excluded pair is not eligible (read from the set itself).
+            if doc.capacity == 0 || inst.excluded.contains(&(p as u32, d as u32)) {
                 continue;
             }
             let limit_m = doc

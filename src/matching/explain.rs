@@ -395,6 +395,7 @@ mod tests {
             patients: vec![patient(0, 48.9, 40, false)],
             doctors: vec![doctor("1000000001", 48.7, 3)],
             default_max_km: MaxKm::new(10.0).unwrap(),
+            excluded: Default::default(),
         };
         let sol = solve(&inst).unwrap();
         let u = explain(&inst, &sol);
@@ -414,6 +415,7 @@ mod tests {
             patients: vec![patient(0, 48.70, 40, false), patient(1, 48.75, 40, false)],
             doctors: vec![doctor("1000000001", 48.70, 1)],
             default_max_km: MaxKm::new(10.0).unwrap(),
+            excluded: Default::default(),
         };
         let sol = solve(&inst).unwrap();
         let u = explain(&inst, &sol);
@@ -443,6 +445,7 @@ mod tests {
                 doctor("1000000002", 48.76, 1),
             ],
             default_max_km: MaxKm::new(8.0).unwrap(),
+            excluded: Default::default(),
         };
         let sol = solve(&inst).unwrap();
         let u = explain(&inst, &sol);
@@ -463,6 +466,7 @@ mod tests {
             patients: vec![patient(0, 48.70, 40, true)],
             doctors: vec![doctor("1000000001", 48.70, 0)],
             default_max_km: MaxKm::new(10.0).unwrap(),
+            excluded: Default::default(),
         };
         let u = explain(&inst, &solve(&inst).unwrap());
         assert_eq!(u[0].reason, Reason::NoDoctorInRange { nearest: None });
@@ -476,6 +480,7 @@ mod tests {
             patients: vec![patient(0, 48.73, 40, true), patient(1, 48.70, 40, true)],
             doctors: vec![doctor("1000000001", 48.70, 1)],
             default_max_km: MaxKm::new(10.0).unwrap(),
+            excluded: Default::default(),
         };
         let u = explain(&inst, &solve(&inst).unwrap());
         assert_eq!(u.len(), 1);
@@ -508,6 +513,7 @@ mod tests {
                 doctor("1000000003", 48.80, 1),
             ],
             default_max_km: MaxKm::new(4.0).unwrap(),
+            excluded: Default::default(),
         };
         let u = explain(&inst, &solve(&inst).unwrap());
         assert_eq!(u.len(), 1);
@@ -615,6 +621,7 @@ mod tests {
                 patients,
                 doctors,
                 default_max_km: MaxKm::new(rng.random_range(3.0..10.0)).unwrap(),
+                excluded: Default::default(),
             };
             let sol = solve(&inst).unwrap();
             let got: Vec<_> = explain(&inst, &sol)

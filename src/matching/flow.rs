@@ -237,6 +237,9 @@ impl DoctorIndex {
     /// The exact cost of pair (patient q, sink s) if eligible (FORMATS.md §2).
     pub fn cost(&self, inst: &Instance, q: usize, s: u32) -> Option<i64> {
         let d = self.doctor_of_sink[s as usize] as usize;
+        if inst.is_excluded(q, d) {
+            return None;
+        }
         let (p, doc) = (&inst.patients[q], &inst.doctors[d]);
         let dist = haversine_m(p.coords, doc.coords);
         (dist <= inst.limit_m(p, doc)).then(|| i64::from(cost_m(dist)))
@@ -246,6 +249,9 @@ impl DoctorIndex {
     /// the haversine ([`cost_within`]): the same answer.
     fn cost_with_chord(&self, inst: &Instance, q: usize, s: u32, c2: f64) -> Option<i64> {
         let d = self.doctor_of_sink[s as usize] as usize;
+        if inst.is_excluded(q, d) {
+            return None;
+        }
         let (p, doc) = (&inst.patients[q], &inst.doctors[d]);
         cost_within(p.coords, doc.coords, c2, inst.limit_m(p, doc)).map(i64::from)
     }
@@ -554,6 +560,7 @@ mod tests {
             ],
             doctors: vec![doctor("1000000001", 48.69, 6.181, 1)],
             default_max_km: MaxKm::new(10.0).unwrap(),
+            excluded: Default::default(),
         };
         let s = solve(&inst).unwrap();
         assert_eq!(s.matching.doctor_of, vec![None, Some(0)]);
@@ -581,6 +588,7 @@ mod tests {
             patients,
             doctors,
             default_max_km: MaxKm::new(10.0).unwrap(),
+            excluded: Default::default(),
         };
         let s = solve(&inst).unwrap();
         assert_eq!(s.objective.matched, [0, 0, n as u64]);

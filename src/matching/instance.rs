@@ -8,15 +8,27 @@ use serde::{Deserialize, Serialize};
 /// The batch default for patients without their own `max_km` (FORMATS.md §2).
 pub const DEFAULT_MAX_KM: f64 = 10.0;
 
-/// Patients, doctors and the batch default limit.
+/// Patients, doctors, the batch default limit, and the excluded pairs.
 #[derive(Clone, Debug)]
 pub struct Instance {
     pub patients: Vec<Patient>,
     pub doctors: Vec<MatchingDoctor>,
     pub default_max_km: MaxKm,
+    /// Pairs `(patient index, doctor index)` that may not be proposed again (FORMATS.md §2,
+    /// `exclusions.csv`: the doctor or the patient refused that pairing before). An excluded
+    /// pair is not eligible; everything else is unchanged. Empty without the file.
+    pub excluded: Exclusions,
 }
 
+/// Excluded pairs by `(patient index, doctor index)`.
+pub type Exclusions = std::collections::HashSet<(u32, u32)>;
+
 impl Instance {
+    /// Whether pair (p, d) is excluded (FORMATS.md §2, `exclusions.csv`).
+    pub fn is_excluded(&self, p: usize, d: usize) -> bool {
+        !self.excluded.is_empty() && self.excluded.contains(&(p as u32, d as u32))
+    }
+
     /// The limit in metres of a pair: `min(p.max_km or default, d.max_km or ∞) × 1000`.
     pub fn limit_m(&self, p: &Patient, d: &MatchingDoctor) -> f64 {
         let pl = p.max_km.unwrap_or(self.default_max_km).metres();
@@ -27,10 +39,10 @@ impl Instance {
     }
 
     /// The cost in integer metres of pair (p, d) if it is eligible (FORMATS.md §2):
-    /// `d(p, d) ≤ limit` and `d.capacity > 0`.
+    /// `d(p, d) ≤ limit`, `d.capacity > 0`, and the pair is not excluded.
     pub fn eligible_cost(&self, p: usize, d: usize) -> Option<u32> {
         let (pat, doc) = (&self.patients[p], &self.doctors[d]);
-        if doc.capacity == 0 {
+        if doc.capacity == 0 || self.is_excluded(p, d) {
             return None;
         }
         let dist = haversine_m(pat.coords, doc.coords);

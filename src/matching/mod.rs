@@ -11,4 +11,4 @@ pub mod verify;
 pub mod whatif;
 
 pub use flow::{Error, Solution, solve};
-pub use instance::{DEFAULT_MAX_KM, FeasibilityError, Instance, Matching, Objective};
+pub use instance::{DEFAULT_MAX_KM, Exclusions, FeasibilityError, Instance, Matching, Objective};

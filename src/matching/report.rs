@@ -291,6 +291,7 @@ mod tests {
             patients,
             doctors,
             default_max_km: MaxKm::new(10.0).unwrap(),
+            excluded: Default::default(),
         };
         let sol = crate::matching::solve(&inst).unwrap();
         let unmatched = crate::matching::explain::explain(&inst, &sol);

@@ -171,6 +171,7 @@ mod tests {
                 doctor("1000000002", 48.66, "54547", 1),
             ],
             default_max_km: MaxKm::new(10.0).unwrap(),
+            excluded: Default::default(),
         };
         let base = crate::matching::solve(&inst).unwrap().matching;
         let old = retire(&mut inst, &[0]);

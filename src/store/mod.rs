@@ -238,11 +238,12 @@ impl Store {
 }
 
 /// Now, in Unix seconds, the unit of every `*_at` column.
-/// A random positive id below 2^53 (exact in JavaScript's numbers), for rows whose ids reach
-/// clients and must not be guessable or tell a count (issue 15: bookings, availability).
+/// A random id of 16 digits, below 2^53 (exact in JavaScript's numbers), for rows whose ids
+/// reach clients and must not be guessable or tell a count (issue 15: bookings, availability).
+/// Always 16 digits: never the 13 or 15 of a NIR, so no log or DLP filter mistakes one for it.
 fn random_id() -> i64 {
     use rand::Rng;
-    rand::rng().random_range(1..(1_i64 << 53))
+    rand::rng().random_range(1_000_000_000_000_000..(1_i64 << 53))
 }
 
 fn now() -> i64 {
@@ -292,6 +293,15 @@ fn float_or_absent(v: Option<f64>) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn random_ids_have_16_digits_and_fit_javascript_numbers() {
+        for _ in 0..1000 {
+            let id = super::random_id();
+            assert_eq!(id.to_string().len(), 16, "{id}");
+            assert!(id < 1 << 53);
+        }
+    }
+
     #[test]
     fn the_database_name_of_a_url_is_replaced() {
         assert_eq!(

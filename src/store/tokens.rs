@@ -56,6 +56,22 @@ impl TryFrom<AnyRow> for TokenRecord {
 }
 
 impl Store {
+    /// Every token, newest first: active, expired and revoked (for `cpts token list`).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn tokens(&self) -> Result<Vec<TokenRecord>, Error> {
+        sqlx::query(
+            "SELECT id, role, rpps, label, hash, created_at, revoked_at, expires_at \
+             FROM tokens ORDER BY created_at DESC, id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(TokenRecord::try_from)
+        .collect()
+    }
+
     /// Stores a new token, and its `token.create` audit row in the same transaction.
     ///
     /// # Errors

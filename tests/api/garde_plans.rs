@@ -133,7 +133,7 @@ async fn a_plan_is_computed_read_and_published_once(app: Arc<TestApp>) {
     assert_eq!(job["result"]["objective"]["filled"], 5, "{job}");
     assert_eq!(job["result"]["counts"]["positions"], 6, "{job}");
     // Fairness: loads 3 and 2.
-    assert_eq!(job["result"]["objective"]["sum_load_squared"], 13);
+    assert_eq!(job["result"]["objective"]["sum_load_sq"], 13);
 
     let r = app
         .get(&format!("/garde/plans/{id}/roster"), Some(&coordinateur))

@@ -134,6 +134,33 @@ async fn cpts_token_create_sets_an_expiry_and_audits_it(app: Arc<TestApp>) {
     assert_eq!(actions, ["token.create", "token.revoke"]);
     assert_eq!(page["items"][0]["detail"]["expires_at"], expires_at);
 
+    // `cpts token list` shows it revoked, and never a secret.
+    let out = cli(&["token", "list"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8(out.stdout).unwrap();
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{id} not in\n{listed}"));
+    assert!(
+        line.contains("\tauditeur\t") && line.contains("\trevoked 20"),
+        "{line}"
+    );
+    assert!(!listed.contains(&token), "a secret was listed");
+    // `token create --help` lists only its own flags, not the server's.
+    let help = String::from_utf8(cli(&["token", "create", "--help"]).stdout).unwrap();
+    assert!(
+        help.contains("--role") && help.contains("--database-url"),
+        "{help}"
+    );
+    for server_flag in ["--bind", "--redis-url", "--max-connections", "--rate-limit"] {
+        assert!(!help.contains(server_flag), "{server_flag} in\n{help}");
+    }
+
     // Bad expiries are refused before anything is stored (exit code 2).
     for bad in [
         &["--expires-in", "30x"][..],

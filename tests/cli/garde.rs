@@ -39,8 +39,8 @@ fn garde_writes_the_roster_files_and_the_objective_of_metz_q() {
     assert_eq!(summary["instance"], "metz-q");
     assert_eq!(summary["objective"]["filled"], 475);
     assert_eq!(summary["needed"], 532);
-    assert_eq!(summary["objective"]["sum_load_squared"], 2319);
-    assert_eq!(summary["objective"]["metres"], 995_918);
+    assert_eq!(summary["objective"]["sum_load_sq"], 2319);
+    assert_eq!(summary["objective"]["distance_m"], 995_918);
     assert_eq!(summary["slots"], 4440);
     // Timings to 0.1 ms (cpts::telemetry::ms), never a raw 17-digit float.
     let timings = summary["timings"].as_object().unwrap();
@@ -145,4 +145,115 @@ fn a_refused_rerun_leaves_the_previous_output_as_it_was() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(read(&out.join("roster.csv")), before);
     assert_eq!(names(tmp.path()), ["bad", "metz-q"]);
+}
+
+/// metz-q copied to a temporary folder, to add optional files to.
+fn metz_q_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in [
+        "cabinets.csv",
+        "doctors.csv",
+        "availability.csv",
+        "period.csv",
+    ] {
+        std::fs::copy(Path::new("fixtures/metz-q").join(f), dir.path().join(f)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn garde_reads_history_preferences_and_pins() {
+    let dir = metz_q_copy();
+    let base = tempfile::tempdir().unwrap();
+    let o = cpts(&[
+        "garde",
+        dir.path().to_str().unwrap(),
+        "--out",
+        base.path().join("o").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let roster = read(&base.path().join("o/roster.csv"));
+    // A row of the optimal roster, pinned: a valid pin (cabinet_id,date,start,end,rpps,…).
+    let row: Vec<&str> = roster.lines().nth(1).unwrap().split(',').collect();
+    let (cabinet, date, rpps) = (row[0], row[1], row[4]);
+    std::fs::write(
+        dir.path().join("pinned.csv"),
+        format!("cabinet_id,date,rpps\n{cabinet},{date},{rpps}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("history.csv"),
+        format!("rpps,prior_shifts\n{rpps},6\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("preferences.csv"),
+        "rpps,date,preference\n15700000019,2026-01-06,avoid\n15700000027,2026-01-09,prefer\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = cpts(&[
+        "garde",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.path().join("o").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&out.path().join("o/summary.json"))).unwrap();
+    let objective = &summary["objective"];
+    for key in ["filled", "sum_load_sq", "preference_score", "distance_m"] {
+        assert!(objective.get(key).is_some(), "{key} missing: {objective}");
+    }
+    // The prior shifts count in Σ (prior + load)²: more than without them.
+    assert!(
+        objective["sum_load_sq"].as_u64().unwrap() > 2319,
+        "{objective}"
+    );
+    let pinned_roster = read(&out.path().join("o/roster.csv"));
+    assert!(
+        pinned_roster
+            .lines()
+            .any(|l| l.starts_with(&format!("{cabinet},{date},")) && l.contains(rpps)),
+        "the pinned row is not in the roster"
+    );
+}
+
+#[test]
+fn bad_optional_files_are_refused_with_their_positions() {
+    let dir = metz_q_copy();
+    std::fs::write(
+        dir.path().join("pinned.csv"),
+        "cabinet_id,date,rpps\nNOPE,2026-01-06,15700000019\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("preferences.csv"),
+        "rpps,date,preference\n15700000019,2026-01-06,maybe\n15700000019,2027-01-06,avoid\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("history.csv"),
+        "rpps,prior_shifts\n15700000019,-1\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("o");
+    let o = cpts(&[
+        "garde",
+        dir.path().to_str().unwrap(),
+        "--out",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for wanted in [
+        "history.csv:2:2: field `prior_shifts`",
+        "preferences.csv:2:3: field `preference`",
+        "preferences.csv:3:2: field `date`",
+        "pinned.csv:2:1: field `cabinet_id`",
+    ] {
+        assert!(err.contains(wanted), "{wanted} not in\n{err}");
+    }
+    assert!(!target.exists(), "a refused instance wrote something");
 }

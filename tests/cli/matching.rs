@@ -253,3 +253,79 @@ fn without_refuses_a_bad_key_and_an_unknown_doctor_with_exit_code_2() {
         assert!(!target.exists());
     }
 }
+
+#[test]
+fn exclusions_are_honoured_by_match_and_verify() {
+    let dir = whatif_instance();
+    // P1 (tier 1) nearest Dr A; excluded from Dr A, it goes to Dr B. P2 excluded from both.
+    std::fs::write(
+        dir.path().join("exclusions.csv"),
+        "patient_id,rpps\nP1,10990000118\nP2,10990000118\nP2,10990000126\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = cpts(&[
+        "match",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let assignments = read(&out.path().join("assignments.csv"));
+    assert!(assignments.contains("P1,10990000126,"), "{assignments}");
+    assert!(!assignments.contains("P2,"), "{assignments}");
+    let unmatched = read(&out.path().join("unmatched.csv"));
+    assert!(
+        unmatched.contains("P2,3,no_doctor_in_range,"),
+        "{unmatched}"
+    );
+    let o = cpts(&[
+        "verify",
+        dir.path().to_str().unwrap(),
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    // A result that assigns an excluded pair is refused by verify.
+    let bad = assignments.replace("P1,10990000126,", "P1,10990000118,");
+    let cheat = tempfile::tempdir().unwrap();
+    for f in ["unmatched.csv", "summary.json", "certificate.json"] {
+        std::fs::copy(out.path().join(f), cheat.path().join(f)).unwrap();
+    }
+    std::fs::write(cheat.path().join("assignments.csv"), bad).unwrap();
+    let o = cpts(&[
+        "verify",
+        dir.path().to_str().unwrap(),
+        cheat.path().to_str().unwrap(),
+    ]);
+    assert!(!o.status.success(), "an excluded pair was accepted");
+}
+
+#[test]
+fn a_bad_exclusions_file_is_refused_with_its_position() {
+    let dir = whatif_instance();
+    std::fs::write(
+        dir.path().join("exclusions.csv"),
+        "patient_id,rpps\nP1,10990000118\nP9,10990000118\nP1,10990000118\nP3,10000000009\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = cpts(&[
+        "match",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("exclusions.csv:3:1: field `patient_id`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("exclusions.csv:4:2: field `rpps`: duplicate"),
+        "{err}"
+    );
+    assert!(err.contains("exclusions.csv:5:2: field `rpps`"), "{err}");
+    assert!(!err.contains("P9"), "a patient id was echoed: {err}");
+    assert!(!out.path().join("assignments.csv").exists());
+}

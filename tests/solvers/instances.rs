@@ -63,6 +63,7 @@ pub fn instance(patients: Vec<Patient>, doctors: Vec<MatchingDoctor>, default_km
         patients,
         doctors,
         default_max_km: MaxKm::new(default_km).unwrap(),
+        excluded: Default::default(),
     }
 }
 
@@ -230,4 +231,29 @@ pub fn small_matching_instance(
             )
         })
         .prop_map(|(default_km, sites, ps, ds)| build(default_km, &sites, &ps, &ds))
+}
+
+/// [`small_matching_instance`] with exclusions (FORMATS.md §2, `exclusions.csv`): each
+/// eligible pair is excluded with probability 0.3, so some patients lose their only doctor and
+/// others their nearest.
+pub fn small_matching_instance_with_exclusions(
+    max_patients: usize,
+    max_doctors: usize,
+) -> impl Strategy<Value = Instance> {
+    small_matching_instance(max_patients, max_doctors)
+        .prop_flat_map(|inst| {
+            let n = inst.patients.len() * inst.doctors.len();
+            (Just(inst), vec(prop::bool::weighted(0.3), n))
+        })
+        .prop_map(|(mut inst, mask)| {
+            let doctors = inst.doctors.len();
+            for p in 0..inst.patients.len() {
+                for d in 0..doctors {
+                    if mask[p * doctors + d] && inst.eligible_cost(p, d).is_some() {
+                        inst.excluded.insert((p as u32, d as u32));
+                    }
+                }
+            }
+            inst
+        })
 }

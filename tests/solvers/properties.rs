@@ -2,7 +2,7 @@
 //! brute force, and both checked for feasibility. Objective vectors are compared, never
 //! assignments (FORMATS.md §2: the optimum is unique in its objective only).
 
-use crate::instances::small_matching_instance;
+use crate::instances::{small_matching_instance, small_matching_instance_with_exclusions};
 use cpts::matching::{self, Instance, Matching, Objective, exact};
 use cpts::solver::milp::Options;
 use proptest::prelude::*;
@@ -64,6 +64,31 @@ proptest! {
             "the flow's reported objective is not that of its own matching");
         let exact = oracle(&inst)?.objective(&inst);
         prop_assert_eq!(fast.objective, exact, "flow (left) vs exact MILP (right)");
+    }
+
+    #[test]
+    fn flow_matches_the_exact_model_with_exclusions(
+        inst in small_matching_instance_with_exclusions(30, 8)
+    ) {
+        let fast = flow(&inst)?;
+        let checked = fast.matching.check(&inst);
+        prop_assert!(checked.is_ok(), "flow answer infeasible: {:?}", checked);
+        for (p, d) in fast.matching.doctor_of.iter().enumerate() {
+            if let Some(d) = d {
+                prop_assert!(!inst.excluded.contains(&(p as u32, *d)), "excluded pair {p}-{d} assigned");
+            }
+        }
+        let exact = oracle(&inst)?.objective(&inst);
+        prop_assert_eq!(fast.objective, exact, "flow (left) vs exact MILP (right)");
+    }
+
+    #[test]
+    fn exact_model_matches_brute_force_with_exclusions(
+        inst in small_matching_instance_with_exclusions(6, 3)
+    ) {
+        let best = brute_force(&inst);
+        let exact = oracle(&inst)?.objective(&inst);
+        prop_assert_eq!(exact, best, "exact MILP (left) vs brute force (right)");
     }
 
     #[test]

@@ -106,6 +106,7 @@ pub fn solved() -> (Instance, BatchResult, Expected) {
         ],
         doctors: vec![doctor("1099000001", 48.70), doctor("1099000002", 48.72)],
         default_max_km: MaxKm::new(10.0).expect("a limit"),
+        excluded: Default::default(),
     };
     let id = |q: usize| inst.patients[q].id.clone();
     let mut certificate = CertificateClaim {
