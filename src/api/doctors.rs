@@ -50,7 +50,14 @@ pub struct DoctorView {
     /// Doctor-side distance limit in km; null: none.
     pub max_km: Option<f64>,
     /// When the doctor last declared its capacity (RFC 3339, UTC); null: the imported value.
+    /// A declaration stands over later CPAM imports.
     pub capacity_declared_at: Option<String>,
+    /// The capacity of the last CPAM import (null: no import brought this doctor).
+    pub imported_capacity: Option<u32>,
+    /// The max_km of the last CPAM import.
+    pub imported_max_km: Option<f64>,
+    /// When the last CPAM import brought these values (RFC 3339, UTC).
+    pub imported_at: Option<String>,
 }
 
 impl From<DoctorRecord> for DoctorView {
@@ -65,6 +72,9 @@ impl From<DoctorRecord> for DoctorView {
             capacity: d.capacity,
             max_km: d.max_km.map(MaxKm::km),
             capacity_declared_at: r.capacity_updated_at.and_then(rfc3339),
+            imported_capacity: r.imported.map(|(c, _, _)| c),
+            imported_max_km: r.imported.and_then(|(_, km, _)| km),
+            imported_at: r.imported.and_then(|(_, _, at)| rfc3339(at)),
         }
     }
 }

@@ -164,6 +164,10 @@ pub struct ImportReport {
     pub inserted: u64,
     /// Ids already stored, replaced by the file's values.
     pub updated: u64,
+    /// `doctors.csv` only: doctors whose own declared capacity and max_km stood over the
+    /// file's values (issue 17).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_declared: Option<u64>,
 }
 
 impl ImportReport {
@@ -173,6 +177,7 @@ impl ImportReport {
             rows: rows as u64,
             inserted: c.inserted,
             updated: c.updated,
+            kept_declared: (file == "doctors.csv").then_some(c.kept_declared),
         }
     }
 }

@@ -15,10 +15,13 @@ pub struct DoctorRecord {
     pub capacity_updated_at: Option<i64>,
     /// Unix seconds of the last change of any kind.
     pub updated_at: i64,
+    /// The capacity and max_km of the last CPAM import, and its date (Unix seconds); `None`
+    /// for a doctor no import brought.
+    pub imported: Option<(u32, Option<f64>, i64)>,
 }
 
-const COLUMNS: &str =
-    "rpps, name, lat, lon, insee, capacity, max_km, capacity_updated_at, updated_at";
+pub(super) const COLUMNS: &str = "rpps, name, lat, lon, insee, capacity, max_km, capacity_updated_at, \
+     updated_at, imported_capacity, imported_max_km, imported_at";
 
 impl TryFrom<AnyRow> for DoctorRecord {
     type Error = Error;
@@ -39,10 +42,21 @@ impl TryFrom<AnyRow> for DoctorRecord {
                 .transpose()
                 .map_err(|_| Error::Corrupt("doctors.max_km"))?,
         };
+        let imported_capacity: Option<i64> = row.try_get("imported_capacity")?;
+        let imported_at: Option<i64> = row.try_get("imported_at")?;
+        let imported = match (imported_capacity, imported_at) {
+            (Some(c), Some(at)) => Some((
+                u32::try_from(c).map_err(|_| Error::Corrupt("doctors.imported_capacity"))?,
+                row.try_get("imported_max_km")?,
+                at,
+            )),
+            _ => None,
+        };
         Ok(Self {
             doctor,
             capacity_updated_at: row.try_get("capacity_updated_at")?,
             updated_at: row.try_get("updated_at")?,
+            imported,
         })
     }
 }

@@ -26,7 +26,19 @@ const PATIENT_ROW: [&str; 9] = [
     NULLABLE_FLOAT,
     "{}",
 ];
-const DOCTOR_ROW: [&str; 8] = ["{}", "{}", "{}", "{}", "{}", "{}", NULLABLE_FLOAT, "{}"];
+const DOCTOR_ROW: [&str; 11] = [
+    "{}",
+    "{}",
+    "{}",
+    "{}",
+    "{}",
+    "{}",
+    NULLABLE_FLOAT,
+    "{}",
+    "{}",
+    NULLABLE_FLOAT,
+    "{}",
+];
 
 /// What an import changed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,6 +47,8 @@ pub struct ImportCounts {
     pub inserted: u64,
     /// Ids already stored, whose row was replaced.
     pub updated: u64,
+    /// Doctors whose own declaration (capacity, max_km) was kept over the file's values.
+    pub kept_declared: u64,
 }
 
 impl TryFrom<AnyRow> for Patient {
@@ -75,11 +89,12 @@ async fn count_existing(
     table: &str,
     key: &str,
     ids: &[&str],
+    and: &str,
 ) -> Result<u64, Error> {
     let mut existing = 0u64;
     for chunk in ids.chunks(CHUNK) {
         let list = values_clause(chunk.len(), 1, 1).replace(['(', ')'], "");
-        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {key} IN ({list})");
+        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {key} IN ({list}){and}");
         let mut q = sqlx::query(&sql);
         for id in chunk {
             q = q.bind(*id);
@@ -96,6 +111,7 @@ fn import_entry(action: &'static str, kind: &'static str, c: ImportCounts) -> Au
         "rows": c.inserted + c.updated,
         "inserted": c.inserted,
         "updated": c.updated,
+        "kept_declared": c.kept_declared,
     }))
 }
 
@@ -103,6 +119,7 @@ fn counts(total: usize, existing: u64) -> ImportCounts {
     ImportCounts {
         inserted: total as u64 - existing,
         updated: existing,
+        kept_declared: 0,
     }
 }
 
@@ -115,7 +132,7 @@ impl Store {
         let at = now();
         let mut tx = self.pool.begin().await?;
         let ids: Vec<&str> = patients.iter().map(|p| p.id.as_str()).collect();
-        let existing = count_existing(&mut tx, "patients", "patient_id", &ids).await?;
+        let existing = count_existing(&mut tx, "patients", "patient_id", &ids, "").await?;
         for chunk in patients.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO patients (patient_id, lat, lon, insee, age, ald, css, max_km, \
@@ -153,9 +170,11 @@ impl Store {
     }
 
     /// Inserts or replaces doctors by RPPS from a CPAM import, all or none. The file's
-    /// columns replace the stored ones, capacity included (a declaration made through the
-    /// API is superseded: `capacity_updated_at` is cleared); the garde columns
-    /// (`max_shifts`, `garde_max_km`), which the file does not have, are kept.
+    /// columns replace the stored ones, except `capacity` and `max_km` where the GP declared
+    /// his own through the API (issue 17): those stand, and the file's values are kept beside
+    /// them (`imported_capacity`, `imported_max_km`, `imported_at`); the counts say how many
+    /// rows kept the GP's values. The garde columns (`max_shifts`, `garde_max_km`), which the
+    /// file does not have, are kept.
     ///
     /// # Errors
     /// [`Error::Unavailable`]; nothing is written on any error.
@@ -163,15 +182,30 @@ impl Store {
         let at = now();
         let mut tx = self.pool.begin().await?;
         let ids: Vec<&str> = doctors.iter().map(|d| d.rpps.as_str()).collect();
-        let existing = count_existing(&mut tx, "doctors", "rpps", &ids).await?;
+        let existing = count_existing(&mut tx, "doctors", "rpps", &ids, "").await?;
+        let declared = count_existing(
+            &mut tx,
+            "doctors",
+            "rpps",
+            &ids,
+            " AND capacity_updated_at IS NOT NULL",
+        )
+        .await?;
         for chunk in doctors.chunks(CHUNK) {
+            // The GP's own declaration stands (issue 17): the file's capacity and max_km apply
+            // only where the GP has not declared; they are kept beside it, with their date.
             let sql = format!(
                 "INSERT INTO doctors (rpps, name, lat, lon, insee, capacity, max_km, \
-                 updated_at) VALUES {} \
+                 updated_at, imported_capacity, imported_max_km, imported_at) VALUES {} \
                  ON CONFLICT (rpps) DO UPDATE SET name = excluded.name, lat = excluded.lat, \
-                 lon = excluded.lon, insee = excluded.insee, capacity = excluded.capacity, \
-                 max_km = excluded.max_km, capacity_updated_at = NULL, \
-                 updated_at = excluded.updated_at",
+                 lon = excluded.lon, insee = excluded.insee, \
+                 capacity = CASE WHEN doctors.capacity_updated_at IS NULL \
+                   THEN excluded.capacity ELSE doctors.capacity END, \
+                 max_km = CASE WHEN doctors.capacity_updated_at IS NULL \
+                   THEN excluded.max_km ELSE doctors.max_km END, \
+                 imported_capacity = excluded.imported_capacity, \
+                 imported_max_km = excluded.imported_max_km, \
+                 imported_at = excluded.imported_at, updated_at = excluded.updated_at",
                 templated_values_clause(chunk.len(), &DOCTOR_ROW, 1)
             );
             let mut q = sqlx::query(&sql);
@@ -184,11 +218,15 @@ impl Store {
                     .bind(d.insee.as_str())
                     .bind(i64::from(d.capacity))
                     .bind(float_or_absent(d.max_km.map(MaxKm::km)))
+                    .bind(at)
+                    .bind(i64::from(d.capacity))
+                    .bind(float_or_absent(d.max_km.map(MaxKm::km)))
                     .bind(at);
             }
             q.execute(&mut *tx).await?;
         }
-        let done = counts(doctors.len(), existing);
+        let mut done = counts(doctors.len(), existing);
+        done.kept_declared = declared;
         append_audit_in(
             &mut tx,
             self.actor(),
@@ -229,10 +267,10 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn doctors_with_capacity(&self) -> Result<Vec<MatchingDoctor>, Error> {
-        let rows = sqlx::query(
-            "SELECT rpps, name, lat, lon, insee, capacity, max_km, capacity_updated_at, \
-             updated_at FROM doctors WHERE capacity > 0 ORDER BY rpps",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM doctors WHERE capacity > 0 ORDER BY rpps",
+            super::doctors::COLUMNS
+        ))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 both_backends!(
+    a_cpam_import_keeps_the_gp_s_own_declaration,
     a_gp_declares_its_capacity_and_reads_it_back,
     cpam_and_coordinators_read_a_doctor_but_not_a_regulateur,
     no_token_and_bad_tokens_get_the_same_401,
@@ -359,4 +360,46 @@ async fn a_limit_can_come_after_a_declaration_without_one(app: Arc<TestApp>) {
             body.get("max_km").cloned().unwrap_or(Value::Null)
         );
     }
+}
+
+async fn a_cpam_import_keeps_the_gp_s_own_declaration(app: Arc<TestApp>) {
+    let cpam = app.token(Role::Cpam, None).await;
+    let r = app
+        .import_csv(Some(&cpam), "doctors", crate::imports::DOCTORS)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // Dr A (10000000009) declares 12 places within 7.5 km.
+    let token = app.medecin(&gp()).await;
+    let r = app
+        .put_capacity(
+            Some(&token),
+            gp().as_str(),
+            &json!({"capacity": 12, "max_km": 7.5}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The next CPAM import says 2 places and no limit: Dr A's declaration stands; Dr B, who
+    // declared nothing, takes the file's values.
+    let next = "rpps,name,lat,lon,insee,capacity,max_km\n\
+                10000000009,Dr A,48.6930,6.1850,54395,2,\n\
+                10123456781,Dr B,48.7010,6.1990,54547,4,9\n";
+    let r = app.import_csv(Some(&cpam), "doctors", next).await;
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["kept_declared"], 1, "{report}");
+    assert_eq!(report["updated"], 2, "{report}");
+    let a: Value = app
+        .get_doctor(Some(&cpam), gp().as_str())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(a["capacity"], 12, "{a}");
+    assert_eq!(a["max_km"], 7.5, "{a}");
+    assert!(a["capacity_declared_at"].is_string(), "{a}");
+    assert_eq!(a["imported_capacity"], 2, "{a}");
+    assert!(a["imported_max_km"].is_null(), "{a}");
+    assert!(a["imported_at"].as_str().unwrap().ends_with('Z'), "{a}");
+    let b = app.store.doctor(&other_gp()).await.unwrap().unwrap();
+    assert_eq!(b.doctor.capacity, 4);
+    assert_eq!(b.doctor.max_km.map(|m| m.km()), Some(9.0));
 }

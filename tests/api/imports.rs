@@ -71,7 +71,7 @@ async fn cpam_imports_patients_and_doctors_idempotently_by_id(app: Arc<TestApp>)
     let body: Value = r.json().await.unwrap();
     assert_eq!(
         body,
-        json!({"file": "doctors.csv", "rows": 2, "inserted": 2, "updated": 0})
+        json!({"file": "doctors.csv", "rows": 2, "inserted": 2, "updated": 0, "kept_declared": 0})
     );
     let d = app
         .store
