@@ -26,7 +26,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(declare_window, list_windows))
         .routes(routes!(get_window, withdraw_window))
-        .routes(routes!(put_garde_limits))
+        .routes(routes!(put_garde_limits, get_garde))
 }
 
 /// A window of garde availability: the doctor can take any shift lying entirely inside it.
@@ -272,6 +272,66 @@ async fn withdraw_window(
             )))
         }
     }
+}
+
+/// A médecin's garde: its declared limits and its published shifts still to come.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GardeView {
+    /// Shifts over a plan's period, at most; null: not declared (a plan then allows one a
+    /// day).
+    pub max_shifts: Option<i64>,
+    /// Farthest cabinet, in km; null: not declared (30 km).
+    pub max_km: Option<f64>,
+    /// The published shifts that have not started yet, by start.
+    pub shifts: Vec<ShiftView>,
+}
+
+/// One published shift of the médecin.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShiftView {
+    pub cabinet_id: String,
+    /// RFC 3339 with the Europe/Paris offset.
+    #[schema(example = "2027-03-01T18:00:00+01:00")]
+    pub start: String,
+    #[schema(example = "2027-03-01T20:00:00+01:00")]
+    pub end: String,
+    pub plan_id: String,
+}
+
+/// The médecin's garde limits and its published shifts to come.
+#[utoipa::path(get, path = "/doctors/{rpps}/garde", tag = "availability",
+    security(("bearer" = [])),
+    params(("rpps" = String, Path, description = "The médecin's own RPPS")),
+    responses(
+        (status = 200, description = "Limits and shifts", body = GardeView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a médecin token, or another médecin's RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No doctor with this RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an RPPS (`parameter`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_garde(
+    OwnRpps(rpps, _): OwnRpps,
+    State(state): State<AppState>,
+) -> Result<Json<GardeView>, ApiError> {
+    let now = chrono::Utc::now().timestamp();
+    let (max_shifts, max_km, shifts) = state
+        .store
+        .garde_of(&rpps, now)
+        .await?
+        .ok_or_else(unknown_doctor)?;
+    Ok(Json(GardeView {
+        max_shifts,
+        max_km,
+        shifts: shifts
+            .into_iter()
+            .map(|(cabinet_id, start, end, plan_id)| ShiftView {
+                cabinet_id,
+                start: paris(start),
+                end: paris(end),
+                plan_id,
+            })
+            .collect(),
+    }))
 }
 
 /// Declares the médecin's garde limits: shifts per period and farthest cabinet.

@@ -28,7 +28,7 @@ pub const MAX_PAGE: u64 = 1000;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(create_batch))
+        .routes(routes!(create_batch, list_batches))
         .routes(routes!(batch_assignments))
         .routes(routes!(batch_unmatched))
 }
@@ -55,6 +55,29 @@ pub struct BatchRequest {
     #[schema(value_type = Option<f64>, exclusive_minimum = 0.0, maximum = 200.0, example = 10.0)]
     #[serde(default)]
     pub default_max_km: Option<MaxKm>,
+}
+
+/// The matching batches, newest first (their jobs: status, progress, summary).
+#[utoipa::path(get, path = "/batches", tag = "batches",
+    security(("bearer" = [])),
+    params(super::jobs::JobsQuery),
+    responses(
+        (status = 200, description = "A page of batches, newest first", body = super::jobs::JobsPage),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad `status`, `limit` or `offset` (`parameter`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_batches(
+    CpamStaff(_caller): CpamStaff,
+    State(state): State<AppState>,
+    query: Result<
+        axum::extract::Query<super::jobs::JobsQuery>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Result<Json<super::jobs::JobsPage>, ApiError> {
+    Ok(Json(
+        super::jobs::list(&state, crate::jobs::KIND_BATCH, query).await?,
+    ))
 }
 
 /// Launches a matching batch over a territory; poll the job at `Location`.

@@ -25,7 +25,7 @@ pub const MAX_PERIOD_DAYS: i64 = 366;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(create_plan))
+        .routes(routes!(create_plan, list_plans))
         .routes(routes!(plan_roster))
         .routes(routes!(plan_unfilled))
         .routes(routes!(publish_plan))
@@ -50,6 +50,29 @@ pub struct PlanRequest {
     #[schema(value_type = Option<Vec<String>>)]
     #[serde(default)]
     pub cabinets: Option<Vec<CabinetId>>,
+}
+
+/// The garde plans, newest first (their jobs: status, progress, summary).
+#[utoipa::path(get, path = "/garde/plans", tag = "garde",
+    security(("bearer" = [])),
+    params(super::jobs::JobsQuery),
+    responses(
+        (status = 200, description = "A page of plans, newest first", body = super::jobs::JobsPage),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a coordinator token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad `status`, `limit` or `offset` (`parameter`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_plans(
+    Coordinateur(_caller): Coordinateur,
+    State(state): State<AppState>,
+    query: Result<
+        axum::extract::Query<super::jobs::JobsQuery>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Result<Json<super::jobs::JobsPage>, ApiError> {
+    Ok(Json(
+        super::jobs::list(&state, crate::jobs::KIND_GARDE_PLAN, query).await?,
+    ))
 }
 
 /// Plans a garde period; poll the job at `Location`, then read the roster.

@@ -1,5 +1,6 @@
 //! `GET /jobs/{id}`: the status, progress and, once done, the summary of a long job (a
-//! matching batch for CPAM staff, a garde plan for coordinators).
+//! matching batch for CPAM staff, a garde plan for coordinators); `GET /jobs` (and
+//! `GET /batches`, `GET /garde/plans`): the caller's kind of jobs, newest first, paged.
 
 use super::wire::rfc3339;
 use super::{ApiError, AppState, Caller, Json, Path, Problem};
@@ -13,7 +14,110 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_job))
+    OpenApiRouter::new()
+        .routes(routes!(get_job))
+        .routes(routes!(list_jobs))
+}
+
+/// The query of a job list: `status`, `limit` (1–500, default 50), `offset`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct JobsQuery {
+    /// `queued`, `running`, `succeeded` or `failed`.
+    pub status: Option<String>,
+    /// 1 to 500 (default 50).
+    pub limit: Option<String>,
+    /// Jobs to skip (default 0).
+    pub offset: Option<String>,
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobsPage {
+    pub items: Vec<JobView>,
+    pub limit: u64,
+    pub offset: u64,
+    /// The next page's `offset`; null on the last page.
+    pub next: Option<u64>,
+}
+
+/// The jobs of `kind`, filtered and paged by `query`.
+///
+/// # Errors
+/// 422 naming a bad parameter; 503 when the database does not answer.
+pub(super) async fn list(
+    state: &AppState,
+    kind: &str,
+    query: Result<axum::extract::Query<JobsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<JobsPage, ApiError> {
+    let axum::extract::Query(q) =
+        query.map_err(|e| ApiError::invalid_parameter("query", e.body_text()))?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some("queued") => Some(JobStatus::Queued),
+        Some("running") => Some(JobStatus::Running),
+        Some("succeeded") => Some(JobStatus::Succeeded),
+        Some("failed") => Some(JobStatus::Failed),
+        Some(_) => {
+            return Err(ApiError::invalid_parameter(
+                "status",
+                "expected queued, running, succeeded or failed",
+            ));
+        }
+    };
+    let limit = match q.limit.as_deref() {
+        None => 50,
+        Some(raw) => super::limit_param(raw, 500)?,
+    };
+    let offset = match q.offset.as_deref().map(str::parse::<u64>) {
+        None => 0,
+        Some(Ok(o)) if o <= 1_000_000 => o,
+        Some(_) => {
+            return Err(ApiError::invalid_parameter(
+                "offset",
+                "expected an integer from 0 to 1000000",
+            ));
+        }
+    };
+    let rows = state.store.jobs(kind, status, limit + 1, offset).await?;
+    let more = rows.len() as u64 > limit;
+    let items: Vec<JobView> = rows
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(JobView::from)
+        .collect();
+    Ok(JobsPage {
+        next: more.then_some(offset + limit),
+        items,
+        limit,
+        offset,
+    })
+}
+
+/// The caller's jobs, newest first: matching batches for CPAM staff, garde plans for
+/// coordinators.
+#[utoipa::path(get, path = "/jobs", tag = "jobs",
+    security(("bearer" = [])),
+    params(JobsQuery),
+    responses(
+        (status = 200, description = "A page of jobs, newest first", body = JobsPage),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a CPAM or coordinator token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad `status`, `limit` or `offset` (`parameter`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_jobs(
+    caller: Caller,
+    State(state): State<AppState>,
+    query: Result<axum::extract::Query<JobsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<JobsPage>, ApiError> {
+    caller.require(&[Role::Cpam, Role::Coordinateur])?;
+    let kind = if caller.role == Role::Cpam {
+        KIND_BATCH
+    } else {
+        KIND_GARDE_PLAN
+    };
+    Ok(Json(list(&state, kind, query).await?))
 }
 
 /// A job as its caller sees it.

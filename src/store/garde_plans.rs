@@ -306,6 +306,53 @@ impl Store {
         Ok((doctors, windows))
     }
 
+    /// A doctor's garde limits (`max_shifts`, `garde_max_km`; `None` when not declared) and
+    /// published shifts from `from` on (Unix seconds): `(cabinet_id, shift_start, shift_end,
+    /// plan_id)` by start. `None` when no doctor has this RPPS.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`].
+    #[allow(clippy::type_complexity)]
+    pub async fn garde_of(
+        &self,
+        rpps: &Rpps,
+        from: i64,
+    ) -> Result<Option<(Option<i64>, Option<f64>, Vec<(String, i64, i64, String)>)>, Error> {
+        let Some(doctor) =
+            sqlx::query("SELECT max_shifts, garde_max_km FROM doctors WHERE rpps = $1")
+                .bind(rpps.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let shifts = sqlx::query(
+            "SELECT p.cabinet_id, p.shift_start, r.shift_end, p.plan_id \
+             FROM published_positions p JOIN roster_entries r ON r.plan_id = p.plan_id \
+             AND r.cabinet_id = p.cabinet_id AND r.shift_start = p.shift_start AND r.rpps = p.rpps \
+             WHERE p.rpps = $1 AND p.shift_start >= $2 ORDER BY p.shift_start, p.cabinet_id",
+        )
+        .bind(rpps.as_str())
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok((
+                r.try_get("cabinet_id")?,
+                r.try_get("shift_start")?,
+                r.try_get("shift_end")?,
+                r.try_get("plan_id")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+        Ok(Some((
+            doctor.try_get("max_shifts")?,
+            doctor.try_get("garde_max_km")?,
+            shifts,
+        )))
+    }
+
     /// Sets a doctor's garde limits (FORMATS.md §3: `max_shifts`, and `max_km` as
     /// `garde_max_km`); `false` when no doctor has this RPPS.
     ///

@@ -180,6 +180,48 @@ impl Store {
             .transpose()
     }
 
+    /// The jobs of `kind`, newest first, of `status` when given; at most `limit` after
+    /// skipping `offset`.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn jobs(
+        &self,
+        kind: &str,
+        status: Option<JobStatus>,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Vec<JobRecord>, Error> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let rows = match status {
+            Some(status) => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM jobs WHERE kind = $1 AND status = $2 \
+                     ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
+                ))
+                .bind(kind)
+                .bind(status.as_str())
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM jobs WHERE kind = $1 \
+                     ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
+                ))
+                .bind(kind)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.into_iter().map(JobRecord::try_from).collect()
+    }
+
     /// Claims the oldest queued job, or a running one whose last heartbeat is older than
     /// `stale_after_s` seconds (its worker died) and which has attempts left; `None` when
     /// there is nothing to do. Stale jobs out of attempts are failed first.

@@ -145,6 +145,10 @@ async fn a_batch_runs_as_a_job_and_its_results_read_as_json_and_csv(app: Arc<Tes
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "patient_id,rpps,distance_m");
     assert_eq!(lines.len(), 4, "{csv}");
+    // The batch is listed (issue 17), newest first.
+    let page: Value = app.get("/batches", Some(&cpam)).await.json().await.unwrap();
+    assert_eq!(page["items"][0]["id"], id, "{page}");
+    assert_eq!(page["items"][0]["kind"], "matching_batch");
     // q-values are honoured (issue 15): CSV refused, or preferred less, is JSON; both refused: 406.
     for accept in [
         "text/csv;q=0, application/json",

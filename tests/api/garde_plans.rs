@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 both_backends!(
+    plans_are_listed_and_a_doctor_reads_its_garde,
     an_overlapping_plan_cannot_double_staff_a_shift,
     racing_publishes_of_overlapping_plans_publish_one,
     a_period_that_has_ended_is_not_planned,
@@ -455,4 +456,65 @@ async fn a_new_plan_of_a_published_period_keeps_the_published_rows(app: Arc<Test
         StatusCode::OK
     );
     assert!(doctors_per_shift(&app).await.iter().all(|&n| n == 1));
+}
+
+async fn plans_are_listed_and_a_doctor_reads_its_garde(app: Arc<TestApp>) {
+    seed(&app).await;
+    let coordinateur = app.token(Role::Coordinateur, None).await;
+    let first = app.run_plan(&coordinateur, &week()).await;
+    let page: Value = app
+        .get("/garde/plans", Some(&coordinateur))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"][0]["id"], first.as_str(), "{page}");
+    assert_eq!(page["items"][0]["status"], "succeeded");
+    let page: Value = app
+        .get("/jobs?status=failed", Some(&coordinateur))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 0, "{page}");
+    let r = app.get("/jobs?status=done", Some(&coordinateur)).await;
+    let p = assert_problem(
+        r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "/problems/invalid-request",
+    )
+    .await;
+    assert_eq!(only_error(&p)["parameter"], "status");
+    // CPAM staff see batches, not plans.
+    let cpam = app.token(Role::Cpam, None).await;
+    let page: Value = app.get("/jobs", Some(&cpam)).await.json().await.unwrap();
+    assert!(page["items"].as_array().unwrap().is_empty(), "{page}");
+    assert_eq!(
+        app.get("/garde/plans", Some(&cpam)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // Published, the shifts reach the doctor's own garde view (today 405 before).
+    assert_eq!(
+        app.publish_plan(Some(&coordinateur), &first).await.status(),
+        StatusCode::OK
+    );
+    let medecin = app.medecin(&"10000000009".parse().unwrap()).await;
+    let garde: Value = app
+        .get("/doctors/10000000009/garde", Some(&medecin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(garde["max_shifts"], 3, "{garde}");
+    assert_eq!(garde["max_km"], 20.0, "{garde}");
+    let shifts = garde["shifts"].as_array().unwrap();
+    assert_eq!(shifts.len(), 3, "{garde}");
+    assert!(
+        shifts[0]["start"]
+            .as_str()
+            .unwrap()
+            .starts_with("2037-03-0"),
+        "{garde}"
+    );
+    assert_eq!(shifts[0]["plan_id"], first.as_str());
 }
