@@ -26,6 +26,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import_patients))
         .routes(routes!(import_doctors))
+        .routes(routes!(erase_patient))
 }
 
 /// A `text/csv` body (415 otherwise), not read yet: [`parse`] streams it into the CSV reader,
@@ -255,4 +256,46 @@ async fn import_doctors(
         doctors.len(),
         counts,
     )))
+}
+
+/// What erasing a patient removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Erased {
+    /// 1 when the patient was on the list of orphans.
+    pub patients: u64,
+    /// Batch results naming it, as assigned and as unmatched.
+    pub batch_assignments: u64,
+    pub batch_unmatched: u64,
+}
+
+/// Erases a patient (the right to erasure, RGPD art. 17): its row and every batch result
+/// naming it are purged; the audit trail keeps the counts, never the id.
+#[utoipa::path(delete, path = "/patients/{patient_id}", tag = "imports",
+    security(("bearer" = [])),
+    params(("patient_id" = String, Path, description = "The pseudonymous patient id")),
+    responses(
+        (status = 200, description = "Erased; what was removed", body = Erased),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Nothing names this patient", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a patient id (`parameter`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn erase_patient(
+    CpamStaff(caller): CpamStaff,
+    State(state): State<AppState>,
+    super::Path(raw): super::Path<String>,
+) -> Result<Json<Erased>, ApiError> {
+    let id: crate::domain::PatientId = super::parse_param("patient_id", &raw)?;
+    let [patients, batch_assignments, batch_unmatched] = caller
+        .store(&state)
+        .erase_patient(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no patient with this id".to_owned()))?;
+    // Never the id in the log (health data): counts only.
+    tracing::info!(batch_assignments, batch_unmatched, "patient erased");
+    Ok(Json(Erased {
+        patients,
+        batch_assignments,
+        batch_unmatched,
+    }))
 }

@@ -5,7 +5,7 @@ use super::{
     AuditEntry, Error, NULLABLE_FLOAT, Store, append_audit_in, float_or_absent, now,
     templated_values_clause, values_clause,
 };
-use crate::domain::{InseeCode, MatchingDoctor, MaxKm, Patient};
+use crate::domain::{InseeCode, MatchingDoctor, MaxKm, Patient, PatientId};
 use crate::geo::Coordinates;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -107,12 +107,15 @@ async fn count_existing(
 
 /// The audit row of an import: counts only, never an id of the file.
 fn import_entry(action: &'static str, kind: &'static str, c: ImportCounts) -> AuditEntry {
-    AuditEntry::new(action, kind, None).with_detail(serde_json::json!({
+    let mut detail = serde_json::json!({
         "rows": c.inserted + c.updated,
         "inserted": c.inserted,
         "updated": c.updated,
-        "kept_declared": c.kept_declared,
-    }))
+    });
+    if kind == "doctors" {
+        detail["kept_declared"] = c.kept_declared.into();
+    }
+    AuditEntry::new(action, kind, None).with_detail(detail)
 }
 
 fn counts(total: usize, existing: u64) -> ImportCounts {
@@ -235,6 +238,40 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(done)
+    }
+
+    /// Erases a patient (the right to erasure): its row and every batch result naming it, in
+    /// one transaction. The audit row keeps the counts, never the id. `None` when nothing
+    /// named this patient.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`]; nothing is erased on any error.
+    pub async fn erase_patient(&self, id: &PatientId) -> Result<Option<[u64; 3]>, Error> {
+        let mut tx = self.pool.begin().await?;
+        let mut counts = [0u64; 3];
+        for (i, table) in ["patients", "batch_assignments", "batch_unmatched"]
+            .iter()
+            .enumerate()
+        {
+            counts[i] = sqlx::query(&format!("DELETE FROM {table} WHERE patient_id = $1"))
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        if counts == [0, 0, 0] {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let entry =
+            AuditEntry::new("patient.erase", "patient", None).with_detail(serde_json::json!({
+                "patients": counts[0],
+                "batch_assignments": counts[1],
+                "batch_unmatched": counts[2],
+            }));
+        append_audit_in(&mut tx, self.actor(), &entry).await?;
+        tx.commit().await?;
+        Ok(Some(counts))
     }
 
     /// The patients living in `communes`, by `patient_id`.

@@ -227,3 +227,62 @@ async fn unknown_import_kinds_are_404(app: Arc<TestApp>) {
     let r = app.import_csv(Some(&cpam), "cabinets-typo", PATIENTS).await;
     assert_problem(r, StatusCode::NOT_FOUND, "/problems/not-found").await;
 }
+
+both_backends!(a_patient_is_erased_with_its_batch_results_and_the_audit_keeps_no_id);
+
+async fn a_patient_is_erased_with_its_batch_results_and_the_audit_keeps_no_id(app: Arc<TestApp>) {
+    let cpam = app.token(Role::Cpam, None).await;
+    assert_eq!(
+        app.import_csv(Some(&cpam), "patients", PATIENTS)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let first = PATIENTS
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .request(Method::DELETE, &format!("/patients/{first}"), Some(&cpam))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let erased: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(erased["patients"], 1, "{erased}");
+    let communes = ["54395".parse().unwrap(), "54547".parse().unwrap()];
+    let left = app.store.patients_in(&communes).await.unwrap();
+    assert!(left.iter().all(|p| p.id.as_str() != first));
+    // Again: nothing names it any more.
+    let r = app
+        .request(Method::DELETE, &format!("/patients/{first}"), Some(&cpam))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The audit trail has the erasure, with counts and without the id.
+    let auditeur = app.token(Role::Auditeur, None).await;
+    let page = app
+        .get("/audit?limit=100", Some(&auditeur))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("patient.erase"), "{page}");
+    assert!(
+        !page.contains(&first),
+        "the erased id is in the audit trail"
+    );
+    // Only CPAM staff erase.
+    let regulateur = app.token(Role::Regulateur, None).await;
+    let r = app
+        .request(Method::DELETE, "/patients/P2", Some(&regulateur))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
