@@ -18,6 +18,8 @@ fn nir_shaped(s: &str) -> bool {
 
 fn identifier_ok(s: &str) -> bool {
     !s.is_empty()
+        && s != "."
+        && s != ".."
         && s.chars().count() <= 64
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
@@ -40,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
         Err(IdError::Empty) => assert!(s.is_empty()),
         Err(IdError::TooLong) => assert!(s.len() > 64),
         Err(IdError::Charset) => assert!(!identifier_ok(s) && !s.is_empty() && s.len() <= 64),
+        Err(IdError::DotSegment) => assert!(s == "." || s == "..", "{s:?}"),
     }
     match s.parse::<CabinetId>() {
         Ok(id) => {

@@ -50,6 +50,7 @@ fn vocabulary() -> HashSet<String> {
         IdError::TooLong,
         IdError::Charset,
         IdError::NirShaped,
+        IdError::DotSegment,
     ] {
         v.push(e.to_string());
     }
