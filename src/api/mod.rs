@@ -182,7 +182,7 @@ impl utoipa::Modify for BearerScheme {
 
 /// The routes and their OpenAPI document, before state and middleware.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::routes())
         .merge(doctors::routes())
         .merge(imports::routes())
@@ -195,7 +195,45 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(audit::routes())
         .merge(holds::routes())
         .merge(events::routes())
-        .split_for_parts()
+        .split_for_parts();
+    (router, with_uri_text_rule(doc))
+}
+
+/// Every route answers 422 for a control character or a bidi override in its path or query
+/// (`headers::apply`, before any handler): documented on each operation that does not list a
+/// 422 of its own.
+fn with_uri_text_rule(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let response = ResponseBuilder::new()
+        .description(
+            "A control character or a bidirectional override in the path or the query \
+             (`parameter`)",
+        )
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            op.responses
+                .responses
+                .entry("422".to_owned())
+                .or_insert_with(|| response.clone().into());
+        }
+    }
+    doc
 }
 
 /// The OpenAPI 3.1 document of the service.
