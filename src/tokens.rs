@@ -296,7 +296,8 @@ pub fn parse_expires_in(s: &str, now: i64) -> Result<i64, String> {
         .ok_or_else(err)
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hexadecimal of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use fmt::Write;
     bytes
         .iter()

@@ -53,49 +53,18 @@ pub(super) async fn apply(request: Request, next: Next) -> Response {
     response
 }
 
-/// Percent-decodes `raw` (and `+` as a space, for queries); `None` when it is not UTF-8.
-fn decode(raw: &str, plus_is_space: bool) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b'+' if plus_is_space => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
 /// The parameter (`path`, or a query parameter's name) holding a control character or a bidi
 /// override, and why.
 fn bad_text_in_uri(uri: &axum::http::Uri) -> Option<(String, &'static str)> {
-    let path = decode(uri.path(), false)?;
+    let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
     if let Some(problem) = text_problem(&path) {
         return Some(("path".to_owned(), problem));
     }
-    for pair in uri.query().unwrap_or("").split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let (Some(key), Some(value)) = (decode(key, true), decode(value, true)) else {
-            continue;
-        };
-        if let Some(problem) = text_problem(&key).or(text_problem(&value)) {
-            return Some((key, problem));
-        }
-    }
-    None
+    form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).find_map(|(key, value)| {
+        text_problem(&key)
+            .or_else(|| text_problem(&value))
+            .map(|problem| (key.into_owned(), problem))
+    })
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub(super) fn request_hash(method: &str, path: &str, body: &serde_json::Value) -
     h.update(path.as_bytes());
     h.update(b" ");
     h.update(body.to_string().as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::tokens::hex(&h.finalize())
 }
 
 fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {

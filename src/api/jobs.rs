@@ -70,16 +70,7 @@ pub(super) async fn list(
         None => 50,
         Some(raw) => super::limit_param(raw, 500)?,
     };
-    let offset = match q.offset.as_deref().map(str::parse::<u64>) {
-        None => 0,
-        Some(Ok(o)) if o <= 1_000_000 => o,
-        Some(_) => {
-            return Err(ApiError::invalid_parameter(
-                "offset",
-                "expected an integer from 0 to 1000000",
-            ));
-        }
-    };
+    let offset = super::offset_param(q.offset.as_deref())?;
     let rows = state.store.jobs(kind, status, limit + 1, offset).await?;
     let more = rows.len() as u64 > limit;
     let items: Vec<JobView> = rows

@@ -389,6 +389,21 @@ pub fn check_max_km(pointer: &str, km: Option<crate::domain::MaxKm>) -> Result<(
     }
 }
 
+/// The `offset` query parameter of a paged list: 0 to 1,000,000 (default 0).
+///
+/// # Errors
+/// [`ApiError::Invalid`] naming `offset`.
+pub fn offset_param(raw: Option<&str>) -> Result<u64, ApiError> {
+    match raw.map(str::parse::<u64>) {
+        None => Ok(0),
+        Some(Ok(o)) if o <= 1_000_000 => Ok(o),
+        Some(_) => Err(ApiError::invalid_parameter(
+            "offset",
+            "expected an integer from 0 to 1000000",
+        )),
+    }
+}
+
 /// Parses a path or query parameter into a domain type; a 422 naming `name` otherwise.
 ///
 /// # Errors

@@ -613,30 +613,21 @@ async fn list_bookings(
         now + chrono::Duration::seconds(1),
         &mut errors,
     );
-    let (default_page, max_page) = (DEFAULT_PAGE as u64, MAX_PAGE as u64);
-    let limit = match q.limit.as_deref() {
-        None => default_page,
-        Some(raw) => match super::limit_param(raw, max_page) {
-            Ok(l) => l,
-            Err(_) => {
-                errors.push(FieldError::at_parameter(
-                    "limit",
-                    format!("expected an integer from 1 to {MAX_PAGE}"),
-                ));
-                default_page
-            }
-        },
-    };
-    let offset = match q.offset.as_deref().map(str::parse::<u64>) {
-        None => 0,
-        Some(Ok(o)) if o <= 1_000_000 => o,
-        Some(_) => {
-            errors.push(FieldError::at_parameter(
-                "offset",
-                "expected an integer from 0 to 1000000",
-            ));
-            0
+    let limit = q.limit.as_deref().map_or(Ok(DEFAULT_PAGE as u64), |raw| {
+        super::limit_param(raw, MAX_PAGE as u64)
+    });
+    let offset = super::offset_param(q.offset.as_deref());
+    // Every invalid parameter is named, not only the first.
+    for e in [limit.as_ref().err(), offset.as_ref().err()]
+        .into_iter()
+        .flatten()
+    {
+        if let ApiError::Invalid(fields) = e {
+            errors.extend(fields.iter().cloned());
         }
+    }
+    let (Ok(limit), Ok(offset)) = (limit, offset) else {
+        return Err(ApiError::Invalid(errors));
     };
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
