@@ -194,9 +194,16 @@ async fn load(args: &Args, url: &str, rng: &mut ChaCha8Rng) -> Result<()> {
     }
     let ids = Arc::new(ids);
     let key = TokenKey::new(config.token_key_bytes());
-    let token = tokens::create(&store, &key, Role::Regulateur, None, "loadtest")
-        .await?
-        .token;
+    let token = tokens::create(
+        &store,
+        &key,
+        Role::Regulateur,
+        None,
+        "dep:54".parse()?,
+        "loadtest",
+    )
+    .await?
+    .token;
     eprintln!(
         "seeded {} cabinets and {created} slots; {} clients for {} s against {base}",
         args.cabinets, args.clients, args.seconds

@@ -355,9 +355,16 @@ async fn race(
     let mut tokens = Vec::new();
     for i in 0..args.clients + args.apis {
         tokens.push(
-            tokens::create(&store, &key, Role::Regulateur, None, &format!("race-{i}"))
-                .await?
-                .token,
+            tokens::create(
+                &store,
+                &key,
+                Role::Regulateur,
+                None,
+                "dep:54".parse()?,
+                &format!("race-{i}"),
+            )
+            .await?
+            .token,
         );
     }
 

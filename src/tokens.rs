@@ -7,7 +7,7 @@
 //!
 //! No HTTP here (`api::auth` turns this into extractors) and no SQL (`store` keeps the rows).
 
-use crate::domain::{Role, Rpps};
+use crate::domain::{Role, Rpps, Scope, Territory, TerritoryError};
 use crate::store::{self, NewToken, Store, TokenRecord};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -83,6 +83,10 @@ pub enum CreateError {
     MissingRpps,
     #[error("only a medecin token is bound to an RPPS; drop --rpps")]
     UnexpectedRpps,
+    #[error(transparent)]
+    Scope(#[from] TerritoryError),
+    #[error("no CPTS has the id {0} (see `cpts territory list`)")]
+    UnknownCpts(String),
     #[error("cannot store the token")]
     Store(#[from] store::Error),
 }
@@ -96,8 +100,8 @@ pub fn id_of(token: &str) -> Option<&str> {
     (hex_of_len(id, ID_BYTES) && hex_of_len(secret, SECRET_BYTES)).then_some(id)
 }
 
-/// Mints a token for `role` (a médecin's bound to `rpps`) that never expires and stores its
-/// keyed hash; see [`create_expiring`].
+/// Mints a token for `role` (a médecin's bound to `rpps`), bound to `scope`, that never
+/// expires, and stores its keyed hash; see [`create_expiring`].
 ///
 /// # Errors
 /// As [`create_expiring`].
@@ -106,32 +110,46 @@ pub async fn create(
     key: &TokenKey,
     role: Role,
     rpps: Option<Rpps>,
+    scope: Scope,
     label: &str,
 ) -> Result<Minted, CreateError> {
-    create_expiring(store, key, role, rpps, label, None).await
+    create_expiring(store, key, role, rpps, scope, label, None).await
 }
 
-/// Mints a token for `role` (a médecin's bound to `rpps`), valid until `expires_at` (Unix
-/// seconds; `None`: until revoked), and stores its keyed hash, with a `token.create` audit row
-/// written under `store`'s actor.
+/// Mints a token for `role` (a médecin's bound to `rpps`), bound to `scope`, valid until
+/// `expires_at` (Unix seconds; `None`: until revoked), and stores its keyed hash, with a
+/// `token.create` audit row written under `store`'s actor.
 ///
 /// # Errors
 /// [`CreateError::MissingRpps`] / [`CreateError::UnexpectedRpps`] when `rpps` does not fit the
-/// role; [`CreateError::Store`] when the database refuses the row.
+/// role; [`CreateError::Scope`] when `scope` does not ([`Scope::for_role`]);
+/// [`CreateError::UnknownCpts`] for a CPTS that is not stored; [`CreateError::Store`] when the
+/// database refuses the row.
 pub async fn create_expiring(
     store: &Store,
     key: &TokenKey,
     role: Role,
     rpps: Option<Rpps>,
+    scope: Scope,
     label: &str,
     expires_at: Option<i64>,
 ) -> Result<Minted, CreateError> {
     match (role, &rpps) {
         (Role::Medecin, None) => return Err(CreateError::MissingRpps),
-        (Role::Cpam | Role::Regulateur | Role::Coordinateur | Role::Auditeur, Some(_)) => {
-            return Err(CreateError::UnexpectedRpps);
+        (Role::Medecin, Some(_)) | (_, None) => {}
+        (_, Some(_)) => return Err(CreateError::UnexpectedRpps),
+    }
+    let scope = Scope::for_role(
+        role,
+        scope.territories().cloned().collect(),
+        scope == Scope::National && role != Role::Medecin && role != Role::Admin,
+    )?;
+    for t in scope.territories() {
+        if let Territory::Cpts(id) = t
+            && store.cpts(id).await?.is_none()
+        {
+            return Err(CreateError::UnknownCpts(id.to_string()));
         }
-        _ => {}
     }
     let mut id = [0u8; ID_BYTES];
     let mut secret = [0u8; SECRET_BYTES];
@@ -152,6 +170,7 @@ pub async fn create_expiring(
             label: label.to_owned(),
             hash: key.hash(&token),
             expires_at,
+            scope,
         })
         .await?;
     Ok(Minted { id, token })

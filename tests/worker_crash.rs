@@ -138,6 +138,7 @@ async fn crash_and_take_over(url: String, dir: std::path::PathBuf) {
                     kind: KIND_BATCH,
                     params: &params,
                     created_by: None,
+                    territory: &cpts::domain::Scope::National,
                 })
                 .await
                 .unwrap();

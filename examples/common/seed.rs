@@ -41,17 +41,20 @@ pub async fn seed(
     for c in 0..seed.cabinets {
         let id = format!("CAB-{c:03}");
         store
-            .create_cabinet(&CabinetRow {
-                id: id.parse()?,
-                name: format!("Cabinet {c}"),
-                coords: Coordinates::new(
-                    NANCY.0 + rng.random_range(-seed.spread.0..seed.spread.0),
-                    NANCY.1 + rng.random_range(-seed.spread.1..seed.spread.1),
-                )?,
-                insee: "54395".parse()?,
-                need: 1,
-                slot_minutes: 15,
-            })
+            .create_cabinet(
+                &CabinetRow {
+                    id: id.parse()?,
+                    name: format!("Cabinet {c}"),
+                    coords: Coordinates::new(
+                        NANCY.0 + rng.random_range(-seed.spread.0..seed.spread.0),
+                        NANCY.1 + rng.random_range(-seed.spread.1..seed.spread.1),
+                    )?,
+                    insee: "54395".parse()?,
+                    need: 1,
+                    slot_minutes: 15,
+                },
+                &"grand_nancy".parse()?,
+            )
             .await?;
         let rpps = Rpps::with_check_digit(&format!("10{c:08}"))?;
         for k in 0..seed.per_cabinet {

@@ -41,6 +41,9 @@ pub struct AuditQuery {
     pub limit: Option<u64>,
     /// The last row id of the previous page.
     pub after: Option<i64>,
+    /// Only rows written by principals of this territory (`dep:54`, `cpts:grand_nancy`); an
+    /// auditeur bound to territories sees only theirs anyway.
+    pub territory: Option<String>,
 }
 
 impl AuditQuery {
@@ -72,6 +75,13 @@ impl AuditQuery {
                 }
                 "from" => filter.from = Some(instant("from", &value)?),
                 "to" => filter.to = Some(instant("to", &value)?),
+                "territory" => {
+                    let t: crate::domain::Territory =
+                        value.parse().map_err(|e: crate::domain::TerritoryError| {
+                            ApiError::invalid_parameter("territory", e.to_string())
+                        })?;
+                    filter.territories = Some(vec![t.to_string()]);
+                }
                 "limit" => limit = super::limit_param(&value, MAX_PAGE)?,
                 "after" => {
                     filter.after =
@@ -82,7 +92,7 @@ impl AuditQuery {
                 _ => {
                     return Err(ApiError::invalid_parameter(
                         &key,
-                        "unknown parameter; expected actor, object, from, to, limit or after",
+                        "unknown parameter; expected actor, object, territory, from, to, limit or after",
                     ));
                 }
             }
@@ -138,6 +148,9 @@ pub struct AuditView {
     /// Counts and ids; never personal data.
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
+    /// The writer's scope (`dep:54`, `cpts:grand_nancy`, `national`); null for the command
+    /// line and the job worker.
+    pub territory: Option<String>,
 }
 
 impl From<AuditRecord> for AuditView {
@@ -151,6 +164,7 @@ impl From<AuditRecord> for AuditView {
             object_kind: r.object_kind,
             object_id: r.object_id,
             detail: r.detail,
+            territory: r.territory,
         }
     }
 }
@@ -164,7 +178,8 @@ pub struct AuditPage {
     pub next: Option<String>,
 }
 
-/// The audit trail, oldest first, filtered by actor, object and time.
+/// The audit trail, oldest first, filtered by actor, object, territory and time. An auditeur
+/// bound to territories reads only the rows written by principals of those territories.
 #[utoipa::path(get, path = "/audit", tag = "audit",
     security(("bearer" = [])),
     params(AuditQuery),
@@ -179,7 +194,8 @@ async fn audit_trail(
     State(state): State<AppState>,
     uri: Uri,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let (filter, limit) = AuditQuery::parse(&uri)?;
+    let (mut filter, limit) = AuditQuery::parse(&uri)?;
+    filter.territories = within(&caller.scope, filter.territories.take());
     let rows = state.store.audit_trail(&filter, limit).await?;
     tracing::debug!(token = %caller.token_id, rows = rows.len(), "audit trail read");
     let next = (rows.len() as u64 == limit)
@@ -190,6 +206,23 @@ async fn audit_trail(
         limit,
         next,
     }))
+}
+
+/// The territories an auditeur of `scope` reads, narrowed to `asked` (one territory) when
+/// given: a territory outside its scope leaves nothing (the rows exist, but not for it).
+/// `None`: every row (a national auditeur asking for none).
+fn within(scope: &crate::domain::Scope, asked: Option<Vec<String>>) -> Option<Vec<String>> {
+    let mine: Option<Vec<String>> = match scope {
+        crate::domain::Scope::National => None,
+        crate::domain::Scope::Within(_) => {
+            Some(scope.territories().map(ToString::to_string).collect())
+        }
+    };
+    match (mine, asked) {
+        (None, asked) => asked,
+        (Some(mine), None) => Some(mine),
+        (Some(mine), Some(asked)) => Some(asked.into_iter().filter(|t| mine.contains(t)).collect()),
+    }
 }
 
 /// The same query with `after` set to `last`.

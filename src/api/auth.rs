@@ -7,7 +7,12 @@
 //! * [`OwnRpps`]: a médecin on a route with an `{rpps}` segment, which must be its own; it
 //!   checks before the body is read, so a 403 never hides behind a 422 of the body.
 //!
-//! * [`Auditeur`]: an auditor token (reads the audit trail).
+//! * [`Auditeur`]: an auditor token (reads the audit trail). [`Admin`]: manages territories.
+//!
+//! Every caller carries its [`Scope`] (issue 16). Handlers filter by it, in SQL where they
+//! list: an object out of the caller's scope answers 404, exactly like an object that does
+//! not exist, so existence does not leak. [`Caller::cpts`] is a coordinator's CPTS,
+//! [`Caller::sas`] a régulateur's SAS (its scope, canonical).
 //!
 //! No token, or a malformed, unknown, revoked, expired or wrong one: the same 401, same body
 //! (`tests/api/tokens.rs` compares them byte for byte). Put the
@@ -18,7 +23,7 @@
 
 use super::AppState;
 use super::error::ApiError;
-use crate::domain::{Role, Rpps};
+use crate::domain::{CptsId, Role, Rpps, Scope};
 use crate::store::{Actor, Store};
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::header::AUTHORIZATION;
@@ -32,6 +37,8 @@ pub struct Caller {
     pub role: Role,
     /// Set for a médecin, and only for one.
     pub rpps: Option<Rpps>,
+    /// The territories the token is bound to.
+    pub scope: Scope,
 }
 
 impl Caller {
@@ -40,7 +47,26 @@ impl Caller {
         Actor {
             token_id: self.token_id.clone(),
             role: self.role,
+            scope: self.scope.clone(),
         }
+    }
+
+    /// A coordinator's CPTS; `None` for a national caller (a token from before scopes), who
+    /// sees every CPTS.
+    pub fn cpts(&self) -> Option<&CptsId> {
+        self.scope.cpts()
+    }
+
+    /// The SAS a régulateur works for: its scope, canonical (`dep:54`). Colleagues of one SAS
+    /// hold tokens of the same scope and see each other's bookings.
+    pub fn sas(&self) -> String {
+        self.scope.to_string()
+    }
+
+    /// The SAS whose bookings this caller reads and cancels; `None` for a national token
+    /// (from before scopes), which reads them all.
+    pub fn sas_filter(&self) -> Option<String> {
+        (self.scope != Scope::National).then(|| self.sas())
     }
 
     /// The state's store, recording this caller as the author of its writes.
@@ -104,6 +130,7 @@ impl FromRequestParts<AppState> for Caller {
             token_id: record.id,
             role: record.role,
             rpps: record.rpps,
+            scope: record.scope,
         })
     }
 }
@@ -148,6 +175,11 @@ role_extractor!(
     /// An auditor token.
     Auditeur,
     Role::Auditeur
+);
+role_extractor!(
+    /// An administrator token: territories.
+    Admin,
+    Role::Admin
 );
 
 /// A médecin token, with the RPPS it is bound to.
@@ -209,6 +241,70 @@ impl FromRequestParts<AppState> for OwnRpps {
     }
 }
 
+/// A reader of the doctor on the route's `{rpps}` segment: the médecin itself, or a
+/// coordinator whose CPTS the doctor serves ([`may_see_doctor`]); 403 for another médecin or
+/// role, 404 for a doctor out of the coordinator's territory (or unknown).
+#[derive(Clone, Debug)]
+pub struct ReadableRpps(pub Rpps, pub Caller);
+
+impl FromRequestParts<AppState> for ReadableRpps {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(&[Role::Medecin, Role::Coordinateur])?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        let raw = params
+            .iter()
+            .find_map(|(k, v)| (k == "rpps").then_some(v))
+            .ok_or_else(|| ApiError::Internal("ReadableRpps on a route without {rpps}".into()))?;
+        let rpps: Rpps = super::parse_param("rpps", raw)?;
+        if caller.role == Role::Medecin {
+            caller.require_own_rpps(&rpps)?;
+        } else {
+            let doctor = state.store.doctor(&rpps).await?;
+            let visible = match &doctor {
+                Some(d) => may_see_doctor(state, &caller, &d.doctor.insee).await?,
+                None => false,
+            };
+            if !visible {
+                return Err(ApiError::NotFound(
+                    "no doctor with this RPPS in this territory".to_owned(),
+                ));
+            }
+        }
+        Ok(ReadableRpps(rpps, caller))
+    }
+}
+
+/// Whether `caller` (CPAM staff or a coordinator) may see a doctor practising in commune
+/// `insee`: CPAM staff those of their départements; a coordinator those of the départements
+/// its CPTS's communes lie in (the doctors who serve its cabinets); a national token all.
+///
+/// # Errors
+/// 503 when the database does not answer.
+pub async fn may_see_doctor(
+    state: &AppState,
+    caller: &Caller,
+    insee: &crate::domain::InseeCode,
+) -> Result<bool, ApiError> {
+    Ok(match caller.role {
+        Role::Cpam => caller.scope.covers_commune(insee),
+        Role::Coordinateur => match caller.cpts() {
+            None => caller.scope == Scope::National,
+            Some(id) => state
+                .store
+                .cpts(id)
+                .await?
+                .is_some_and(|c| c.departements().contains(&insee.departement())),
+        },
+        Role::Medecin => caller.rpps.is_some(),
+        Role::Regulateur | Role::Auditeur | Role::Admin => false,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +334,7 @@ mod tests {
             token_id: "t".into(),
             role: Role::Medecin,
             rpps: Some(rpps.clone()),
+            scope: Scope::National,
         };
         assert!(medecin.require(&[Role::Medecin, Role::Cpam]).is_ok());
         assert!(matches!(
@@ -253,6 +350,7 @@ mod tests {
             token_id: "t".into(),
             role: Role::Cpam,
             rpps: None,
+            scope: "dep:54".parse().unwrap(),
         };
         assert!(matches!(
             cpam.require_own_rpps(&rpps),

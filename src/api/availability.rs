@@ -7,7 +7,7 @@
 //! doctor's shifts on a published roster cannot be withdrawn (409
 //! `/problems/availability-on-published-roster`, naming the shift).
 
-use super::auth::OwnRpps;
+use super::auth::{OwnRpps, ReadableRpps};
 use super::wire::{paris, parse_id, utc};
 use super::{ApiError, AppState, FieldError, Json, Path, Problem};
 use crate::domain::MaxKm;
@@ -179,16 +179,16 @@ async fn declare_window(
 /// The médecin's windows that stand (not withdrawn), by start.
 #[utoipa::path(get, path = "/doctors/{rpps}/availability", tag = "availability",
     security(("bearer" = [])),
-    params(("rpps" = String, Path, description = "The médecin's own RPPS")),
+    params(("rpps" = String, Path, description = "The médecin's RPPS (its own, or one serving the coordinator's CPTS)")),
     responses(
         (status = 200, description = "The windows, by start", body = Vec<WindowView>),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a médecin token, or another médecin's RPPS", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No doctor with this RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Neither the médecin itself nor a coordinator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No doctor with this RPPS (in the coordinator's territory)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an RPPS number (`parameter`: rpps)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn list_windows(
-    OwnRpps(rpps, _): OwnRpps,
+    ReadableRpps(rpps, _): ReadableRpps,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<WindowView>>, ApiError> {
     if state.store.doctor(&rpps).await?.is_none() {
@@ -202,18 +202,18 @@ async fn list_windows(
 #[utoipa::path(get, path = "/doctors/{rpps}/availability/{id}", tag = "availability",
     security(("bearer" = [])),
     params(
-        ("rpps" = String, Path, description = "The médecin's own RPPS"),
+        ("rpps" = String, Path, description = "The médecin's RPPS (its own, or one serving the coordinator's CPTS)"),
         ("id" = i64, Path, description = "The window's id"),
     ),
     responses(
         (status = 200, description = "The window", body = WindowView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a médecin token, or another médecin's RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Neither the médecin itself nor a coordinator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "This doctor has no window with this id", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an RPPS or not an id (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn get_window(
-    OwnRpps(rpps, _): OwnRpps,
+    ReadableRpps(rpps, _): ReadableRpps,
     State(state): State<AppState>,
     Path((_, raw_id)): Path<(String, String)>,
 ) -> Result<Json<WindowView>, ApiError> {
@@ -301,16 +301,16 @@ pub struct ShiftView {
 /// The médecin's garde limits and its published shifts to come.
 #[utoipa::path(get, path = "/doctors/{rpps}/garde", tag = "availability",
     security(("bearer" = [])),
-    params(("rpps" = String, Path, description = "The médecin's own RPPS")),
+    params(("rpps" = String, Path, description = "The médecin's RPPS (its own, or one serving the coordinator's CPTS)")),
     responses(
         (status = 200, description = "Limits and shifts", body = GardeView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a médecin token, or another médecin's RPPS", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No doctor with this RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Neither the médecin itself nor a coordinator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No doctor with this RPPS (in the coordinator's territory)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an RPPS (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn get_garde(
-    OwnRpps(rpps, _): OwnRpps,
+    ReadableRpps(rpps, _): ReadableRpps,
     State(state): State<AppState>,
 ) -> Result<Json<GardeView>, ApiError> {
     let now = chrono::Utc::now().timestamp();

@@ -68,7 +68,7 @@ pub struct BatchRequest {
         (status = 422, description = "A bad `status`, `limit` or `offset` (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn list_batches(
-    CpamStaff(_caller): CpamStaff,
+    CpamStaff(caller): CpamStaff,
     State(state): State<AppState>,
     query: Result<
         axum::extract::Query<super::jobs::JobsQuery>,
@@ -76,7 +76,7 @@ async fn list_batches(
     >,
 ) -> Result<Json<super::jobs::JobsPage>, ApiError> {
     Ok(Json(
-        super::jobs::list(&state, crate::jobs::KIND_BATCH, query).await?,
+        super::jobs::list(&state, &caller, crate::jobs::KIND_BATCH, query).await?,
     ))
 }
 
@@ -89,7 +89,7 @@ async fn list_batches(
             headers(("Location" = String, description = "/jobs/{id}"))),
         (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a CPAM token, or a commune outside its départements (`detail` names the pointer)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid field (`pointer`): an INSEE code, an unknown EPCI, an empty list, max_km", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -99,6 +99,7 @@ async fn create_batch(
     Json(request): Json<BatchRequest>,
 ) -> Result<Response, ApiError> {
     super::check_max_km("#/default_max_km", request.default_max_km)?;
+    let epci_given = matches!(request.territory, Territory::Epci(_));
     let territory = match request.territory {
         Territory::Insee(codes) => {
             if codes.is_empty() || codes.len() > MAX_COMMUNES {
@@ -141,6 +142,7 @@ async fn create_batch(
             }
         }
     };
+    let scope = batch_scope(&caller, &territory.communes, epci_given)?;
     let params = BatchParams {
         territory,
         default_max_km: request
@@ -157,11 +159,40 @@ async fn create_batch(
             kind: KIND_BATCH,
             params: &params_json,
             created_by: Some(&caller.token_id),
+            territory: &scope,
         })
         .await?;
     state.wake_worker.notify_one();
     tracing::info!(job = %id, token = %caller.token_id, communes = params.territory.communes.len(), "batch queued");
     accepted(&state, &id).await
+}
+
+/// The territory of a batch over `communes`: the départements they lie in, all of which must be
+/// the caller's (403 naming the first commune outside, by its pointer). CPAM staff match the
+/// patients of their own départements; the doctors they are matched to may live across a
+/// border.
+fn batch_scope(
+    caller: &super::Caller,
+    communes: &[InseeCode],
+    epci: bool,
+) -> Result<crate::domain::Scope, ApiError> {
+    let mut deps = std::collections::BTreeSet::new();
+    for (i, c) in communes.iter().enumerate() {
+        if !caller.scope.covers_commune(c) {
+            let at = if epci {
+                "#/territory/epci".to_owned()
+            } else {
+                format!("#/territory/insee/{i}")
+            };
+            return Err(ApiError::Forbidden(format!(
+                "{at}: commune {c} lies in département {}, outside this token's territory ({})",
+                c.departement(),
+                caller.scope
+            )));
+        }
+        deps.insert(crate::domain::Territory::Dep(c.departement()));
+    }
+    Ok(crate::domain::Scope::Within(deps))
 }
 
 /// The 202 of a job just enqueued: `Location` and the job.
@@ -282,19 +313,19 @@ fn next_link(path: &str, limit: u64, offset: u64, total: u64) -> Option<String> 
         (status = 406, description = "The Accept header refuses both JSON and CSV (q-values are honoured)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such batch", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such batch in the caller's territory", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The batch has not succeeded (yet)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid `limit` or `offset` (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn batch_assignments(
-    CpamStaff(_): CpamStaff,
+    CpamStaff(caller): CpamStaff,
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (limit, offset) = Pagination::parse(query.as_deref())?;
-    let job = job_of_kind(&state, &id, KIND_BATCH, "batch").await?;
+    let job = job_of_kind(&state, &caller, &id, KIND_BATCH, "batch").await?;
     require_succeeded(&job, "batch")?;
     if wants_csv(&headers)? {
         let page = state.store.batch_assignments(&id, u64::MAX, 0).await?;
@@ -339,19 +370,19 @@ async fn batch_assignments(
         (status = 406, description = "The Accept header refuses both JSON and CSV (q-values are honoured)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such batch", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such batch in the caller's territory", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The batch has not succeeded (yet)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid `limit` or `offset` (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn batch_unmatched(
-    CpamStaff(_): CpamStaff,
+    CpamStaff(caller): CpamStaff,
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (limit, offset) = Pagination::parse(query.as_deref())?;
-    let job = job_of_kind(&state, &id, KIND_BATCH, "batch").await?;
+    let job = job_of_kind(&state, &caller, &id, KIND_BATCH, "batch").await?;
     require_succeeded(&job, "batch")?;
     if wants_csv(&headers)? {
         let page = state.store.batch_unmatched(&id, u64::MAX, 0).await?;

@@ -169,7 +169,7 @@ fn unknown_cabinet() -> ApiError {
          headers(("location" = String, description = "/cabinets/{cabinet_id}"))),
         (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a coordinateur", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a coordinateur bound to a CPTS", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A cabinet with this id exists", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (`pointer`)", body = Problem, content_type = "application/problem+json"),
@@ -189,7 +189,14 @@ async fn create_cabinet(
         slot_minutes: body.slot_minutes,
     }
     .into_row(id)?;
-    match caller.store(&state).create_cabinet(&row).await {
+    let cpts = caller.cpts().ok_or_else(|| {
+        ApiError::Forbidden(
+            "a cabinet belongs to a CPTS: use a coordinator token bound to one \
+             (cpts token create --role coordinateur --territory cpts:<id>)"
+                .to_owned(),
+        )
+    })?;
+    match caller.store(&state).create_cabinet(&row, cpts).await {
         Ok(()) => {}
         Err(crate::store::Error::Conflict(_)) => {
             return Err(ApiError::Conflict(format!(
@@ -209,7 +216,7 @@ async fn create_cabinet(
         .into_response())
 }
 
-/// Every cabinet, by id.
+/// The cabinets of the coordinator's CPTS, by id.
 #[utoipa::path(get, path = "/cabinets", tag = "cabinets",
     security(("bearer" = [])),
     responses(
@@ -218,10 +225,10 @@ async fn create_cabinet(
         (status = 403, description = "Not a coordinateur", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn list_cabinets(
-    Coordinateur(_caller): Coordinateur,
+    Coordinateur(caller): Coordinateur,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<CabinetView>>, ApiError> {
-    let rows = state.store.cabinets().await?;
+    let rows = state.store.cabinets(caller.cpts()).await?;
     Ok(Json(rows.into_iter().map(CabinetView::from).collect()))
 }
 
@@ -233,18 +240,18 @@ async fn list_cabinets(
         (status = 200, description = "The cabinet", body = CabinetView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a coordinateur", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No cabinet with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No cabinet with this id in the coordinator's CPTS", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a cabinet id (`parameter`: cabinet_id)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn get_cabinet(
-    Coordinateur(_caller): Coordinateur,
+    Coordinateur(caller): Coordinateur,
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<CabinetView>, ApiError> {
     let id: CabinetId = parse_param("cabinet_id", &raw)?;
     let row = state
         .store
-        .cabinet(&id)
+        .cabinet(&id, caller.cpts())
         .await?
         .ok_or_else(unknown_cabinet)?;
     Ok(Json(row.into()))
@@ -260,7 +267,7 @@ async fn get_cabinet(
         (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a coordinateur", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No cabinet with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No cabinet with this id in the coordinator's CPTS", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The cabinet has published slots that have not ended: only its name may change (re-plan first)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (`pointer`) or id (`parameter`)", body = Problem, content_type = "application/problem+json"),
@@ -273,7 +280,11 @@ async fn put_cabinet(
 ) -> Result<Json<CabinetView>, ApiError> {
     let id: CabinetId = parse_param("cabinet_id", &raw)?;
     let row = body.into_row(id)?;
-    match caller.store(&state).update_cabinet(&row).await? {
+    match caller
+        .store(&state)
+        .update_cabinet(&row, caller.cpts())
+        .await?
+    {
         crate::store::CabinetUpdate::Updated => {}
         crate::store::CabinetUpdate::NotFound => return Err(unknown_cabinet()),
         crate::store::CabinetUpdate::HasFutureSlots(n) => {
@@ -303,7 +314,7 @@ async fn put_cabinet(
         (status = 204, description = "Deleted"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a coordinateur", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No cabinet with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No cabinet with this id in the coordinator's CPTS", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A garde plan or slots refer to it", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a cabinet id (`parameter`: cabinet_id)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -313,7 +324,11 @@ async fn delete_cabinet(
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: CabinetId = parse_param("cabinet_id", &raw)?;
-    match caller.store(&state).delete_cabinet(&id).await? {
+    match caller
+        .store(&state)
+        .delete_cabinet(&id, caller.cpts())
+        .await?
+    {
         CabinetDeletion::Deleted => {
             tracing::info!(cabinet = %id, "cabinet deleted");
             Ok(StatusCode::NO_CONTENT)

@@ -91,7 +91,7 @@ fn unknown_doctor() -> ApiError {
         (status = 200, description = "The doctor", body = DoctorView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Another médecin, or a régulateur", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No doctor with this RPPS", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No doctor with this RPPS in the caller's territory", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an RPPS number (`parameter`: rpps)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn get_doctor(
@@ -102,7 +102,7 @@ async fn get_doctor(
     let rpps: Rpps = parse_param("rpps", &rpps)?;
     match caller.role {
         Role::Medecin => caller.require_own_rpps(&rpps)?,
-        Role::Cpam | Role::Coordinateur | Role::Regulateur | Role::Auditeur => {
+        Role::Cpam | Role::Coordinateur | Role::Regulateur | Role::Auditeur | Role::Admin => {
             caller.require(&[Role::Cpam, Role::Coordinateur])?;
         }
     }
@@ -111,6 +111,9 @@ async fn get_doctor(
         .doctor(&rpps)
         .await?
         .ok_or_else(unknown_doctor)?;
+    if !super::auth::may_see_doctor(&state, &caller, &record.doctor.insee).await? {
+        return Err(unknown_doctor());
+    }
     Ok(Json(record.into()))
 }
 

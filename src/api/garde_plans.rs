@@ -6,7 +6,7 @@
 
 use super::batches::accepted;
 use super::jobs::{job_of_kind, require_succeeded};
-use super::{ApiError, AppState, Coordinateur, FieldError, Json, Path, Problem};
+use super::{ApiError, AppState, Caller, Coordinateur, FieldError, Json, Path, Problem};
 use crate::domain::CabinetId;
 use crate::garde::Period;
 use crate::garde::calendar::paris_time;
@@ -63,7 +63,7 @@ pub struct PlanRequest {
         (status = 422, description = "A bad `status`, `limit` or `offset` (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn list_plans(
-    Coordinateur(_caller): Coordinateur,
+    Coordinateur(caller): Coordinateur,
     State(state): State<AppState>,
     query: Result<
         axum::extract::Query<super::jobs::JobsQuery>,
@@ -71,7 +71,7 @@ async fn list_plans(
     >,
 ) -> Result<Json<super::jobs::JobsPage>, ApiError> {
     Ok(Json(
-        super::jobs::list(&state, crate::jobs::KIND_GARDE_PLAN, query).await?,
+        super::jobs::list(&state, &caller, crate::jobs::KIND_GARDE_PLAN, query).await?,
     ))
 }
 
@@ -113,7 +113,11 @@ async fn create_plan(
     let cabinets: Option<Vec<String>> = request
         .cabinets
         .map(|c| c.into_iter().map(String::from).collect());
-    let stored = state.store.garde_cabinets(cabinets.as_deref()).await?;
+    // Only the cabinets of the coordinator's CPTS: another CPTS's cabinet is unknown here.
+    let stored = state
+        .store
+        .garde_cabinets(cabinets.as_deref(), caller.cpts())
+        .await?;
     match &cabinets {
         Some(ids) if ids.is_empty() => {
             return Err(ApiError::invalid_field(
@@ -140,6 +144,9 @@ async fn create_plan(
         }
         None => {}
     }
+    // The cabinets are fixed now: "every cabinet" means those of the CPTS today.
+    let cabinets =
+        Some(cabinets.unwrap_or_else(|| stored.iter().map(|c| c.id.as_str().to_owned()).collect()));
     let params = GardePlanParams {
         start,
         end,
@@ -156,6 +163,7 @@ async fn create_plan(
                 kind: KIND_GARDE_PLAN,
                 params: &params_json,
                 created_by: Some(&caller.token_id),
+                territory: &caller.scope,
             },
             &start.to_string(),
             &end.to_string(),
@@ -229,8 +237,8 @@ fn paris(start: i64, end: i64) -> (String, String, String) {
 }
 
 /// The plan `id`, its job succeeded: 404, or 409 while it runs or after it failed.
-async fn planned(state: &AppState, id: &str) -> Result<PlanRecord, ApiError> {
-    let job = job_of_kind(state, id, KIND_GARDE_PLAN, "garde plan").await?;
+async fn planned(state: &AppState, caller: &Caller, id: &str) -> Result<PlanRecord, ApiError> {
+    let job = job_of_kind(state, caller, id, KIND_GARDE_PLAN, "garde plan").await?;
     require_succeeded(&job, "garde plan")?;
     state
         .store
@@ -257,15 +265,15 @@ fn list<T>(plan: PlanRecord, items: Vec<T>) -> PlanList<T> {
         (status = 200, description = "The roster", body = PlanList<RosterEntryView>),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a coordinator token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such plan", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such plan in the coordinator's CPTS", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The plan is not computed (yet)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn plan_roster(
-    Coordinateur(_): Coordinateur,
+    Coordinateur(caller): Coordinateur,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<PlanList<RosterEntryView>>, ApiError> {
-    let plan = planned(&state, &id).await?;
+    let plan = planned(&state, &caller, &id).await?;
     let items = state
         .store
         .roster_entries(&id)
@@ -294,15 +302,15 @@ async fn plan_roster(
         (status = 200, description = "The unfilled positions", body = PlanList<UnfilledView>),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a coordinator token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such plan", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such plan in the coordinator's CPTS", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The plan is not computed (yet)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn plan_unfilled(
-    Coordinateur(_): Coordinateur,
+    Coordinateur(caller): Coordinateur,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<PlanList<UnfilledView>>, ApiError> {
-    let plan = planned(&state, &id).await?;
+    let plan = planned(&state, &caller, &id).await?;
     let items = state
         .store
         .unfilled_positions(&id)
@@ -331,7 +339,7 @@ async fn plan_unfilled(
         (status = 200, description = "Published; slots created", body = Published),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a coordinator token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such plan", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such plan in the coordinator's CPTS", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`/problems/conflict`: already published, or not computed (yet); `/problems/roster-conflict`: a shift would get more doctors than its need, or a doctor two shifts of one date, counting every published plan (`detail` names the cabinet, the doctor and the date; nothing published)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn publish_plan(
@@ -339,7 +347,7 @@ async fn publish_plan(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Published>, ApiError> {
-    let plan = planned(&state, &id).await?;
+    let plan = planned(&state, &caller, &id).await?;
     if plan.published_at.is_some() {
         return Err(already_published());
     }
@@ -347,7 +355,7 @@ async fn publish_plan(
     let mut ids: Vec<String> = roster.iter().map(|e| e.cabinet_id.clone()).collect();
     ids.sort_unstable();
     ids.dedup();
-    let cabinets = state.store.garde_cabinets(Some(&ids)).await?;
+    let cabinets = state.store.garde_cabinets(Some(&ids), None).await?;
     let slots = jobs::slots_of(&roster, cabinets);
     match caller
         .store(&state)

@@ -86,7 +86,7 @@ async fn parse<T: Send + 'static>(
     body: Body,
     limit: usize,
     file: &'static str,
-    read: fn(FrameReader, &str) -> Result<Vec<T>, import::Error>,
+    read: impl FnOnce(FrameReader, &str) -> Result<Vec<T>, import::Error> + Send + 'static,
 ) -> Result<Vec<T>, ApiError> {
     let (tx, rx) = mpsc::channel(FRAMES_IN_FLIGHT);
     let reader = FrameReader {
@@ -142,17 +142,6 @@ async fn parse<T: Send + 'static>(
     })
 }
 
-fn read_patients(r: FrameReader, file: &str) -> Result<Vec<crate::domain::Patient>, import::Error> {
-    import::read_patients_from(r, file)
-}
-
-fn read_doctors(
-    r: FrameReader,
-    file: &str,
-) -> Result<Vec<crate::domain::MatchingDoctor>, import::Error> {
-    import::read_doctors_from(r, file)
-}
-
 /// What an accepted import stored.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportReport {
@@ -194,18 +183,19 @@ impl ImportReport {
         (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than 64 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not text/csv", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Refused whole; `errors[]` with line, column and field", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused whole; `errors[]` with line, column and field (a commune outside the token's départements is one)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn import_patients(
     CpamStaff(caller): CpamStaff,
     State(state): State<AppState>,
     Csv(body): Csv,
 ) -> Result<Json<ImportReport>, ApiError> {
+    let scope = caller.scope.clone();
     let patients = parse(
         body,
         state.limits.import_bytes,
         "patients.csv",
-        read_patients,
+        move |r, file| import::read_patients_within(r, file, &scope),
     )
     .await?;
     let counts = caller.store(&state).import_patients(&patients).await?;
@@ -235,14 +225,21 @@ async fn import_patients(
         (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than 64 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not text/csv", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Refused whole; `errors[]` with line, column and field", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused whole; `errors[]` with line, column and field (a commune outside the token's départements is one)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn import_doctors(
     CpamStaff(caller): CpamStaff,
     State(state): State<AppState>,
     Csv(body): Csv,
 ) -> Result<Json<ImportReport>, ApiError> {
-    let doctors = parse(body, state.limits.import_bytes, "doctors.csv", read_doctors).await?;
+    let scope = caller.scope.clone();
+    let doctors = parse(
+        body,
+        state.limits.import_bytes,
+        "doctors.csv",
+        move |r, file| import::read_doctors_within(r, file, &scope),
+    )
+    .await?;
     let counts = caller.store(&state).import_doctors(&doctors).await?;
     tracing::info!(
         token = %caller.token_id,
@@ -277,7 +274,7 @@ pub struct Erased {
         (status = 200, description = "Erased; what was removed", body = Erased),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Nothing names this patient", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Nothing names this patient in the caller's départements", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a patient id (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn erase_patient(
@@ -288,7 +285,7 @@ async fn erase_patient(
     let id: crate::domain::PatientId = super::parse_param("patient_id", &raw)?;
     let [patients, batch_assignments, batch_unmatched] = caller
         .store(&state)
-        .erase_patient(&id)
+        .erase_patient(&id, &caller.scope)
         .await?
         .ok_or_else(|| ApiError::NotFound("no patient with this id".to_owned()))?;
     // Never the id in the log (health data): counts only.

@@ -48,6 +48,7 @@ pub struct JobsPage {
 /// 422 naming a bad parameter; 503 when the database does not answer.
 pub(super) async fn list(
     state: &AppState,
+    caller: &Caller,
     kind: &str,
     query: Result<axum::extract::Query<JobsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<JobsPage, ApiError> {
@@ -71,7 +72,10 @@ pub(super) async fn list(
         Some(raw) => super::limit_param(raw, 500)?,
     };
     let offset = super::offset_param(q.offset.as_deref())?;
-    let rows = state.store.jobs(kind, status, limit + 1, offset).await?;
+    let rows = state
+        .store
+        .jobs(kind, &caller.scope, status, limit + 1, offset)
+        .await?;
     let more = rows.len() as u64 > limit;
     let items: Vec<JobView> = rows
         .into_iter()
@@ -108,7 +112,7 @@ async fn list_jobs(
     } else {
         KIND_GARDE_PLAN
     };
-    Ok(Json(list(&state, kind, query).await?))
+    Ok(Json(list(&state, &caller, kind, query).await?))
 }
 
 /// A job as its caller sees it.
@@ -210,9 +214,10 @@ pub(super) fn role_of(kind: &str) -> Option<Role> {
 }
 
 /// The job `id` of `kind`, for a caller who already has `kind`'s role: 404 when no such job
-/// (of this kind).
+/// (of this kind), or when it was launched on a territory outside the caller's scope.
 pub(super) async fn job_of_kind(
     state: &AppState,
+    caller: &Caller,
     id: &str,
     kind: &str,
     what: &str,
@@ -221,8 +226,15 @@ pub(super) async fn job_of_kind(
         .store
         .job(id)
         .await?
-        .filter(|j| j.kind == kind)
+        .filter(|j| j.kind == kind && in_scope(caller, j))
         .ok_or_else(|| ApiError::NotFound(format!("no {what} with this id")))
+}
+
+/// True when the job's territory lies within the caller's scope.
+fn in_scope(caller: &Caller, job: &JobRecord) -> bool {
+    job.territory
+        .parse::<crate::domain::Scope>()
+        .is_ok_and(|t| caller.scope.covers(&t))
 }
 
 /// 409 unless the job has succeeded.
@@ -248,7 +260,7 @@ pub(super) fn require_succeeded(job: &JobRecord, what: &str) -> Result<(), ApiEr
         (status = 200, description = "The job", body = JobView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a CPAM or coordinator token, or another role's job", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such job in the caller's territory", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn get_job(
     caller: Caller,
@@ -260,6 +272,7 @@ async fn get_job(
         .store
         .job(&id)
         .await?
+        .filter(|j| in_scope(&caller, j))
         .ok_or_else(|| ApiError::NotFound("no job with this id".to_owned()))?;
     if let Some(role) = role_of(&job.kind) {
         caller.require(&[role])?;

@@ -36,6 +36,7 @@
 
 mod audit;
 pub mod auth;
+pub mod authz;
 mod availability;
 mod batches;
 mod cabinets;
@@ -54,9 +55,10 @@ pub mod json;
 mod metrics;
 mod rate_limit;
 mod slots;
+mod territories;
 mod wire;
 
-pub use auth::{Auditeur, Caller, Coordinateur, CpamStaff, Medecin, OwnRpps, Regulateur};
+pub use auth::{Admin, Auditeur, Caller, Coordinateur, CpamStaff, Medecin, OwnRpps, Regulateur};
 pub use error::{ApiError, FieldError, Problem};
 pub use events::StreamGate;
 pub use json::Json;
@@ -158,7 +160,8 @@ impl Default for Limits {
         (name = "cabinets", description = "Cabinets de garde, managed by CPTS coordinators"),
         (name = "availability", description = "GPs' garde availability windows and limits"),
         (name = "slots", description = "Free consultation slots near a patient; bookings"),
-        (name = "audit", description = "The append-only audit trail, for auditeur tokens")
+        (name = "audit", description = "The append-only audit trail, for auditeur tokens"),
+        (name = "territories", description = "The CPTS tokens and cabinets are bound to; managed by admin tokens")
     )
 )]
 struct ApiDoc;
@@ -195,6 +198,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(audit::routes())
         .merge(holds::routes())
         .merge(events::routes())
+        .merge(territories::routes())
         .split_for_parts();
     (router, with_uri_text_rule(doc))
 }

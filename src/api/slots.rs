@@ -457,7 +457,7 @@ async fn book_slot(
     idempotency::once(&state, &caller, &headers, hash, || async {
         let b = state
             .slots(caller.store(&state))
-            .book(slot_id, &body.patient_ref, &caller.token_id)
+            .book(slot_id, &body.patient_ref, &caller.token_id, &caller.sas())
             .await?;
         tracing::info!(booking = b.id, slot = slot_id, "slot booked");
         let location = format!("/bookings/{}", b.id);
@@ -483,16 +483,20 @@ fn unknown_booking() -> ApiError {
         (status = 200, description = "The booking", body = BookingView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a régulateur", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No booking with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No booking with this id made by the caller's SAS", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an id (`parameter`: booking_id)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn get_booking(
-    Regulateur(_caller): Regulateur,
+    Regulateur(caller): Regulateur,
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<BookingView>, ApiError> {
     let id = parse_id("booking_id", &raw)?;
-    let b = state.store.booking(id).await?.ok_or_else(unknown_booking)?;
+    let b = state
+        .store
+        .booking(id, caller.sas_filter().as_deref())
+        .await?
+        .ok_or_else(unknown_booking)?;
     Ok(Json(b.into()))
 }
 
@@ -504,7 +508,7 @@ async fn get_booking(
         (status = 200, description = "Cancelled; the booking with its `cancelled_at`. With an `Idempotency-Key` already used for this cancellation: the first answer again (`Idempotent-Replayed: true`)", body = BookingView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a régulateur", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No booking with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No booking with this id made by the caller's SAS", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`/problems/already-cancelled`: cancelled before", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an id (`parameter`: booking_id)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -523,7 +527,7 @@ async fn cancel_booking(
     idempotency::once(&state, &caller, &headers, hash, || async {
         let b = state
             .slots(caller.store(&state))
-            .cancel(id, &caller.token_id)
+            .cancel(id, &caller.token_id, caller.sas_filter().as_deref())
             .await?;
         tracing::info!(booking = id, slot = b.slot.id, "booking cancelled");
         Ok(Json(BookingView::from(b)).into_response())
@@ -571,7 +575,7 @@ pub struct BookingsPage {
         (status = 422, description = "An invalid parameter (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn list_bookings(
-    Regulateur(_caller): Regulateur,
+    Regulateur(caller): Regulateur,
     State(state): State<AppState>,
     query: Result<axum::extract::Query<BookingsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<BookingsPage>, ApiError> {
@@ -634,7 +638,14 @@ async fn list_bookings(
     }
     let rows = state
         .store
-        .bookings(patient.as_ref(), from, to, limit + 1, offset)
+        .bookings(
+            caller.sas_filter().as_deref(),
+            patient.as_ref(),
+            from,
+            to,
+            limit + 1,
+            offset,
+        )
         .await?;
     let more = rows.len() as u64 > limit;
     let items: Vec<BookingView> = rows

@@ -8,7 +8,7 @@ mod service;
 mod verify;
 
 pub use garde::GardeArgs;
-pub use service::{ServeArgs, TokenAction, TokenArgs};
+pub use service::{ServeArgs, TerritoryAction, TerritoryArgs, TokenAction, TokenArgs};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -72,6 +72,8 @@ pub enum Command {
     Worker(crate::config::Config),
     /// Create or revoke API tokens.
     Token(TokenArgs),
+    /// Manage the CPTS (territories) tokens and cabinets are bound to.
+    Territory(TerritoryArgs),
     /// Apply the pending database migrations and exit.
     Migrate(crate::config::Config),
 }
@@ -96,6 +98,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(a) => service::serve(&a),
         Command::Worker(config) => service::worker(&config),
         Command::Token(a) => service::token(a),
+        Command::Territory(a) => service::territory(a),
         Command::Migrate(config) => service::migrate(&config),
         Command::Fixtures(a) => exit_code(crate::fixtures::run(&a)),
     }

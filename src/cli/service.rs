@@ -1,7 +1,8 @@
-//! `cpts serve`, `cpts token create|revoke` and `cpts migrate`: the service's commands.
+//! `cpts serve`, `cpts token create|revoke|list`, `cpts territory list|load|delete` and
+//! `cpts migrate`: the service's commands.
 
 use crate::config::Config;
-use crate::domain::{Role, Rpps};
+use crate::domain::{CptsId, Finess, InseeCode, Role, Rpps, Scope, Territory};
 use crate::startup::Application;
 use crate::store::Store;
 use crate::tokens::{self, CreateError, TokenKey};
@@ -26,6 +27,14 @@ pub enum TokenAction {
         /// The médecin's RPPS (required for, and only for, --role medecin).
         #[arg(long)]
         rpps: Option<Rpps>,
+        /// A territory the token is bound to, repeatable: `dep:54` (cpam, regulateur: one or
+        /// more départements; a régulateur's set is its SAS), `cpts:<id>` (coordinateur:
+        /// exactly one CPTS); auditeur: either kind.
+        #[arg(long = "territory", value_name = "TERRITORY")]
+        territories: Vec<Territory>,
+        /// An auditeur of the whole country (instead of --territory).
+        #[arg(long, conflicts_with = "territories")]
+        national: bool,
         /// Free text to recognise the token later (who holds it).
         #[arg(long, default_value = "")]
         label: String,
@@ -164,12 +173,21 @@ async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
         TokenAction::Create {
             role,
             rpps,
+            territories,
+            national,
             label,
             expires_in,
             expires_at,
             db,
         } => {
             let config = db.config();
+            let scope = match Scope::for_role(role, territories, national) {
+                Ok(scope) => scope,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
+                }
+            };
             let now = chrono::Utc::now().timestamp();
             let expires_at = match (expires_in, expires_at) {
                 (Some(d), _) => match tokens::parse_expires_in(&d, now) {
@@ -189,11 +207,23 @@ async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
             // The server migrates at startup; a token may be created before it first runs.
             store.migrate().await.context("migrating")?;
             let key = TokenKey::new(config.token_key_bytes());
-            let created =
-                tokens::create_expiring(&store, &key, role, rpps.clone(), &label, expires_at);
+            let created = tokens::create_expiring(
+                &store,
+                &key,
+                role,
+                rpps.clone(),
+                scope.clone(),
+                &label,
+                expires_at,
+            );
             let minted = match created.await {
                 Ok(m) => m,
-                Err(e @ (CreateError::MissingRpps | CreateError::UnexpectedRpps)) => {
+                Err(
+                    e @ (CreateError::MissingRpps
+                    | CreateError::UnexpectedRpps
+                    | CreateError::Scope(_)
+                    | CreateError::UnknownCpts(_)),
+                ) => {
                     eprintln!("error: {e}");
                     return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
                 }
@@ -205,7 +235,15 @@ async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
                 .and_then(|at| chrono::DateTime::from_timestamp(at, 0))
                 .map(|at| format!(", expires {}", at.format("%Y-%m-%dT%H:%M:%SZ")))
                 .unwrap_or_default();
-            eprintln!("created token {} (role {role}{bound}{until})", minted.id);
+            let scope = if role == Role::Medecin {
+                String::new()
+            } else {
+                format!(", scope {scope}")
+            };
+            eprintln!(
+                "created token {} (role {role}{bound}{scope}{until})",
+                minted.id
+            );
             println!("{}", minted.token);
             eprintln!(
                 "this is the only time the token is shown; revoke: cpts token revoke {}",
@@ -243,7 +281,7 @@ async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
                     .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
                     .unwrap_or_default()
             };
-            println!("id\trole\trpps\tstate\tcreated\texpires\tlabel");
+            println!("id\trole\trpps\tscope\tstate\tcreated\texpires\tlabel");
             for t in &tokens {
                 let state = match (t.revoked_at, t.expires_at) {
                     (Some(at), _) => format!("revoked {}", date(at)),
@@ -251,10 +289,11 @@ async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
                     _ => "active".to_owned(),
                 };
                 println!(
-                    "{}\t{}\t{}\t{state}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{state}\t{}\t{}\t{}",
                     t.id,
                     t.role,
                     t.rpps.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    t.scope,
                     date(t.created_at),
                     t.expires_at.map(date).unwrap_or_default(),
                     t.label.replace(['\t', '\n'], " ")
@@ -264,4 +303,171 @@ async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `cpts territory …`: the CPTS an administrator manages (issue 16), as the API's
+/// `/territories` does; every change is audited (actor: the command line).
+#[derive(Debug, clap::Args)]
+pub struct TerritoryArgs {
+    #[command(subcommand)]
+    pub action: TerritoryAction,
+}
+
+/// What to do with territories.
+#[derive(Debug, clap::Subcommand)]
+pub enum TerritoryAction {
+    /// List the CPTS: id, name, FINESS, number of communes, départements.
+    List {
+        #[command(flatten)]
+        db: TokenStore,
+    },
+    /// Create or replace CPTS from a CSV with the columns `territory_id`, `territory_name`,
+    /// `insee` (one row per commune; fixtures/data/territories.csv has this shape) and an
+    /// optional `finess`. Each CPTS of the file is replaced whole; all or nothing.
+    Load {
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        db: TokenStore,
+    },
+    /// Delete a CPTS no cabinet belongs to.
+    Delete {
+        id: CptsId,
+        #[command(flatten)]
+        db: TokenStore,
+    },
+}
+
+/// `cpts territory list|load|delete`.
+pub fn territory(args: TerritoryArgs) -> ExitCode {
+    report(runtime().and_then(|rt| rt.block_on(territory_async(args))))
+}
+
+async fn territory_async(args: TerritoryArgs) -> anyhow::Result<ExitCode> {
+    match args.action {
+        TerritoryAction::List { db } => {
+            let store = open(&db.config()).await?;
+            store.migrate().await.context("migrating")?;
+            let all = store.cpts_list().await.context("reading the CPTS")?;
+            store.close().await;
+            println!("id\tname\tfiness\tcommunes\tdepartements");
+            for c in all {
+                let deps: Vec<String> = c.departements().iter().map(ToString::to_string).collect();
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    c.id,
+                    c.name,
+                    c.finess.as_ref().map(Finess::as_str).unwrap_or(""),
+                    c.communes.len(),
+                    deps.join(",")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TerritoryAction::Load { file, db } => {
+            let cpts = match read_territories(&file) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
+                }
+            };
+            let store = open(&db.config()).await?;
+            store.migrate().await.context("migrating")?;
+            let mut created = 0;
+            for c in &cpts {
+                if store.put_cpts(c).await.context("storing a CPTS")? {
+                    created += 1;
+                }
+            }
+            store.close().await;
+            eprintln!(
+                "cpts territory load: {} CPTS ({created} created, {} replaced)",
+                cpts.len(),
+                cpts.len() - created
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        TerritoryAction::Delete { id, db } => {
+            let store = open(&db.config()).await?;
+            store.migrate().await.context("migrating")?;
+            let done = store.delete_cpts(&id).await.context("deleting the CPTS")?;
+            store.close().await;
+            match done {
+                crate::store::CptsDeletion::Deleted => {
+                    eprintln!("deleted CPTS {id}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                crate::store::CptsDeletion::NotFound => {
+                    eprintln!("error: no CPTS with id {id}");
+                    Ok(ExitCode::from(super::EXIT_BAD_INPUT))
+                }
+                crate::store::CptsDeletion::InUse => {
+                    eprintln!("error: cabinets belong to CPTS {id}; it is kept");
+                    Ok(ExitCode::from(super::EXIT_BAD_INPUT))
+                }
+            }
+        }
+    }
+}
+
+/// The CPTS of a territories CSV, validated whole: the first bad row is named by file, line
+/// and column.
+fn read_territories(path: &std::path::Path) -> Result<Vec<crate::store::NewCpts>, String> {
+    let mut reader =
+        csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .clone();
+    let column = |name: &str| headers.iter().position(|h| h == name);
+    let (Some(id_col), Some(name_col), Some(insee_col)) = (
+        column("territory_id"),
+        column("territory_name"),
+        column("insee"),
+    ) else {
+        return Err(format!(
+            "{}: line 1: expected the columns territory_id, territory_name, insee",
+            path.display()
+        ));
+    };
+    let finess_col = column("finess");
+    let mut out: Vec<crate::store::NewCpts> = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| format!("{}: {e}", path.display()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let at = |col: usize, what: &str, e: &dyn std::fmt::Display| {
+            format!("{}:{line}:{}: {what}: {e}", path.display(), col + 1)
+        };
+        let field = |col: usize| record.get(col).unwrap_or("");
+        let id: CptsId = field(id_col)
+            .parse()
+            .map_err(|e| at(id_col, "territory_id", &e))?;
+        let insee: InseeCode = field(insee_col)
+            .parse()
+            .map_err(|e| at(insee_col, "insee", &e))?;
+        let name = field(name_col).trim().to_owned();
+        if name.is_empty() {
+            return Err(at(name_col, "territory_name", &"empty"));
+        }
+        let finess: Option<Finess> = match finess_col.map(field).filter(|f| !f.is_empty()) {
+            Some(f) => Some(
+                f.parse()
+                    .map_err(|e| at(finess_col.unwrap_or(0), "finess", &e))?,
+            ),
+            None => None,
+        };
+        match out.iter_mut().find(|c| c.id == id) {
+            Some(c) => c.communes.push(insee),
+            None => out.push(crate::store::NewCpts {
+                id,
+                name,
+                finess,
+                communes: vec![insee],
+            }),
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("{}: no CPTS in the file", path.display()));
+    }
+    Ok(out)
 }

@@ -112,6 +112,20 @@ impl Departement {
     }
 }
 
+impl FromStr for Departement {
+    type Err = InseeError;
+    /// `54`, `2A`, `974`: the département of the communes whose codes start with it.
+    fn from_str(s: &str) -> Result<Self, InseeError> {
+        let padded = match s.len() {
+            2 => format!("{s}000"),
+            3 if s.starts_with("97") || s.starts_with("98") => format!("{s}00"),
+            _ => return Err(InseeError::Departement),
+        };
+        let code: InseeCode = padded.parse().map_err(|_| InseeError::Departement)?;
+        Ok(code.departement())
+    }
+}
+
 impl fmt::Display for Departement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -151,6 +165,16 @@ mod tests {
                 .departement()
                 .is_alsace_moselle()
         );
+    }
+
+    #[test]
+    fn departements_parse_from_their_prefix() {
+        for ok in ["54", "2A", "2B", "974", "01", "95"] {
+            assert_eq!(ok.parse::<Departement>().unwrap().as_str(), ok);
+        }
+        for bad in ["", "5", "20", "00", "96", "979", "541", "97", "2C", "5a"] {
+            assert!(bad.parse::<Departement>().is_err(), "{bad}");
+        }
     }
 
     #[test]

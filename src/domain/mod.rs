@@ -7,6 +7,7 @@ pub mod ids;
 pub mod insee;
 pub mod patient;
 pub mod role;
+pub mod territory;
 pub mod text;
 
 pub use batch::{AssignmentRow, UnmatchedRow};
@@ -15,4 +16,5 @@ pub use ids::{CabinetId, IdError, PatientId, Rpps, RppsError};
 pub use insee::{Departement, InseeCode, InseeError};
 pub use patient::{MaxKm, MaxKmError, Patient, Tier};
 pub use role::{Role, RoleError};
+pub use territory::{CptsId, Finess, Scope, Territory, TerritoryError};
 pub use text::{Name, NameError};

@@ -19,16 +19,19 @@ pub enum Role {
     Coordinateur,
     /// Auditor (CPAM, ARS, CNIL): reads the audit trail, nothing else.
     Auditeur,
+    /// Administrator (issue 16): manages the territories; reads no health data.
+    Admin,
 }
 
 impl Role {
     /// Every role, in a fixed order.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Cpam,
         Role::Regulateur,
         Role::Medecin,
         Role::Coordinateur,
         Role::Auditeur,
+        Role::Admin,
     ];
 
     /// The lowercase name used on the command line, in the database and on the wire.
@@ -39,13 +42,14 @@ impl Role {
             Role::Medecin => "medecin",
             Role::Coordinateur => "coordinateur",
             Role::Auditeur => "auditeur",
+            Role::Admin => "admin",
         }
     }
 }
 
 /// Why a string is not a role.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected one of cpam, regulateur, medecin, coordinateur, auditeur")]
+#[error("expected one of cpam, regulateur, medecin, coordinateur, auditeur, admin")]
 pub struct RoleError;
 
 impl FromStr for Role {

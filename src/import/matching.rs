@@ -6,7 +6,7 @@
 
 use super::table::{Column, FirstLines, Table, max_km, read_table, whole};
 use super::{CellErrors, Error, read_path};
-use crate::domain::{InseeCode, MatchingDoctor, MaxKm, Patient, PatientId, Rpps};
+use crate::domain::{InseeCode, MatchingDoctor, MaxKm, Patient, PatientId, Rpps, Scope};
 use crate::matching::Instance;
 use std::io::Read;
 use std::path::Path;
@@ -67,6 +67,19 @@ pub fn read_patients(path: &Path) -> Result<Vec<Patient>, Error> {
 /// # Errors
 /// As [`read_patients`].
 pub fn read_patients_from<R: Read>(reader: R, file: &str) -> Result<Vec<Patient>, Error> {
+    read_patients_within(reader, file, &Scope::National)
+}
+
+/// [`read_patients_from`], refusing (as a cell error on `insee`) a commune outside the
+/// départements of `within`: CPAM staff import the patients of their own territory.
+///
+/// # Errors
+/// As [`read_patients`].
+pub fn read_patients_within<R: Read>(
+    reader: R,
+    file: &str,
+    within: &Scope,
+) -> Result<Vec<Patient>, Error> {
     let mut seen = FirstLines::default();
     read_table(Table::open(reader, file, &PATIENT_COLUMNS)?, |row| {
         let id = row.required(PATIENT_ID, str::parse::<PatientId>);
@@ -74,7 +87,7 @@ pub fn read_patients_from<R: Read>(reader: R, file: &str) -> Result<Vec<Patient>
             row.unique(PATIENT_ID, &mut seen, id, None); // health data: never quoted
         }
         let coords = row.coordinates(P_LAT, P_LON);
-        let insee = row.required(P_INSEE, str::parse::<InseeCode>);
+        let insee = row.required(P_INSEE, |s| commune_within(s, within));
         let age = row.required(AGE, |s| whole(s, 0u8, 130));
         let ald = row.required(ALD, flag);
         let css = row.required(CSS, flag);
@@ -91,6 +104,21 @@ pub fn read_patients_from<R: Read>(reader: R, file: &str) -> Result<Vec<Patient>
     })
 }
 
+/// An INSEE code in one of `within`'s départements.
+fn commune_within(s: &str, within: &Scope) -> Result<InseeCode, String> {
+    let code: InseeCode = s
+        .parse()
+        .map_err(|e: crate::domain::InseeError| e.to_string())?;
+    if within.covers_commune(&code) {
+        Ok(code)
+    } else {
+        Err(format!(
+            "département {} is outside this token's territory ({within})",
+            code.departement()
+        ))
+    }
+}
+
 /// Reads a matching `doctors.csv` (FORMATS.md §2): `rpps` (Luhn key, unique), `name`, `lat`,
 /// `lon`, `insee`, `capacity` (integer ≥ 0), optional `max_km` (> 0).
 ///
@@ -105,6 +133,18 @@ pub fn read_doctors(path: &Path) -> Result<Vec<MatchingDoctor>, Error> {
 /// # Errors
 /// As [`read_patients`].
 pub fn read_doctors_from<R: Read>(reader: R, file: &str) -> Result<Vec<MatchingDoctor>, Error> {
+    read_doctors_within(reader, file, &Scope::National)
+}
+
+/// [`read_doctors_from`], refusing a commune outside the départements of `within`.
+///
+/// # Errors
+/// As [`read_patients`].
+pub fn read_doctors_within<R: Read>(
+    reader: R,
+    file: &str,
+    within: &Scope,
+) -> Result<Vec<MatchingDoctor>, Error> {
     let mut seen = FirstLines::default();
     read_table(Table::open(reader, file, &DOCTOR_COLUMNS)?, |row| {
         let rpps = row.required(RPPS, str::parse::<Rpps>);
@@ -114,7 +154,7 @@ pub fn read_doctors_from<R: Read>(reader: R, file: &str) -> Result<Vec<MatchingD
         // Display only, and may be empty (FORMATS.md §2).
         let name = row.text(NAME);
         let coords = row.coordinates(D_LAT, D_LON);
-        let insee = row.required(D_INSEE, str::parse::<InseeCode>);
+        let insee = row.required(D_INSEE, |s| commune_within(s, within));
         let capacity = row.required(CAPACITY, |s| whole(s, 0u32, u32::MAX));
         let max_km = row.optional(D_MAX_KM, max_km);
         Some(MatchingDoctor {

@@ -40,7 +40,7 @@ pub(super) async fn run(
     let period = Period::new(params.start, params.end).context("the plan's period")?;
     progress.report("loading", 0.0);
     let cabinets = store
-        .garde_cabinets(params.cabinets.as_deref())
+        .garde_cabinets(params.cabinets.as_deref(), None)
         .await
         .context("loading the cabinets")?;
     anyhow::ensure!(!cabinets.is_empty(), "the plan has no cabinet");

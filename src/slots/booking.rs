@@ -15,7 +15,8 @@ use crate::store::{BookOutcome, BookingRecord, CancelOutcome};
 
 impl Slots {
     /// Books slot `slot_id` for `patient_ref` on behalf of `owner` (a token id: the holder,
-    /// if the slot is held). The booking is recorded under this handle's store's actor.
+    /// if the slot is held) of SAS `sas`. The booking is recorded under this handle's store's
+    /// actor.
     ///
     /// # Errors
     /// [`Error::Held`]: another régulateur holds the slot; [`Error::Taken`]: it holds a
@@ -28,6 +29,7 @@ impl Slots {
         slot_id: i64,
         patient_ref: &PatientId,
         owner: &str,
+        sas: &str,
     ) -> Result<BookingRecord, Error> {
         // Redis is an accelerator here: down, the booking goes on without a claim, and the
         // database's unique index decides between two bookings as it always does.
@@ -58,7 +60,7 @@ impl Slots {
                 return Err(Error::Held);
             }
         }
-        let outcome = self.store.book_slot(slot_id, patient_ref, owner).await;
+        let outcome = self.store.book_slot(slot_id, patient_ref, owner, sas).await;
         if let (Some(board), Ok(BookOutcome::Booked(b))) = (&self.board, &outcome) {
             board.booked(slot_id, b.id);
         }
@@ -86,13 +88,20 @@ impl Slots {
         }
     }
 
-    /// Cancels booking `booking_id` on behalf of `by` (a token id); its slot is free again.
+    /// Cancels booking `booking_id` on behalf of `by` (a token id) of SAS `sas` (`None`:
+    /// whoever booked it); its slot is free again.
     ///
     /// # Errors
-    /// [`Error::NoSuchBooking`]; [`Error::AlreadyCancelled`] (nothing changed);
-    /// [`Error::Store`]. A failure to announce the cancellation is logged, not returned.
-    pub async fn cancel(&self, booking_id: i64, by: &str) -> Result<BookingRecord, Error> {
-        match self.store.cancel_booking(booking_id, by).await? {
+    /// [`Error::NoSuchBooking`], also for another SAS's booking; [`Error::AlreadyCancelled`]
+    /// (nothing changed); [`Error::Store`]. A failure to announce the cancellation is logged,
+    /// not returned.
+    pub async fn cancel(
+        &self,
+        booking_id: i64,
+        by: &str,
+        sas: Option<&str>,
+    ) -> Result<BookingRecord, Error> {
+        match self.store.cancel_booking(booking_id, by, sas).await? {
             CancelOutcome::Cancelled(b) => {
                 if let Some(board) = &self.board {
                     board.freed(b.slot.id, booking_id);
@@ -130,31 +139,37 @@ mod tests {
             found.into_iter().map(|(_, f)| f.slot.id).collect()
         };
         let p: PatientId = "P1".parse().expect("a patient ref");
-        let b = room.book(slot_ids[0], &p, "t1").await.expect("booked");
+        let b = room
+            .book(slot_ids[0], &p, "t1", "dep:54")
+            .await
+            .expect("booked");
         assert_eq!(b.slot.id, slot_ids[0]);
         assert_eq!(
             free(room.search(&q).await.expect("a search")),
             slot_ids[1..]
         );
         assert!(matches!(
-            room.book(slot_ids[0], &p, "t1").await,
+            room.book(slot_ids[0], &p, "t1", "dep:54").await,
             Err(Error::Taken)
         ));
         assert!(matches!(
-            room.book(999_999, &p, "t1").await,
+            room.book(999_999, &p, "t1", "dep:54").await,
             Err(Error::NoSuchSlot)
         ));
-        let c = room.cancel(b.id, "t1").await.expect("cancelled");
+        let c = room
+            .cancel(b.id, "t1", Some("dep:54"))
+            .await
+            .expect("cancelled");
         assert!(c.cancelled_at.is_some());
         assert_eq!(free(room.search(&q).await.expect("a search")), slot_ids);
         assert!(matches!(
-            room.cancel(b.id, "t1").await,
+            room.cancel(b.id, "t1", Some("dep:54")).await,
             Err(Error::AlreadyCancelled {
                 cancelled_at: Some(_)
             })
         ));
         assert!(matches!(
-            room.cancel(999_999, "t1").await,
+            room.cancel(999_999, "t1", Some("dep:54")).await,
             Err(Error::NoSuchBooking)
         ));
         assert_eq!(

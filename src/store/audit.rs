@@ -11,16 +11,18 @@
 //! triggers on the table that refuse to (on PostgreSQL, TRUNCATE too).
 
 use super::{Error, Store, now};
-use crate::domain::Role;
+use crate::domain::{Role, Scope};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use std::sync::Arc;
 
-/// Who writes: the public id and role of an API token.
+/// Who writes: the public id, role and scope of an API token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
     pub token_id: String,
     pub role: Role,
+    /// Recorded as the row's `territory`, which the auditeurs filter by.
+    pub scope: Scope,
 }
 
 /// What a write did, as recorded. `action` and `object_kind` are fixed names
@@ -64,6 +66,8 @@ pub struct AuditRecord {
     pub object_kind: String,
     pub object_id: Option<String>,
     pub detail: serde_json::Value,
+    /// The author's scope (canonical); `None` for the command line and the job worker.
+    pub territory: Option<String>,
 }
 
 impl TryFrom<AnyRow> for AuditRecord {
@@ -83,6 +87,7 @@ impl TryFrom<AnyRow> for AuditRecord {
             object_kind: row.try_get("object_kind")?,
             object_id: row.try_get("object_id")?,
             detail: serde_json::from_str(&detail).map_err(|_| Error::Corrupt("audit.detail"))?,
+            territory: row.try_get("territory")?,
         })
     }
 }
@@ -102,6 +107,9 @@ pub struct AuditFilter {
     pub to: Option<i64>,
     /// Rows with `id > after` (keyset pagination).
     pub after: Option<i64>,
+    /// Rows whose author's scope holds one of these territories (canonical names, at most
+    /// [`crate::domain::territory::MAX_TERRITORIES`]); `None`: every row.
+    pub territories: Option<Vec<String>>,
 }
 
 /// Appends `entry`, written by `actor` (`None`: the command line or the job worker), inside
@@ -115,8 +123,8 @@ pub async fn append(
     entry: &AuditEntry,
 ) -> Result<(), Error> {
     sqlx::query(
-        "INSERT INTO audit (at, token_id, role, action, object_kind, object_id, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO audit (at, token_id, role, action, object_kind, object_id, detail, \
+         territory) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(now())
     .bind(actor.map(|a| a.token_id.as_str()))
@@ -125,6 +133,7 @@ pub async fn append(
     .bind(entry.object_kind)
     .bind(entry.object_id.as_deref())
     .bind(entry.detail.to_string())
+    .bind(actor.map(|a| a.scope.to_string()))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -168,26 +177,43 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<AuditRecord>, Error> {
         // Each bound is `$n IS NULL OR …`, so one statement serves every filter; the casts
-        // give PostgreSQL the type of a NULL parameter.
-        let rows = sqlx::query(
-            "SELECT id, at, token_id, role, action, object_kind, object_id, detail FROM audit \
+        // give PostgreSQL the type of a NULL parameter. A territory filter adds one LIKE per
+        // territory on the comma-framed scope (`,dep:54,dep:57,` holds `,dep:57,`).
+        let territories = filter.territories.as_deref();
+        let mut sql = String::from(
+            "SELECT id, at, token_id, role, action, object_kind, object_id, detail, territory \
+             FROM audit \
              WHERE (CAST($1 AS TEXT) IS NULL OR token_id = $1) \
              AND (CAST($2 AS TEXT) IS NULL OR object_kind = $2) \
              AND (CAST($3 AS TEXT) IS NULL OR object_id = $3) \
              AND (CAST($4 AS BIGINT) IS NULL OR at >= $4) \
              AND (CAST($5 AS BIGINT) IS NULL OR at < $5) \
-             AND id > $6 \
-             ORDER BY id LIMIT $7",
-        )
-        .bind(filter.token_id.as_deref())
-        .bind(filter.object_kind.as_deref())
-        .bind(filter.object_id.as_deref())
-        .bind(filter.from)
-        .bind(filter.to)
-        .bind(filter.after.unwrap_or(0))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
+             AND id > $6",
+        );
+        if let Some(list) = territories {
+            let likes: Vec<String> = (0..list.len())
+                .map(|i| format!("(',' || territory || ',') LIKE ${} ESCAPE '!'", i + 8))
+                .collect();
+            if likes.is_empty() {
+                sql.push_str(" AND 1 = 0");
+            } else {
+                sql.push_str(&format!(" AND ({})", likes.join(" OR ")));
+            }
+        }
+        sql.push_str(" ORDER BY id LIMIT $7");
+        let mut query = sqlx::query(&sql)
+            .bind(filter.token_id.as_deref())
+            .bind(filter.object_kind.as_deref())
+            .bind(filter.object_id.as_deref())
+            .bind(filter.from)
+            .bind(filter.to)
+            .bind(filter.after.unwrap_or(0))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        for t in territories.unwrap_or_default() {
+            // `_` is a LIKE wildcard and CPTS ids hold it: escape it.
+            query = query.bind(format!("%,{},%", t.replace('_', "!_")));
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.into_iter().map(AuditRecord::try_from).collect()
     }
 }

@@ -2,7 +2,7 @@
 //! [`CabinetRow`]s, the same type a garde plan reads.
 
 use super::{AuditEntry, CabinetRow, Error, Store, append_audit_in, now};
-use crate::domain::CabinetId;
+use crate::domain::{CabinetId, CptsId};
 
 const COLUMNS: &str = "cabinet_id, name, lat, lon, insee, need, slot_minutes";
 
@@ -32,14 +32,15 @@ fn cabinet_entry(action: &'static str, c: &CabinetRow) -> AuditEntry {
 }
 
 impl Store {
-    /// Creates a cabinet.
+    /// Creates a cabinet of the CPTS `cpts`.
     ///
     /// # Errors
-    /// [`Error::Conflict`] when the id is taken, [`Error::Unavailable`].
-    pub async fn create_cabinet(&self, c: &CabinetRow) -> Result<(), Error> {
+    /// [`Error::Conflict`] when the id is taken (or the CPTS is gone), [`Error::Unavailable`].
+    pub async fn create_cabinet(&self, c: &CabinetRow, cpts: &CptsId) -> Result<(), Error> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(&format!(
-            "INSERT INTO cabinets ({COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            "INSERT INTO cabinets ({COLUMNS}, updated_at, cpts_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
         .bind(c.id.as_str())
         .bind(&c.name)
@@ -49,6 +50,7 @@ impl Store {
         .bind(i64::from(c.need))
         .bind(i64::from(c.slot_minutes))
         .bind(now())
+        .bind(cpts.as_str())
         .execute(&mut *tx)
         .await?;
         append_audit_in(&mut tx, self.actor(), &cabinet_entry("cabinet.create", c)).await?;
@@ -57,11 +59,16 @@ impl Store {
     }
 
     /// Replaces every field of a cabinet but its id; [`CabinetUpdate::HasFutureSlots`] when
-    /// anything but its name would change while published slots have not ended.
+    /// anything but its name would change while published slots have not ended. `within`:
+    /// only a cabinet of this CPTS (another is [`CabinetUpdate::NotFound`]); `None`: any.
     ///
     /// # Errors
     /// [`Error::Unavailable`].
-    pub async fn update_cabinet(&self, c: &CabinetRow) -> Result<CabinetUpdate, Error> {
+    pub async fn update_cabinet(
+        &self,
+        c: &CabinetRow,
+        within: Option<&CptsId>,
+    ) -> Result<CabinetUpdate, Error> {
         let at = now();
         let mut tx = self.pool.begin().await?;
         // One statement decides (issue 15): while the cabinet has slots that have not ended
@@ -70,6 +77,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE cabinets SET name = $1, lat = $2, lon = $3, insee = $4, need = $5, \
              slot_minutes = $6, updated_at = $7 WHERE cabinet_id = $8 \
+             AND (CAST($9 AS TEXT) IS NULL OR cpts_id = $9) \
              AND (NOT EXISTS (SELECT 1 FROM slots WHERE slots.cabinet_id = $8 AND slots.end_at > $7) \
                   OR (lat = $2 AND lon = $3 AND insee = $4 AND need = $5 AND slot_minutes = $6))",
         )
@@ -81,6 +89,7 @@ impl Store {
         .bind(i64::from(c.slot_minutes))
         .bind(at)
         .bind(c.id.as_str())
+        .bind(within.map(CptsId::as_str))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -92,7 +101,7 @@ impl Store {
             .bind(at)
             .fetch_one(&self.pool)
             .await?;
-            return Ok(match self.cabinet(&c.id).await? {
+            return Ok(match self.cabinet(&c.id, within).await? {
                 None => CabinetUpdate::NotFound,
                 Some(_) => CabinetUpdate::HasFutureSlots(future),
             });
@@ -102,29 +111,37 @@ impl Store {
         Ok(CabinetUpdate::Updated)
     }
 
-    /// The cabinet with this id.
+    /// The cabinet with this id; `within`: only if it belongs to this CPTS.
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
-    pub async fn cabinet(&self, id: &CabinetId) -> Result<Option<CabinetRow>, Error> {
+    pub async fn cabinet(
+        &self,
+        id: &CabinetId,
+        within: Option<&CptsId>,
+    ) -> Result<Option<CabinetRow>, Error> {
         sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM cabinets WHERE cabinet_id = $1"
+            "SELECT {COLUMNS} FROM cabinets WHERE cabinet_id = $1 \
+             AND (CAST($2 AS TEXT) IS NULL OR cpts_id = $2)"
         ))
         .bind(id.as_str())
+        .bind(within.map(CptsId::as_str))
         .fetch_optional(&self.pool)
         .await?
         .map(CabinetRow::try_from)
         .transpose()
     }
 
-    /// Every cabinet, by id.
+    /// Every cabinet (`within`: of this CPTS), by id.
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
-    pub async fn cabinets(&self) -> Result<Vec<CabinetRow>, Error> {
+    pub async fn cabinets(&self, within: Option<&CptsId>) -> Result<Vec<CabinetRow>, Error> {
         sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM cabinets ORDER BY cabinet_id"
+            "SELECT {COLUMNS} FROM cabinets WHERE (CAST($1 AS TEXT) IS NULL OR cpts_id = $1) \
+             ORDER BY cabinet_id"
         ))
+        .bind(within.map(CptsId::as_str))
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -132,17 +149,26 @@ impl Store {
         .collect()
     }
 
-    /// Deletes a cabinet, unless a roster, an unfilled report or a slot refers to it: the
-    /// foreign keys decide, in the same statement (no check-then-delete).
+    /// Deletes a cabinet (`within`: only one of this CPTS), unless a roster, an unfilled
+    /// report or a slot refers to it: the foreign keys decide, in the same statement (no
+    /// check-then-delete).
     ///
     /// # Errors
     /// [`Error::Unavailable`].
-    pub async fn delete_cabinet(&self, id: &CabinetId) -> Result<CabinetDeletion, Error> {
+    pub async fn delete_cabinet(
+        &self,
+        id: &CabinetId,
+        within: Option<&CptsId>,
+    ) -> Result<CabinetDeletion, Error> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM cabinets WHERE cabinet_id = $1")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await;
+        let done = sqlx::query(
+            "DELETE FROM cabinets WHERE cabinet_id = $1 \
+             AND (CAST($2 AS TEXT) IS NULL OR cpts_id = $2)",
+        )
+        .bind(id.as_str())
+        .bind(within.map(CptsId::as_str))
+        .execute(&mut *tx)
+        .await;
         match done {
             Ok(d) if d.rows_affected() == 1 => {
                 let entry = AuditEntry::new("cabinet.delete", "cabinet", Some(id.to_string()));

@@ -178,8 +178,9 @@ impl TryFrom<AnyRow> for GardeDoctorRow {
     }
 }
 
-fn id_list(n: usize) -> String {
-    values_clause(n, 1, 1).replace(['(', ')'], "")
+/// `$first, …` for `n` ids.
+fn id_list_from(first: usize, n: usize) -> String {
+    values_clause(n, 1, first).replace(['(', ')'], "")
 }
 
 impl Store {
@@ -233,19 +234,28 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
-    pub async fn garde_cabinets(&self, ids: Option<&[String]>) -> Result<Vec<CabinetRow>, Error> {
-        let base = "SELECT cabinet_id, name, lat, lon, insee, need, slot_minutes FROM cabinets";
+    pub async fn garde_cabinets(
+        &self,
+        ids: Option<&[String]>,
+        within: Option<&crate::domain::CptsId>,
+    ) -> Result<Vec<CabinetRow>, Error> {
+        let base = "SELECT cabinet_id, name, lat, lon, insee, need, slot_minutes FROM cabinets \
+                    WHERE (CAST($1 AS TEXT) IS NULL OR cpts_id = $1)";
+        let within = within.map(crate::domain::CptsId::as_str);
         let mut out = Vec::new();
         match ids {
             None => {
-                for row in sqlx::query(base).fetch_all(&self.pool).await? {
+                for row in sqlx::query(base).bind(within).fetch_all(&self.pool).await? {
                     out.push(CabinetRow::try_from(row)?);
                 }
             }
             Some(ids) => {
                 for chunk in ids.chunks(CHUNK) {
-                    let sql = format!("{base} WHERE cabinet_id IN ({})", id_list(chunk.len()));
-                    let mut q = sqlx::query(&sql);
+                    let sql = format!(
+                        "{base} AND cabinet_id IN ({})",
+                        id_list_from(2, chunk.len())
+                    );
+                    let mut q = sqlx::query(&sql).bind(within);
                     for id in chunk {
                         q = q.bind(id.as_str());
                     }

@@ -63,6 +63,8 @@ pub struct JobRecord {
     pub error: Option<String>,
     /// The token that enqueued it.
     pub created_by: Option<String>,
+    /// The territory it was launched on (a canonical [`crate::domain::Scope`]).
+    pub territory: String,
     pub attempts: i64,
     pub created_at: i64,
     pub started_at: Option<i64>,
@@ -70,7 +72,7 @@ pub struct JobRecord {
 }
 
 const COLUMNS: &str = "id, kind, status, progress, stage, params, result, error, created_by, \
-                       attempts, created_at, started_at, finished_at";
+                       territory, attempts, created_at, started_at, finished_at";
 
 impl TryFrom<AnyRow> for JobRecord {
     type Error = Error;
@@ -86,6 +88,7 @@ impl TryFrom<AnyRow> for JobRecord {
             result: row.try_get("result")?,
             error: row.try_get("error")?,
             created_by: row.try_get("created_by")?,
+            territory: row.try_get("territory")?,
             attempts: row.try_get("attempts")?,
             created_at: row.try_get("created_at")?,
             started_at: row.try_get("started_at")?,
@@ -102,6 +105,8 @@ pub struct NewJob<'a> {
     /// JSON.
     pub params: &'a str,
     pub created_by: Option<&'a str>,
+    /// The territory it is launched on: who may read it ([`crate::domain::Scope::covers`]).
+    pub territory: &'a crate::domain::Scope,
 }
 
 pub(super) async fn insert_job(
@@ -110,14 +115,15 @@ pub(super) async fn insert_job(
     at: i64,
 ) -> Result<(), Error> {
     sqlx::query(
-        "INSERT INTO jobs (id, kind, status, params, created_by, created_at) \
-         VALUES ($1, $2, 'queued', $3, $4, $5)",
+        "INSERT INTO jobs (id, kind, status, params, created_by, created_at, territory) \
+         VALUES ($1, $2, 'queued', $3, $4, $5, $6)",
     )
     .bind(job.id)
     .bind(job.kind)
     .bind(job.params)
     .bind(job.created_by)
     .bind(at)
+    .bind(job.territory.to_string())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -180,45 +186,36 @@ impl Store {
             .transpose()
     }
 
-    /// The jobs of `kind`, newest first, of `status` when given; at most `limit` after
-    /// skipping `offset`.
+    /// The jobs of `kind` launched on a territory `within` covers, newest first, of `status`
+    /// when given; at most `limit` after skipping `offset`.
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn jobs(
         &self,
         kind: &str,
+        within: &crate::domain::Scope,
         status: Option<JobStatus>,
         limit: u64,
         offset: u64,
     ) -> Result<Vec<JobRecord>, Error> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-        let rows = match status {
-            Some(status) => {
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM jobs WHERE kind = $1 AND status = $2 \
-                     ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
-                ))
-                .bind(kind)
-                .bind(status.as_str())
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM jobs WHERE kind = $1 \
-                     ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
-                ))
-                .bind(kind)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
+        let (covered, names) = super::covered_by("territory", within, 5);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM jobs WHERE kind = $1 \
+             AND (CAST($2 AS TEXT) IS NULL OR status = $2) AND {covered} \
+             ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(kind)
+            .bind(status.map(JobStatus::as_str))
+            .bind(limit)
+            .bind(offset);
+        for name in names {
+            query = query.bind(name);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.into_iter().map(JobRecord::try_from).collect()
     }
 

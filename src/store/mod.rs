@@ -34,6 +34,7 @@ mod idempotency;
 mod jobs;
 mod patients;
 mod slots;
+mod territories;
 mod tokens;
 
 pub use audit::{Actor, AuditEntry, AuditFilter, AuditRecord, append as append_audit_in};
@@ -51,7 +52,30 @@ pub use patients::ImportCounts;
 pub use slots::{
     BoardSlotRow, BookOutcome, BookingRecord, BoundingBox, CancelOutcome, LocatedSlot, SlotRecord,
 };
+pub use territories::{CptsDeletion, CptsRecord, NewCpts};
 pub use tokens::{NewToken, TokenRecord};
+
+/// The SQL condition "every territory of the scope in `column` is one of `within`'s", with
+/// its parameters numbered from `$first`, and the values to bind to them, in order. The
+/// column holds a canonical scope (`dep:54,dep:57`); each of `within`'s territories, framed by
+/// commas, is replaced by a comma, and the row passes when nothing but a comma is left.
+/// REPLACE matches literally, so no name needs escaping. A national `within` passes every
+/// row; a row whose scope is `national` passes only then.
+pub(crate) fn covered_by(
+    column: &str,
+    within: &crate::domain::Scope,
+    first: usize,
+) -> (String, Vec<String>) {
+    let names: Vec<String> = within.territories().map(|t| format!(",{t},")).collect();
+    if *within == crate::domain::Scope::National {
+        return ("1 = 1".to_owned(), Vec::new());
+    }
+    let mut expr = format!("(',' || {column} || ',')");
+    for i in 0..names.len() {
+        expr = format!("REPLACE({expr}, ${}, ',')", first + i);
+    }
+    (format!("{expr} = ','"), names)
+}
 
 /// `url` with its database name replaced by `db` (query string kept): tests and load tools
 /// create a database of their own beside the one `TEST_DATABASE_URL` names.

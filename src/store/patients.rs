@@ -246,18 +246,45 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Unavailable`]; nothing is erased on any error.
-    pub async fn erase_patient(&self, id: &PatientId) -> Result<Option<[u64; 3]>, Error> {
+    pub async fn erase_patient(
+        &self,
+        id: &PatientId,
+        within: &crate::domain::Scope,
+    ) -> Result<Option<[u64; 3]>, Error> {
         let mut tx = self.pool.begin().await?;
-        let mut counts = [0u64; 3];
-        for (i, table) in ["patients", "batch_assignments", "batch_unmatched"]
-            .iter()
-            .enumerate()
-        {
-            counts[i] = sqlx::query(&format!("DELETE FROM {table} WHERE patient_id = $1"))
+        // A patient of another territory is not erased, and not told apart from an unknown
+        // one: its row, and the results of batches launched elsewhere, are left alone.
+        let insee: Option<String> =
+            sqlx::query_scalar("SELECT insee FROM patients WHERE patient_id = $1")
                 .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(insee) = insee {
+            let insee: crate::domain::InseeCode = insee
+                .parse()
+                .map_err(|_| Error::Corrupt("patients.insee"))?;
+            if !within.covers_commune(&insee) {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
+        let mut counts = [0u64; 3];
+        counts[0] = sqlx::query("DELETE FROM patients WHERE patient_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let (covered, names) = super::covered_by("territory", within, 2);
+        for (i, table) in ["batch_assignments", "batch_unmatched"].iter().enumerate() {
+            let sql = format!(
+                "DELETE FROM {table} WHERE patient_id = $1 \
+                 AND job_id IN (SELECT id FROM jobs WHERE {covered})"
+            );
+            let mut q = sqlx::query(&sql).bind(id.as_str());
+            for n in &names {
+                q = q.bind(n);
+            }
+            counts[i + 1] = q.execute(&mut *tx).await?.rows_affected();
         }
         if counts == [0, 0, 0] {
             tx.rollback().await?;

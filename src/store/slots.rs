@@ -63,6 +63,8 @@ pub struct BookingRecord {
     pub cancelled_at: Option<i64>,
     /// The id of the token that cancelled.
     pub cancelled_by: Option<String>,
+    /// The SAS that booked: its régulateurs' scope (`dep:54`); they alone see the booking.
+    pub sas: String,
 }
 
 /// What booking a slot did.
@@ -87,14 +89,14 @@ pub enum CancelOutcome {
 
 const SLOT_COLUMNS: &str = "s.id, s.cabinet_id, s.rpps, s.start_at, s.end_at";
 const BOOKING_SELECT: &str = "SELECT b.id AS booking_id, b.patient_ref, b.booked_by, \
-     b.created_at, b.cancelled_at, b.cancelled_by, s.id, s.cabinet_id, s.rpps, s.start_at, \
+     b.created_at, b.cancelled_at, b.cancelled_by, b.sas, s.id, s.cabinet_id, s.rpps, s.start_at, \
      s.end_at FROM bookings b JOIN slots s ON s.id = b.slot_id";
 
 /// What an INSERT or UPDATE of `bookings` returns to read a [`BookingRecord`] in the same
 /// statement: the slot's columns by scalar subqueries (both databases allow them in RETURNING;
 /// SQLite does not allow a joined table's columns there).
 const BOOKING_RETURNING: &str = "id AS booking_id, patient_ref, booked_by, created_at, \
-     cancelled_at, cancelled_by, slot_id AS id, \
+     cancelled_at, cancelled_by, sas, slot_id AS id, \
      (SELECT s.cabinet_id FROM slots s WHERE s.id = bookings.slot_id) AS cabinet_id, \
      (SELECT s.rpps FROM slots s WHERE s.id = bookings.slot_id) AS rpps, \
      (SELECT s.start_at FROM slots s WHERE s.id = bookings.slot_id) AS start_at, \
@@ -131,6 +133,7 @@ impl TryFrom<AnyRow> for BookingRecord {
             created_at: row.try_get("created_at")?,
             cancelled_at: row.try_get("cancelled_at")?,
             cancelled_by: row.try_get("cancelled_by")?,
+            sas: row.try_get("sas")?,
         })
     }
 }
@@ -306,9 +309,9 @@ impl Store {
             .collect()
     }
 
-    /// Books slot `slot_id` for `patient_ref`, recording who booked and when in the same
-    /// statement. A slot that has ended is refused; a slot with an active booking is refused
-    /// by the unique index, never by a check first.
+    /// Books slot `slot_id` for `patient_ref`, recording who booked (token id and SAS) and
+    /// when in the same statement. A slot that has ended is refused; a slot with an active
+    /// booking is refused by the unique index, never by a check first.
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
@@ -317,14 +320,15 @@ impl Store {
         slot_id: i64,
         patient_ref: &PatientId,
         booked_by: &str,
+        sas: &str,
     ) -> Result<BookOutcome, Error> {
         let at = now();
         // The booking and its audit row are one transaction (all or nothing).
         let mut tx = self.pool.begin().await?;
         // A random id (see `random_id`): booking ids tell no count and lead to no other.
         let inserted = sqlx::query(&format!(
-            "INSERT INTO bookings (id, slot_id, patient_ref, booked_by, created_at) \
-             SELECT $5, id, $2, $3, $4 FROM slots WHERE id = $1 AND end_at > $4 \
+            "INSERT INTO bookings (id, slot_id, patient_ref, booked_by, created_at, sas) \
+             SELECT $5, id, $2, $3, $4, $6 FROM slots WHERE id = $1 AND end_at > $4 \
              RETURNING {BOOKING_RETURNING}"
         ))
         .bind(slot_id)
@@ -332,6 +336,7 @@ impl Store {
         .bind(booked_by)
         .bind(at)
         .bind(super::random_id())
+        .bind(sas)
         .fetch_optional(&mut *tx)
         .await
         .map_err(Error::from);
@@ -358,26 +363,35 @@ impl Store {
         }
     }
 
-    /// The booking with this id, cancelled or not.
+    /// The booking with this id, cancelled or not; `sas`: only one this SAS made.
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
-    pub async fn booking(&self, id: i64) -> Result<Option<BookingRecord>, Error> {
-        sqlx::query(&format!("{BOOKING_SELECT} WHERE b.id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(BookingRecord::try_from)
-            .transpose()
+    pub async fn booking(
+        &self,
+        id: i64,
+        sas: Option<&str>,
+    ) -> Result<Option<BookingRecord>, Error> {
+        sqlx::query(&format!(
+            "{BOOKING_SELECT} WHERE b.id = $1 AND (CAST($2 AS TEXT) IS NULL OR b.sas = $2)"
+        ))
+        .bind(id)
+        .bind(sas)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(BookingRecord::try_from)
+        .transpose()
     }
 
-    /// The bookings made from `from` to `to` (Unix seconds, creation time), of `patient_ref`
-    /// when given, newest first; at most `limit` after skipping `offset`.
+    /// The bookings SAS `sas` made (`None`: any SAS) from `from` to `to` (Unix seconds,
+    /// creation time), of `patient_ref` when given, newest first; at most `limit` after
+    /// skipping `offset`.
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn bookings(
         &self,
+        sas: Option<&str>,
         patient_ref: Option<&PatientId>,
         from: i64,
         to: i64,
@@ -386,37 +400,25 @@ impl Store {
     ) -> Result<Vec<BookingRecord>, Error> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-        let rows = match patient_ref {
-            Some(p) => {
-                sqlx::query(&format!(
-                    "{BOOKING_SELECT} WHERE b.patient_ref = $1 AND b.created_at >= $2 \
-                     AND b.created_at < $3 ORDER BY b.created_at DESC, b.id LIMIT $4 OFFSET $5"
-                ))
-                .bind(p.as_str())
-                .bind(from)
-                .bind(to)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(&format!(
-                    "{BOOKING_SELECT} WHERE b.created_at >= $1 AND b.created_at < $2 \
-                     ORDER BY b.created_at DESC, b.id LIMIT $3 OFFSET $4"
-                ))
-                .bind(from)
-                .bind(to)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
+        let rows = sqlx::query(&format!(
+            "{BOOKING_SELECT} WHERE (CAST($1 AS TEXT) IS NULL OR b.sas = $1) \
+             AND (CAST($2 AS TEXT) IS NULL OR b.patient_ref = $2) \
+             AND b.created_at >= $3 AND b.created_at < $4 \
+             ORDER BY b.created_at DESC, b.id LIMIT $5 OFFSET $6"
+        ))
+        .bind(sas)
+        .bind(patient_ref.map(PatientId::as_str))
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter().map(BookingRecord::try_from).collect()
     }
 
-    /// Cancels a booking, which frees its slot; records who cancelled and when.
+    /// Cancels a booking (`sas`: only one this SAS made; another is
+    /// [`CancelOutcome::NotFound`]), which frees its slot; records who cancelled and when.
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
@@ -424,22 +426,25 @@ impl Store {
         &self,
         id: i64,
         cancelled_by: &str,
+        sas: Option<&str>,
     ) -> Result<CancelOutcome, Error> {
         let mut tx = self.pool.begin().await?;
         let cancelled = sqlx::query(&format!(
             "UPDATE bookings SET cancelled_at = $1, cancelled_by = $2 \
-             WHERE id = $3 AND cancelled_at IS NULL RETURNING {BOOKING_RETURNING}"
+             WHERE id = $3 AND cancelled_at IS NULL \
+             AND (CAST($4 AS TEXT) IS NULL OR sas = $4) RETURNING {BOOKING_RETURNING}"
         ))
         .bind(now())
         .bind(cancelled_by)
         .bind(id)
+        .bind(sas)
         .fetch_optional(&mut *tx)
         .await?
         .map(BookingRecord::try_from)
         .transpose()?;
         let Some(booking) = cancelled else {
             tx.rollback().await?;
-            return Ok(match self.booking(id).await? {
+            return Ok(match self.booking(id, sas).await? {
                 Some(b) => CancelOutcome::AlreadyCancelled(b),
                 None => CancelOutcome::NotFound,
             });
@@ -528,20 +533,30 @@ mod tests {
         let past = free.iter().find(|f| f.slot.start_at == 100).unwrap();
         let p: PatientId = "P1".parse().unwrap();
 
-        let BookOutcome::Booked(b) = store.book_slot(open.slot.id, &p, "t1").await.unwrap() else {
+        let BookOutcome::Booked(b) = store
+            .book_slot(open.slot.id, &p, "t1", "dep:54")
+            .await
+            .unwrap()
+        else {
             panic!("expected a booking");
         };
         assert_eq!(b.slot, open.slot);
         assert_eq!(
-            store.book_slot(open.slot.id, &p, "t1").await.unwrap(),
+            store
+                .book_slot(open.slot.id, &p, "t1", "dep:54")
+                .await
+                .unwrap(),
             BookOutcome::Taken
         );
         assert_eq!(
-            store.book_slot(past.slot.id, &p, "t1").await.unwrap(),
+            store
+                .book_slot(past.slot.id, &p, "t1", "dep:54")
+                .await
+                .unwrap(),
             BookOutcome::Ended
         );
         assert_eq!(
-            store.book_slot(999, &p, "t1").await.unwrap(),
+            store.book_slot(999, &p, "t1", "dep:54").await.unwrap(),
             BookOutcome::NoSuchSlot
         );
         assert_eq!(
@@ -553,16 +568,33 @@ mod tests {
             1
         );
 
+        // Another SAS neither sees nor cancels it, and cannot tell it from no booking.
+        assert_eq!(store.booking(b.id, Some("dep:57")).await.unwrap(), None);
+        assert_eq!(
+            store
+                .cancel_booking(b.id, "t1", Some("dep:57"))
+                .await
+                .unwrap(),
+            CancelOutcome::NotFound
+        );
+        assert_eq!(
+            store
+                .booking(b.id, Some("dep:54"))
+                .await
+                .unwrap()
+                .map(|b| b.sas),
+            Some("dep:54".to_owned())
+        );
         assert!(matches!(
-            store.cancel_booking(b.id, "t1").await.unwrap(),
+            store.cancel_booking(b.id, "t1", Some("dep:54")).await.unwrap(),
             CancelOutcome::Cancelled(c) if c.cancelled_by.as_deref() == Some("t1")
         ));
         assert!(matches!(
-            store.cancel_booking(b.id, "t1").await.unwrap(),
+            store.cancel_booking(b.id, "t1", None).await.unwrap(),
             CancelOutcome::AlreadyCancelled(_)
         ));
         assert_eq!(
-            store.cancel_booking(999, "t1").await.unwrap(),
+            store.cancel_booking(999, "t1", None).await.unwrap(),
             CancelOutcome::NotFound
         );
         assert_eq!(
@@ -574,7 +606,10 @@ mod tests {
             2
         );
         assert!(matches!(
-            store.book_slot(open.slot.id, &p, "t1").await.unwrap(),
+            store
+                .book_slot(open.slot.id, &p, "t1", "dep:54")
+                .await
+                .unwrap(),
             BookOutcome::Booked(_)
         ));
     }

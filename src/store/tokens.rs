@@ -1,7 +1,7 @@
 //! The `tokens` table: API tokens as keyed hashes, never the tokens themselves.
 
 use super::{AuditEntry, Error, Store, append_audit_in, now};
-use crate::domain::{Role, Rpps};
+use crate::domain::{Role, Rpps, Scope};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -16,6 +16,8 @@ pub struct NewToken {
     pub hash: String,
     /// Unix seconds; `None`: never expires.
     pub expires_at: Option<i64>,
+    /// What the token may see (checked against the role by [`Scope::for_role`]).
+    pub scope: Scope,
 }
 
 /// A stored token.
@@ -32,6 +34,8 @@ pub struct TokenRecord {
     pub revoked_at: Option<i64>,
     /// Unix seconds; from then on the token authenticates nobody.
     pub expires_at: Option<i64>,
+    /// The territories the token is bound to; national for the tokens created before scopes.
+    pub scope: Scope,
 }
 
 impl TryFrom<AnyRow> for TokenRecord {
@@ -39,6 +43,7 @@ impl TryFrom<AnyRow> for TokenRecord {
     fn try_from(row: AnyRow) -> Result<Self, Error> {
         let role: String = row.try_get("role")?;
         let rpps: Option<String> = row.try_get("rpps")?;
+        let scope: String = row.try_get("scope")?;
         Ok(Self {
             id: row.try_get("id")?,
             role: role.parse().map_err(|_| Error::Corrupt("tokens.role"))?,
@@ -51,6 +56,7 @@ impl TryFrom<AnyRow> for TokenRecord {
             created_at: row.try_get("created_at")?,
             revoked_at: row.try_get("revoked_at")?,
             expires_at: row.try_get("expires_at")?,
+            scope: scope.parse().map_err(|_| Error::Corrupt("tokens.scope"))?,
         })
     }
 }
@@ -62,7 +68,7 @@ impl Store {
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn tokens(&self) -> Result<Vec<TokenRecord>, Error> {
         sqlx::query(
-            "SELECT id, role, rpps, label, hash, created_at, revoked_at, expires_at \
+            "SELECT id, role, rpps, label, hash, created_at, revoked_at, expires_at, scope \
              FROM tokens ORDER BY created_at DESC, id",
         )
         .fetch_all(&self.pool)
@@ -79,8 +85,8 @@ impl Store {
     pub async fn insert_token(&self, t: &NewToken) -> Result<(), Error> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO tokens (id, role, rpps, label, hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO tokens (id, role, rpps, label, hash, created_at, expires_at, scope) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&t.id)
         .bind(t.role.as_str())
@@ -89,10 +95,15 @@ impl Store {
         .bind(&t.hash)
         .bind(now())
         .bind(t.expires_at)
+        .bind(t.scope.to_string())
         .execute(&mut *tx)
         .await?;
         let entry = AuditEntry::new("token.create", "token", Some(t.id.clone())).with_detail(
-            serde_json::json!({ "role": t.role.as_str(), "expires_at": t.expires_at }),
+            serde_json::json!({
+                "role": t.role.as_str(),
+                "scope": t.scope.to_string(),
+                "expires_at": t.expires_at,
+            }),
         );
         append_audit_in(&mut tx, self.actor(), &entry).await?;
         tx.commit().await?;
@@ -105,7 +116,7 @@ impl Store {
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn token(&self, id: &str) -> Result<Option<TokenRecord>, Error> {
         sqlx::query(
-            "SELECT id, role, rpps, label, hash, created_at, revoked_at, expires_at \
+            "SELECT id, role, rpps, label, hash, created_at, revoked_at, expires_at, scope \
              FROM tokens WHERE id = $1",
         )
         .bind(id)

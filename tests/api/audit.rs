@@ -15,6 +15,7 @@ both_backends!(
     bookings_and_cancellations_are_audited_without_the_patient,
     only_an_auditeur_reads_the_trail,
     the_trail_refuses_updates_and_deletes,
+    an_auditeur_of_a_territory_reads_the_rows_of_its_territory,
 );
 
 impl TestApp {
@@ -283,4 +284,82 @@ async fn the_trail_refuses_updates_and_deletes(app: Arc<TestApp>) {
     }
     assert_eq!(count().await, rows);
     pool.close().await;
+}
+
+/// Issue 16: every row names its author's territory; an auditeur bound to a département reads
+/// the rows of that département's principals, a national one filters by territory.
+async fn an_auditeur_of_a_territory_reads_the_rows_of_its_territory(app: Arc<TestApp>) {
+    let nancy = app.token_in(Role::Cpam, None, "dep:54").await;
+    let metz = app.token_in(Role::Cpam, None, "dep:57").await;
+    let r = app
+        .import_csv(
+            Some(&nancy),
+            "patients",
+            "patient_id,lat,lon,insee,age,ald,css\nP1,48.6921,6.1844,54395,75,1,0\n",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .import_csv(
+            Some(&metz),
+            "patients",
+            "patient_id,lat,lon,insee,age,ald,css\nP2,49.1190,6.1757,57463,40,0,0\n",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let of = |rows: &[Value]| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r["action"] == "patients.import")
+            .map(|r| r["territory"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let auditeur_54 = app.token_in(Role::Auditeur, None, "dep:54").await;
+    assert_eq!(of(&app.audit_rows(&auditeur_54, "").await), ["dep:54"]);
+    let auditeur_57 = app.token_in(Role::Auditeur, None, "dep:57").await;
+    assert_eq!(of(&app.audit_rows(&auditeur_57, "").await), ["dep:57"]);
+    // Asking for another territory than its own leaves nothing.
+    assert!(of(&app.audit_rows(&auditeur_57, "territory=dep:54").await).is_empty());
+    let national = app.token_in(Role::Auditeur, None, "national").await;
+    assert_eq!(
+        of(&app.audit_rows(&national, "").await),
+        ["dep:54", "dep:57"]
+    );
+    assert_eq!(
+        of(&app.audit_rows(&national, "territory=dep:57").await),
+        ["dep:57"]
+    );
+    let r = app.audit(Some(&national), "territory=region:44").await;
+    assert_problem(
+        r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "/problems/invalid-request",
+    )
+    .await;
+    // A CPAM of Moselle cannot import a patient of Meurthe-et-Moselle: the cell is named.
+    let r = app
+        .import_csv(
+            Some(&metz),
+            "patients",
+            "patient_id,lat,lon,insee,age,ald,css\nP3,48.6921,6.1844,54395,75,1,0\n",
+        )
+        .await;
+    let p = assert_problem(
+        r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "/problems/invalid-request",
+    )
+    .await;
+    let e = only_error(&p);
+    assert_eq!(
+        (e["line"].as_u64(), e["field"].as_str()),
+        (Some(2), Some("insee")),
+        "{p}"
+    );
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("outside this token's territory"),
+        "{p}"
+    );
 }

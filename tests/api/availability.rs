@@ -332,7 +332,6 @@ async fn windows_are_the_gp_s_own(app: Arc<TestApp>) {
             // A 403 comes before the 422 of a bad body.
             app.post_window(Some(token), gp().as_str(), &json!({"start": 1}))
                 .await,
-            app.list_windows(Some(token), gp().as_str()).await,
             app.delete_window(Some(token), gp().as_str(), &id).await,
             app.put_garde_limits(Some(token), gp().as_str(), &json!({}))
                 .await,
@@ -340,6 +339,19 @@ async fn windows_are_the_gp_s_own(app: Arc<TestApp>) {
             assert_problem(r, StatusCode::FORBIDDEN, "/problems/forbidden").await;
         }
     }
+    // Reading: the médecin itself, and the coordinator of a CPTS it serves (issue 16); a
+    // coordinator of another territory does not see that the doctor exists.
+    for token in [&forbidden[0], &forbidden[1], &forbidden[3]] {
+        let r = app.list_windows(Some(token), gp().as_str()).await;
+        assert_problem(r, StatusCode::FORBIDDEN, "/problems/forbidden").await;
+    }
+    let r = app.list_windows(Some(&forbidden[2]), gp().as_str()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let elsewhere = app
+        .token_in(Role::Coordinateur, None, "cpts:territoire_messin")
+        .await;
+    let r = app.list_windows(Some(&elsewhere), gp().as_str()).await;
+    assert_problem(r, StatusCode::NOT_FOUND, "/problems/not-found").await;
     // Another GP's window through its own RPPS: not found, not withdrawn.
     let r = app
         .delete_window(Some(&theirs), other_gp().as_str(), &id)

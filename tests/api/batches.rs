@@ -227,10 +227,14 @@ async fn batches_and_their_jobs_need_the_cpam_role(app: Arc<TestApp>) {
     let id = job["id"].as_str().unwrap();
     let r = app.get_job(None, id).await;
     assert_problem(r, StatusCode::UNAUTHORIZED, "/problems/unauthenticated").await;
-    // A coordinator reads garde plans, not batches; a régulateur reads no job.
-    for token in [&coordinateur, &regulateur] {
+    // A coordinator reads garde plans, not batches, and a batch of a territory it does not
+    // cover is not found (issue 16); a régulateur reads no job.
+    for (token, status) in [
+        (&coordinateur, StatusCode::NOT_FOUND),
+        (&regulateur, StatusCode::FORBIDDEN),
+    ] {
         let r = app.get_job(Some(token), id).await;
-        assert_problem(r, StatusCode::FORBIDDEN, "/problems/forbidden").await;
+        assert_eq!(r.status(), status);
         for list in ["assignments", "unmatched"] {
             let r = app.get(&format!("/batches/{id}/{list}"), Some(token)).await;
             assert_problem(r, StatusCode::FORBIDDEN, "/problems/forbidden").await;

@@ -77,16 +77,23 @@ async fn the_board_and_the_database_give_the_same_pages(app: Arc<TestApp>) {
         if !rng.random_bool(0.35) {
             continue;
         }
-        let BookOutcome::Booked(b) = app.store.book_slot(id, &patient(k), &by).await.unwrap()
+        let BookOutcome::Booked(b) = app
+            .store
+            .book_slot(id, &patient(k), &by, "dep:54")
+            .await
+            .unwrap()
         else {
             continue; // ended slots stay free
         };
         booked += 1;
         if rng.random_bool(0.3) {
-            let r = app.store.cancel_booking(b.id, &by).await.unwrap();
+            let r = app.store.cancel_booking(b.id, &by, None).await.unwrap();
             assert!(matches!(r, CancelOutcome::Cancelled(_)));
             if rng.random_bool(0.5) {
-                app.store.book_slot(id, &patient(k), &by).await.unwrap();
+                app.store
+                    .book_slot(id, &patient(k), &by, "dep:54")
+                    .await
+                    .unwrap();
             }
         }
     }
@@ -94,7 +101,7 @@ async fn the_board_and_the_database_give_the_same_pages(app: Arc<TestApp>) {
 
     let now = chrono::Utc::now().timestamp();
     let (from, to) = (now - LOOKBACK_SECONDS, now + HORIZON_DAYS * 86_400);
-    let cabinets = app.store.cabinets().await.unwrap();
+    let cabinets = app.store.cabinets(None).await.unwrap();
     let rows = app.store.board_slots(from, to).await.unwrap();
     let snapshot = Snapshot::new(
         from,
@@ -193,7 +200,11 @@ async fn bookings_heard_on_the_slot_stream_reach_the_board(app: Arc<TestApp>) {
     let by = cpts::tokens::id_of(&token).unwrap().to_owned();
     let second = Duration::from_secs(1);
 
-    let BookOutcome::Booked(booking) = app.store.book_slot(a, &patient(1), &by).await.unwrap()
+    let BookOutcome::Booked(booking) = app
+        .store
+        .book_slot(a, &patient(1), &by, "dep:54")
+        .await
+        .unwrap()
     else {
         panic!("not booked");
     };
@@ -211,7 +222,10 @@ async fn bookings_heard_on_the_slot_stream_reach_the_board(app: Arc<TestApp>) {
         |l| !l.contains(&a) && l.contains(&b),
     )
     .await;
-    app.store.cancel_booking(booking.id, &by).await.unwrap();
+    app.store
+        .cancel_booking(booking.id, &by, None)
+        .await
+        .unwrap();
     cache
         .append_event(EventKind::Freed, &event(a, booking.id))
         .await
@@ -250,7 +264,11 @@ async fn without_redis_the_periodic_load_shows_other_processes_bookings(app: Arc
     let ids = seed_slots(&app, "p", &[("NANCY-1", "10000000009", in_minutes(60))]).await;
     let token = app.token(Role::Regulateur, None).await;
     let by = cpts::tokens::id_of(&token).unwrap().to_owned();
-    let BookOutcome::Booked(booking) = app.store.book_slot(ids[0], &patient(1), &by).await.unwrap()
+    let BookOutcome::Booked(booking) = app
+        .store
+        .book_slot(ids[0], &patient(1), &by, "dep:54")
+        .await
+        .unwrap()
     else {
         panic!("not booked");
     };
@@ -263,7 +281,10 @@ async fn without_redis_the_periodic_load_shows_other_processes_bookings(app: Arc
         |l| l.is_empty(),
     )
     .await;
-    app.store.cancel_booking(booking.id, &by).await.unwrap();
+    app.store
+        .cancel_booking(booking.id, &by, None)
+        .await
+        .unwrap();
     eventually(&app, &token, within, "freed elsewhere, not listed", |l| {
         l == [ids[0]]
     })
@@ -294,14 +315,14 @@ async fn a_cabinet_changed_elsewhere_reaches_the_board(app: Arc<TestApp>) {
 
     let mut row = app
         .store
-        .cabinet(&"NANCY-1".parse().unwrap())
+        .cabinet(&"NANCY-1".parse().unwrap(), None)
         .await
         .unwrap()
         .unwrap();
     // Its name only: a cabinet with slots still to come keeps its place (issue 15).
     row.name = "Maison médicale de garde".to_owned();
     assert_eq!(
-        app.store.update_cabinet(&row).await.unwrap(),
+        app.store.update_cabinet(&row, None).await.unwrap(),
         cpts::store::CabinetUpdate::Updated
     );
     cache

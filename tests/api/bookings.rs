@@ -49,7 +49,7 @@ impl TestApp {
     async fn active_bookings(&self, slot: i64) -> i64 {
         let rows = self
             .store
-            .bookings(None, 0, i64::MAX, 1000, 0)
+            .bookings(None, None, 0, i64::MAX, 1000, 0)
             .await
             .unwrap();
         rows.iter()

@@ -99,7 +99,7 @@ async fn a_coordinator_creates_reads_replaces_and_deletes_a_cabinet(app: Arc<Tes
     assert_eq!(r.status(), StatusCode::OK);
     let stored = app
         .store
-        .cabinet(&"NANCY-1".parse().unwrap())
+        .cabinet(&"NANCY-1".parse().unwrap(), None)
         .await
         .unwrap()
         .unwrap();
@@ -112,7 +112,7 @@ async fn a_coordinator_creates_reads_replaces_and_deletes_a_cabinet(app: Arc<Tes
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(
         app.store
-            .cabinet(&"NANCY-1".parse().unwrap())
+            .cabinet(&"NANCY-1".parse().unwrap(), None)
             .await
             .unwrap()
             .is_none()
@@ -134,7 +134,7 @@ async fn a_duplicate_cabinet_id_is_409(app: Arc<TestApp>) {
     assert!(p["detail"].as_str().unwrap().contains("NANCY-1"), "{p}");
     let stored = app
         .store
-        .cabinet(&"NANCY-1".parse().unwrap())
+        .cabinet(&"NANCY-1".parse().unwrap(), None)
         .await
         .unwrap()
         .unwrap();
@@ -172,7 +172,7 @@ async fn cabinets_are_for_coordinators_only(app: Arc<TestApp>) {
             }
         }
     }
-    assert_eq!(app.store.cabinets().await.unwrap().len(), 1);
+    assert_eq!(app.store.cabinets(None).await.unwrap().len(), 1);
 }
 
 async fn invalid_cabinets_are_422_with_a_pointer(app: Arc<TestApp>) {
@@ -239,7 +239,7 @@ async fn invalid_cabinets_are_422_with_a_pointer(app: Arc<TestApp>) {
     )
     .await;
     assert_eq!(only_error(&p)["parameter"], "cabinet_id");
-    assert!(app.store.cabinets().await.unwrap().is_empty());
+    assert!(app.store.cabinets(None).await.unwrap().is_empty());
 }
 
 async fn unknown_cabinets_are_404(app: Arc<TestApp>) {
@@ -252,7 +252,7 @@ async fn unknown_cabinets_are_404(app: Arc<TestApp>) {
     ] {
         assert_problem(r, StatusCode::NOT_FOUND, "/problems/not-found").await;
     }
-    assert!(app.store.cabinets().await.unwrap().is_empty());
+    assert!(app.store.cabinets(None).await.unwrap().is_empty());
 }
 
 async fn a_cabinet_with_future_slots_keeps_its_place(app: Arc<TestApp>) {
@@ -267,7 +267,7 @@ async fn a_cabinet_with_future_slots_keeps_its_place(app: Arc<TestApp>) {
     .await;
     let before = app
         .store
-        .cabinet(&"NANCY-1".parse().unwrap())
+        .cabinet(&"NANCY-1".parse().unwrap(), None)
         .await
         .unwrap()
         .unwrap();
@@ -285,7 +285,7 @@ async fn a_cabinet_with_future_slots_keeps_its_place(app: Arc<TestApp>) {
     }
     let after = app
         .store
-        .cabinet(&"NANCY-1".parse().unwrap())
+        .cabinet(&"NANCY-1".parse().unwrap(), None)
         .await
         .unwrap()
         .unwrap();
@@ -316,5 +316,5 @@ async fn a_cabinet_with_slots_is_kept(app: Arc<TestApp>) {
     let r = app.delete_cabinet(Some(&token), "NANCY-1").await;
     let p = assert_problem(r, StatusCode::CONFLICT, "/problems/conflict").await;
     assert!(p["detail"].as_str().unwrap().contains("slots"), "{p}");
-    assert_eq!(app.store.cabinets().await.unwrap().len(), 1);
+    assert_eq!(app.store.cabinets(None).await.unwrap().len(), 1);
 }

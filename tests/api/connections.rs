@@ -179,7 +179,7 @@ async fn compressed_bodies_are_refused_and_answers_carry_a_policy() {
         "/problems/unsupported-media-type",
     )
     .await;
-    assert!(app.store.cabinets().await.unwrap().is_empty());
+    assert!(app.store.cabinets(None).await.unwrap().is_empty());
     let r = app.get("/healthz", None).await;
     assert_eq!(
         r.headers()["content-security-policy"],

@@ -229,8 +229,14 @@ async fn plans_need_the_coordinateur_role(app: Arc<TestApp>) {
         }
         let r = app.publish_plan(Some(token), &id).await;
         assert_problem(r, StatusCode::FORBIDDEN, "/problems/forbidden").await;
+        // CPAM staff read jobs, but not a plan of a CPTS (issue 16); a régulateur reads none.
         let r = app.get(&format!("/jobs/{id}"), Some(token)).await;
-        assert_problem(r, StatusCode::FORBIDDEN, "/problems/forbidden").await;
+        let status = if *token == cpam {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(r.status(), status);
     }
     let r = app.publish_plan(None, &id).await;
     assert_problem(r, StatusCode::UNAUTHORIZED, "/problems/unauthenticated").await;

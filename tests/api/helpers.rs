@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use cpts::config::{Config, Secret};
-use cpts::domain::{MatchingDoctor, Role, Rpps};
+use cpts::domain::{MatchingDoctor, Role, Rpps, Scope};
 use cpts::startup::Application;
 use cpts::store::Store;
 use cpts::tokens::{self, TokenKey};
@@ -291,9 +291,16 @@ impl TestApp {
     }
 
     /// A fresh token of `role` (a médecin's bound to `rpps`), made the way `cpts token create`
-    /// makes it.
+    /// makes it, with the role's default test scope ([`default_scope`]).
     pub async fn token(&self, role: Role, rpps: Option<&Rpps>) -> String {
-        tokens::create(&self.store, &self.key, role, rpps.cloned(), "test")
+        self.token_in(role, rpps, default_scope(role)).await
+    }
+
+    /// A fresh token of `role` bound to `scope` (`dep:54,dep:57`, `cpts:grand_nancy`,
+    /// `national`).
+    pub async fn token_in(&self, role: Role, rpps: Option<&Rpps>, scope: &str) -> String {
+        let scope: Scope = scope.parse().unwrap();
+        tokens::create(&self.store, &self.key, role, rpps.cloned(), scope, "test")
             .await
             .unwrap()
             .token
@@ -404,5 +411,17 @@ where
     app.teardown().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// The scope a test token of `role` gets unless the test says otherwise: CPAM staff of the
+/// Grand Est départements the fixtures use, the SAS of Meurthe-et-Moselle, the coordinator
+/// of the Grand Nancy CPTS, a national auditeur.
+pub fn default_scope(role: Role) -> &'static str {
+    match role {
+        Role::Cpam => "dep:08,dep:10,dep:51,dep:52,dep:54,dep:55,dep:57,dep:67,dep:68,dep:88",
+        Role::Regulateur => "dep:54",
+        Role::Coordinateur => "cpts:grand_nancy",
+        Role::Medecin | Role::Auditeur | Role::Admin => "national",
     }
 }

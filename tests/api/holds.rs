@@ -239,7 +239,7 @@ async fn a_hold_keeps_a_slot_for_its_holder_only_until_booked(app: Arc<TestApp>)
     .await;
     let stored = app
         .store
-        .booking(booking["booking_id"].as_i64().unwrap())
+        .booking(booking["booking_id"].as_i64().unwrap(), None)
         .await
         .unwrap()
         .unwrap();

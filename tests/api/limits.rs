@@ -177,10 +177,17 @@ async fn standalone(
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = Store::connect(&url).await.unwrap();
     let key = cpts::tokens::TokenKey::new(config.token_key_bytes());
-    let token = cpts::tokens::create(&store, &key, Role::Cpam, None, "t")
-        .await
-        .unwrap()
-        .token;
+    let token = cpts::tokens::create(
+        &store,
+        &key,
+        Role::Cpam,
+        None,
+        "dep:54".parse().unwrap(),
+        "t",
+    )
+    .await
+    .unwrap()
+    .token;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;

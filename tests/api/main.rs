@@ -7,6 +7,7 @@
 mod helpers;
 
 mod audit;
+mod authz;
 mod availability;
 mod batches;
 mod board;

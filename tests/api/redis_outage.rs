@@ -117,6 +117,7 @@ async fn outage(backend: Backend) {
             ids[3],
             &"P-ELSEWHERE".parse().unwrap(),
             cpts::tokens::id_of(&elsewhere).unwrap(),
+            "dep:54",
         )
         .await
         .unwrap();

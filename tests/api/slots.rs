@@ -56,14 +56,17 @@ pub fn in_minutes(m: i64) -> i64 {
 /// Stores a cabinet (need 1, 15-minute slots) through the store.
 pub async fn store_cabinet(app: &TestApp, id: &str, lat: f64, lon: f64) {
     app.store
-        .create_cabinet(&CabinetRow {
-            id: id.parse().unwrap(),
-            name: format!("Cabinet {id}"),
-            coords: Coordinates::new(lat, lon).unwrap(),
-            insee: "54395".parse().unwrap(),
-            need: 1,
-            slot_minutes: 15,
-        })
+        .create_cabinet(
+            &CabinetRow {
+                id: id.parse().unwrap(),
+                name: format!("Cabinet {id}"),
+                coords: Coordinates::new(lat, lon).unwrap(),
+                insee: "54395".parse().unwrap(),
+                need: 1,
+                slot_minutes: 15,
+            },
+            &"grand_nancy".parse().unwrap(),
+        )
         .await
         .unwrap();
 }
@@ -312,7 +315,7 @@ async fn a_slot_is_booked_once_and_a_cancellation_frees_it(app: Arc<TestApp>) {
     assert_eq!(r.status(), StatusCode::CREATED);
     let stored = app
         .store
-        .booking(booking["booking_id"].as_i64().unwrap())
+        .booking(booking["booking_id"].as_i64().unwrap(), None)
         .await
         .unwrap()
         .unwrap();
@@ -382,7 +385,7 @@ async fn slots_and_bookings_are_for_regulateurs_only(app: Arc<TestApp>) {
     // Nothing changed: slot 1 still free, the booking still active.
     let b = app
         .store
-        .booking(booking.parse().unwrap())
+        .booking(booking.parse().unwrap(), None)
         .await
         .unwrap()
         .unwrap();

@@ -59,7 +59,7 @@ async fn cabinet_names_and_communes_are_checked(app: Arc<TestApp>) {
         .await;
         assert_eq!(only_error(&p)["pointer"], pointer, "{body}: {p}");
     }
-    assert!(app.store.cabinets().await.unwrap().is_empty());
+    assert!(app.store.cabinets(None).await.unwrap().is_empty());
     let r = app
         .post_cabinet(
             Some(&token),

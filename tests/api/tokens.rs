@@ -32,10 +32,18 @@ async fn an_expired_token_gets_the_same_401_as_an_unknown_one(app: Arc<TestApp>)
         let store = app.store.clone();
         let key = key.clone();
         async move {
-            tokens::create_expiring(&store, &key, Role::Auditeur, None, "t", expires_at)
-                .await
-                .unwrap()
-                .token
+            tokens::create_expiring(
+                &store,
+                &key,
+                Role::Auditeur,
+                None,
+                cpts::domain::Scope::National,
+                "t",
+                expires_at,
+            )
+            .await
+            .unwrap()
+            .token
         }
     };
     let valid = mint(Some(now + 3600)).await;
@@ -96,6 +104,7 @@ async fn cpts_token_create_sets_an_expiry_and_audits_it(app: Arc<TestApp>) {
         "create",
         "--role",
         "auditeur",
+        "--national",
         "--expires-in",
         "30d",
     ]);
@@ -161,6 +170,38 @@ async fn cpts_token_create_sets_an_expiry_and_audits_it(app: Arc<TestApp>) {
         assert!(!help.contains(server_flag), "{server_flag} in\n{help}");
     }
 
+    // Scopes (issue 16): each role takes its own kind of territory; `token list` shows it.
+    for bad in [
+        &["--role", "coordinateur"][..],
+        &["--role", "coordinateur", "--territory", "dep:54"],
+        &["--role", "coordinateur", "--territory", "cpts:nowhere"],
+        &["--role", "cpam", "--national"],
+        &["--role", "regulateur", "--territory", "dep:20"],
+        &["--role", "admin", "--territory", "dep:54"],
+    ] {
+        let mut args = vec!["token", "create"];
+        args.extend_from_slice(bad);
+        let out = cli(&args);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(out.stdout.is_empty(), "{bad:?}");
+    }
+    let out = cli(&[
+        "token",
+        "create",
+        "--role",
+        "coordinateur",
+        "--territory",
+        "cpts:grand_nancy",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("scope cpts:grand_nancy"), "{stderr}");
+    let listed = String::from_utf8(cli(&["token", "list"]).stdout).unwrap();
+    assert!(
+        listed.contains("\tcoordinateur\t\tcpts:grand_nancy\tactive"),
+        "{listed}"
+    );
+
     // Bad expiries are refused before anything is stored (exit code 2).
     for bad in [
         &["--expires-in", "30x"][..],
@@ -169,7 +210,7 @@ async fn cpts_token_create_sets_an_expiry_and_audits_it(app: Arc<TestApp>) {
         &["--expires-at", "tomorrow"],
         &["--expires-in", "1d", "--expires-at", "2099-01-01T00:00:00Z"],
     ] {
-        let mut args = vec!["token", "create", "--role", "cpam"];
+        let mut args = vec!["token", "create", "--role", "cpam", "--territory", "dep:54"];
         args.extend_from_slice(bad);
         let out = cli(&args);
         assert_eq!(out.status.code(), Some(2), "{bad:?}");

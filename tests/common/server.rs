@@ -53,11 +53,19 @@ pub async fn drop_database(admin: &str, name: &str) {
     conn.close().await.unwrap();
 }
 
-/// `cpts token create --role ROLE [--rpps RPPS]` on `database_url`: the token printed.
+/// `cpts token create --role ROLE [--rpps RPPS]` on `database_url`, with the role's test
+/// territory (CPAM staff and régulateurs: `dep:54`; a coordinator: `cpts:grand_nancy`; an
+/// auditeur: national): the token printed.
 pub fn token(database_url: &str, role: &str, rpps: Option<&str>, env: &[(&str, &str)]) -> String {
     let mut args = vec!["token", "create", "--role", role];
     if let Some(r) = rpps {
         args.extend(["--rpps", r]);
+    }
+    match role {
+        "cpam" | "regulateur" => args.extend(["--territory", "dep:54"]),
+        "coordinateur" => args.extend(["--territory", "cpts:grand_nancy"]),
+        "auditeur" => args.push("--national"),
+        _ => {}
     }
     let out = Command::new(env!("CARGO_BIN_EXE_cpts"))
         .args(&args)

@@ -228,7 +228,7 @@ impl Board {
         let now = chrono::Utc::now().timestamp();
         let (from, to) = (now - LOOKBACK_SECONDS, now + HORIZON_DAYS * 86_400);
         let read = async {
-            let cabinets = self.0.store.cabinets().await?;
+            let cabinets = self.0.store.cabinets(None).await?;
             let rows = self.0.store.board_slots(from, to).await?;
             Ok::<_, Error>((cabinets, rows))
         }
@@ -389,7 +389,7 @@ pub(super) mod tests {
         let (_dir, store, slot_ids) = store_with_slots().await;
         let patient: PatientId = "P1".parse().expect("a patient ref");
         let BookOutcome::Booked(b) = store
-            .book_slot(slot_ids[1], &patient, "t1")
+            .book_slot(slot_ids[1], &patient, "t1", "dep:54")
             .await
             .expect("a booking")
         else {

@@ -1,0 +1,198 @@
+//! The authorisation matrix (issue 16): for every route and method of the OpenAPI document,
+//! what each principal gets when it acts on the objects of territory A (Meurthe-et-Moselle,
+//! `dep:54`, and the Grand Nancy CPTS). `tests/api/authz.rs` sends every request of the
+//! matrix to the running service and compares; a route without a row fails that test.
+//!
+//! The rules themselves live in the handlers ([`super::auth`] and the store's filters); this
+//! table is their specification, kept beside them.
+//!
+//! Principals, in the order of each row's `expect` string:
+//!
+//! | # | principal | scope |
+//! |---|---|---|
+//! | 0 | CPAM A | `dep:54` |
+//! | 1 | CPAM B | `dep:57` |
+//! | 2 | régulateur A (SAS 54) | `dep:54` |
+//! | 3 | régulateur B (SAS 57) | `dep:57` |
+//! | 4 | coordinateur A | `cpts:grand_nancy` |
+//! | 5 | coordinateur B | `cpts:territoire_messin` |
+//! | 6 | médecin A (a GP of Nancy, the object's doctor) | its RPPS |
+//! | 7 | médecin B (a GP of Metz) | its RPPS |
+//! | 8 | auditeur A | `dep:54` |
+//! | 9 | auditeur B | `dep:57` |
+//! | 10 | admin | national |
+//!
+//! Each character: `o` allowed (the answer is neither 401, 403 nor 404: a 2xx, or a 409/422
+//! about the request itself), `h` hidden (404: out of the principal's territory, answered
+//! exactly as a missing object), `f` forbidden (403: the role may not do this at all). A
+//! request without a token gets 401 everywhere but the `public` rows.
+
+/// The principals of the matrix, in column order.
+pub const PRINCIPALS: [&str; 11] = [
+    "cpam_a",
+    "cpam_b",
+    "regulateur_a",
+    "regulateur_b",
+    "coordinateur_a",
+    "coordinateur_b",
+    "medecin_a",
+    "medecin_b",
+    "auditeur_a",
+    "auditeur_b",
+    "admin",
+];
+
+/// One route and method, and what each principal gets.
+#[derive(Clone, Copy, Debug)]
+pub struct Rule {
+    pub method: &'static str,
+    /// The OpenAPI path template.
+    pub path: &'static str,
+    /// One character per principal of [`PRINCIPALS`]: `o`, `h` or `f`.
+    pub expect: &'static str,
+    /// Answers without a token too (health probes).
+    pub public: bool,
+}
+
+const fn rule(method: &'static str, path: &'static str, expect: &'static str) -> Rule {
+    Rule {
+        method,
+        path,
+        expect,
+        public: false,
+    }
+}
+
+/// Every route of the API.
+pub const MATRIX: &[Rule] = &[
+    Rule {
+        method: "GET",
+        path: "/healthz",
+        expect: "ooooooooooo",
+        public: true,
+    },
+    Rule {
+        method: "GET",
+        path: "/readyz",
+        expect: "ooooooooooo",
+        public: true,
+    },
+    // Territories: public knowledge for every principal; managed by the admin.
+    rule("GET", "/territories", "ooooooooooo"),
+    rule("GET", "/territories/{id}", "ooooooooooo"),
+    rule("PUT", "/territories/{id}", "ffffffffffo"),
+    rule("DELETE", "/territories/{id}", "ffffffffffo"),
+    // The audit trail: auditeurs, each of its own territory (filtered, not refused).
+    rule("GET", "/audit", "ffffffffoof"),
+    // CPAM: imports of their own départements (B's import of a 54 commune is a 422).
+    rule("POST", "/imports/patients", "ooffffffff f"),
+    rule("POST", "/imports/doctors", "ooffffffff f"),
+    rule("DELETE", "/patients/{patient_id}", "ohffffffff f"),
+    // Batches: A's batch is hidden from B; B may not launch one on A's communes.
+    rule("GET", "/batches", "ooffffffff f"),
+    rule("POST", "/batches", "offfffffff f"),
+    rule("GET", "/batches/{id}/assignments", "ohffffffff f"),
+    rule("GET", "/batches/{id}/unmatched", "ohffffffff f"),
+    rule("GET", "/jobs", "ooffooffff f"),
+    rule("GET", "/jobs/{id}", "ohffhhffff f"),
+    // Doctors: the médecin itself; CPAM staff and coordinators of its territory.
+    rule("GET", "/doctors/{rpps}", "ohffohofff f"),
+    rule("PUT", "/doctors/{rpps}/capacity", "ffffffofff f"),
+    rule("POST", "/doctors/{rpps}/availability", "ffffffofff f"),
+    rule("GET", "/doctors/{rpps}/availability", "ffffohofff f"),
+    rule("GET", "/doctors/{rpps}/availability/{id}", "ffffohofff f"),
+    rule(
+        "DELETE",
+        "/doctors/{rpps}/availability/{id}",
+        "ffffffofff f",
+    ),
+    rule("GET", "/doctors/{rpps}/garde", "ffffohofff f"),
+    rule("PUT", "/doctors/{rpps}/garde", "ffffffofff f"),
+    // Cabinets and plans: the coordinator of their CPTS.
+    rule("POST", "/cabinets", "ffffooffff f"),
+    rule("GET", "/cabinets", "ffffooffff f"),
+    rule("GET", "/cabinets/{cabinet_id}", "ffffohffff f"),
+    rule("PUT", "/cabinets/{cabinet_id}", "ffffohffff f"),
+    rule("DELETE", "/cabinets/{cabinet_id}", "ffffohffff f"),
+    rule("GET", "/garde/plans", "ffffooffff f"),
+    rule("POST", "/garde/plans", "ffffooffff f"),
+    rule("GET", "/garde/plans/{id}/roster", "ffffohffff f"),
+    rule("GET", "/garde/plans/{id}/unfilled", "ffffohffff f"),
+    rule("POST", "/garde/plans/{id}/publish", "ffffohffff f"),
+    // Slots: régulateurs search, hold and book anywhere (a patient near a border may be sent
+    // across it); bookings are read and cancelled by the SAS that made them.
+    rule("GET", "/slots", "ffooffffff f"),
+    rule("GET", "/slots/events", "ffoooofff ff"),
+    rule("POST", "/slots/{slot_id}/hold", "ffooffffff f"),
+    rule("DELETE", "/slots/{slot_id}/hold", "ffooffffff f"),
+    rule("POST", "/slots/{slot_id}/bookings", "ffooffffff f"),
+    rule("GET", "/bookings", "ffooffffff f"),
+    rule("GET", "/bookings/{booking_id}", "ffohffffff f"),
+    rule("DELETE", "/bookings/{booking_id}", "ffohffffff f"),
+];
+
+/// The expectation of principal `i` on `rule`, spaces ignored (they group the columns).
+pub fn expectation(rule: &Rule, i: usize) -> Option<char> {
+    rule.expect.chars().filter(|c| !c.is_whitespace()).nth(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_names_each_principal_once_and_each_route_once() {
+        let mut seen = std::collections::HashSet::new();
+        for r in MATRIX {
+            let cells: Vec<char> = r.expect.chars().filter(|c| !c.is_whitespace()).collect();
+            assert_eq!(cells.len(), PRINCIPALS.len(), "{} {}", r.method, r.path);
+            assert!(
+                cells.iter().all(|c| matches!(c, 'o' | 'h' | 'f')),
+                "{} {}",
+                r.method,
+                r.path
+            );
+            assert!(
+                seen.insert((r.method, r.path)),
+                "{} {} twice",
+                r.method,
+                r.path
+            );
+        }
+    }
+
+    #[test]
+    fn every_route_of_the_openapi_document_has_a_row_and_no_row_is_stale() {
+        let doc = super::super::openapi();
+        let mut documented = Vec::new();
+        for (path, item) in &doc.paths.paths {
+            for (method, op) in [
+                ("GET", &item.get),
+                ("PUT", &item.put),
+                ("POST", &item.post),
+                ("DELETE", &item.delete),
+                ("PATCH", &item.patch),
+            ] {
+                if op.is_some() {
+                    documented.push((method, path.as_str()));
+                }
+            }
+        }
+        for (method, path) in &documented {
+            assert!(
+                MATRIX
+                    .iter()
+                    .any(|r| r.method == *method && r.path == *path),
+                "{method} {path} has no row in api::authz::MATRIX"
+            );
+        }
+        for r in MATRIX {
+            assert!(
+                documented.contains(&(r.method, r.path)),
+                "{} {} is in the matrix but not in the OpenAPI document",
+                r.method,
+                r.path
+            );
+        }
+    }
+}
