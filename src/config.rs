@@ -123,6 +123,20 @@ pub struct Config {
     /// Most open event streams per token; beyond: 429 with `Retry-After`.
     #[arg(long, env = "CPTS_MAX_EVENT_STREAMS_PER_TOKEN", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub max_event_streams_per_token: u64,
+
+    /// Terminate TLS: the server's certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, env = "CPTS_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "CPTS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// Accept client certificates from these CAs (PEM bundle): machine clients over mutual
+    /// TLS, mapped to principals with `cpts cert map`. A certificate of another CA is refused
+    /// at the handshake; a client without one may still use a bearer token.
+    #[arg(long, env = "CPTS_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
 }
 
 /// Why a configuration cannot run.
@@ -167,6 +181,21 @@ impl Config {
             max_connections_per_ip: 256,
             max_event_streams: 1000,
             max_event_streams_per_token: 8,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+        }
+    }
+
+    /// The TLS files, when `cpts serve` terminates TLS itself.
+    pub fn tls_files(&self) -> Option<crate::startup::tls::TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::startup::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: self.tls_client_ca.clone(),
+            }),
+            _ => None,
         }
     }
 

@@ -87,6 +87,10 @@ pub enum CreateError {
     Scope(#[from] TerritoryError),
     #[error("no CPTS has the id {0} (see `cpts territory list`)")]
     UnknownCpts(String),
+    #[error("an active principal has this certificate subject already; revoke it first")]
+    CertificateTaken,
+    #[error("a certificate subject needs a CN")]
+    EmptySubject,
     #[error("cannot store the token")]
     Store(#[from] store::Error),
 }
@@ -134,6 +138,49 @@ pub async fn create_expiring(
     label: &str,
     expires_at: Option<i64>,
 ) -> Result<Minted, CreateError> {
+    mint(store, key, role, rpps, scope, label, expires_at, None).await
+}
+
+/// Maps the client certificate subject `cn`/`ou` to a new principal of `role` bound to
+/// `scope` (machine clients over mutual TLS): a token row whose bearer secret is never shown,
+/// so that only the certificate reaches it. Returns the row's id, for `cpts token revoke`.
+///
+/// # Errors
+/// As [`create_expiring`]; [`CreateError::CertificateTaken`] when an active principal has
+/// this subject already; [`CreateError::EmptySubject`] for an empty CN.
+#[allow(clippy::too_many_arguments)]
+pub async fn map_certificate(
+    store: &Store,
+    key: &TokenKey,
+    role: Role,
+    rpps: Option<Rpps>,
+    scope: Scope,
+    label: &str,
+    cn: &str,
+    ou: &str,
+) -> Result<String, CreateError> {
+    if cn.trim().is_empty() {
+        return Err(CreateError::EmptySubject);
+    }
+    let subject = Some((cn.to_owned(), ou.to_owned()));
+    match mint(store, key, role, rpps, scope, label, None, subject).await {
+        Ok(minted) => Ok(minted.id),
+        Err(CreateError::Store(store::Error::Conflict(_))) => Err(CreateError::CertificateTaken),
+        Err(e) => Err(e),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn mint(
+    store: &Store,
+    key: &TokenKey,
+    role: Role,
+    rpps: Option<Rpps>,
+    scope: Scope,
+    label: &str,
+    expires_at: Option<i64>,
+    certificate: Option<(String, String)>,
+) -> Result<Minted, CreateError> {
     match (role, &rpps) {
         (Role::Medecin, None) => return Err(CreateError::MissingRpps),
         (Role::Medecin, Some(_)) | (_, None) => {}
@@ -171,6 +218,7 @@ pub async fn create_expiring(
             hash: key.hash(&token),
             expires_at,
             scope,
+            certificate,
         })
         .await?;
     Ok(Minted { id, token })

@@ -108,6 +108,14 @@ fn forbidden_other_rpps() -> ApiError {
     ApiError::Forbidden("a médecin acts only on its own RPPS".to_owned())
 }
 
+/// The subject of a client certificate verified during the TLS handshake (`startup::tls`):
+/// its first CN and first OU. `cpts cert map` binds a subject to a principal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientIdentity {
+    pub cn: String,
+    pub ou: String,
+}
+
 /// The token of an `Authorization: Bearer …` header (scheme case-insensitive, RFC 9110 §11.1).
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
@@ -119,12 +127,20 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let presented = bearer(parts).ok_or(ApiError::Unauthenticated)?;
-        let record = state
-            .token_cache
-            .authenticate(&state.store, &state.token_key, presented)
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
+        // A bearer token wins; without one, a client certificate mapped to a principal.
+        let record = match (bearer(parts), parts.extensions.get::<ClientIdentity>()) {
+            (Some(presented), _) => state
+                .token_cache
+                .authenticate(&state.store, &state.token_key, presented)
+                .await?
+                .ok_or(ApiError::Unauthenticated)?,
+            (None, Some(identity)) => state
+                .store
+                .token_for_certificate(&identity.cn, &identity.ou, chrono::Utc::now().timestamp())
+                .await?
+                .ok_or(ApiError::Unauthenticated)?,
+            (None, None) => return Err(ApiError::Unauthenticated),
+        };
         tracing::Span::current().record("token", record.id.as_str());
         Ok(Caller {
             token_id: record.id,

@@ -8,7 +8,9 @@ mod service;
 mod verify;
 
 pub use garde::GardeArgs;
-pub use service::{ServeArgs, TerritoryAction, TerritoryArgs, TokenAction, TokenArgs};
+pub use service::{
+    CertAction, CertArgs, ServeArgs, TerritoryAction, TerritoryArgs, TokenAction, TokenArgs,
+};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -74,6 +76,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Manage the CPTS (territories) tokens and cabinets are bound to.
     Territory(TerritoryArgs),
+    /// Map client certificates (mutual TLS) to principals.
+    Cert(CertArgs),
     /// Apply the pending database migrations and exit.
     Migrate(crate::config::Config),
 }
@@ -99,6 +103,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Worker(config) => service::worker(&config),
         Command::Token(a) => service::token(a),
         Command::Territory(a) => service::territory(a),
+        Command::Cert(a) => service::cert(a),
         Command::Migrate(config) => service::migrate(&config),
         Command::Fixtures(a) => exit_code(crate::fixtures::run(&a)),
     }

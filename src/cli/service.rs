@@ -121,7 +121,11 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
                 app = app.without_worker();
             }
             let stop = crate::startup::shutdown_signal();
-            eprintln!("cpts serve: listening on http://{}", app.local_addr());
+            eprintln!(
+                "cpts serve: listening on {}://{}",
+                app.scheme(),
+                app.local_addr()
+            );
             app.run_until(stop).await.context("serving")?;
             eprintln!("cpts serve: stopped");
             Ok(ExitCode::SUCCESS)
@@ -281,7 +285,7 @@ async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
                     .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
                     .unwrap_or_default()
             };
-            println!("id\trole\trpps\tscope\tstate\tcreated\texpires\tlabel");
+            println!("id\trole\trpps\tscope\tstate\tcreated\texpires\tlabel\tcertificate");
             for t in &tokens {
                 let state = match (t.revoked_at, t.expires_at) {
                     (Some(at), _) => format!("revoked {}", date(at)),
@@ -289,14 +293,18 @@ async fn token_async(args: TokenArgs) -> anyhow::Result<ExitCode> {
                     _ => "active".to_owned(),
                 };
                 println!(
-                    "{}\t{}\t{}\t{}\t{state}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{state}\t{}\t{}\t{}\t{}",
                     t.id,
                     t.role,
                     t.rpps.as_ref().map(ToString::to_string).unwrap_or_default(),
                     t.scope,
                     date(t.created_at),
                     t.expires_at.map(date).unwrap_or_default(),
-                    t.label.replace(['\t', '\n'], " ")
+                    t.label.replace(['\t', '\n'], " "),
+                    t.certificate
+                        .as_ref()
+                        .map(|(cn, ou)| format!("CN={cn} OU={ou}").replace(['\t', '\n'], " "))
+                        .unwrap_or_default()
                 );
             }
             eprintln!("{} token(s)", tokens.len());
@@ -470,4 +478,87 @@ fn read_territories(path: &std::path::Path) -> Result<Vec<crate::store::NewCpts>
         return Err(format!("{}: no CPTS in the file", path.display()));
     }
     Ok(out)
+}
+
+/// `cpts cert …`: machine clients over mutual TLS (issue 16).
+#[derive(Debug, clap::Args)]
+pub struct CertArgs {
+    #[command(subcommand)]
+    pub action: CertAction,
+}
+
+/// What to do with client certificates.
+#[derive(Debug, clap::Subcommand)]
+pub enum CertAction {
+    /// Map a client certificate subject (CN and OU, as the SAS platform checks them) to a
+    /// principal of a role and territory; `cpts serve --tls-client-ca` then lets a client with
+    /// such a certificate in without a token. Revoke with `cpts token revoke ID`.
+    Map {
+        /// The certificate's subject CN.
+        #[arg(long)]
+        cn: String,
+        /// The certificate's subject OU (empty when it has none).
+        #[arg(long, default_value = "")]
+        ou: String,
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        rpps: Option<Rpps>,
+        /// As `cpts token create --territory`.
+        #[arg(long = "territory", value_name = "TERRITORY")]
+        territories: Vec<Territory>,
+        #[arg(long, conflicts_with = "territories")]
+        national: bool,
+        #[arg(long, default_value = "")]
+        label: String,
+        #[command(flatten)]
+        db: TokenStore,
+    },
+}
+
+/// `cpts cert map`.
+pub fn cert(args: CertArgs) -> ExitCode {
+    report(runtime().and_then(|rt| rt.block_on(cert_async(args))))
+}
+
+async fn cert_async(args: CertArgs) -> anyhow::Result<ExitCode> {
+    let CertAction::Map {
+        cn,
+        ou,
+        role,
+        rpps,
+        territories,
+        national,
+        label,
+        db,
+    } = args.action;
+    let scope = match Scope::for_role(role, territories, national) {
+        Ok(scope) => scope,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
+        }
+    };
+    let config = db.config();
+    let store = open(&config).await?;
+    store.migrate().await.context("migrating")?;
+    let key = TokenKey::new(config.token_key_bytes());
+    let mapped =
+        tokens::map_certificate(&store, &key, role, rpps, scope.clone(), &label, &cn, &ou).await;
+    store.close().await;
+    match mapped {
+        Ok(id) => {
+            eprintln!(
+                "mapped certificate CN={cn} OU={ou} to {id} (role {role}, scope {scope}); \
+                 revoke: cpts token revoke {id}"
+            );
+            println!("{id}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ CreateError::Store(_)) => Err(e).context("mapping the certificate"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(super::EXIT_BAD_INPUT))
+        }
+    }
 }

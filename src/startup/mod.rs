@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
 mod server;
+pub mod tls;
 pub use server::{ConnectionLimits, ConnectionStats};
 
 /// How long open connections may take to finish after SIGTERM or Ctrl-C, by default.
@@ -28,6 +29,8 @@ pub enum Error {
     Store(#[from] store::Error),
     #[error("invalid Redis settings")]
     Cache(#[from] cache::Error),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -54,6 +57,8 @@ pub struct Application {
     limits: ConnectionLimits,
     /// Open and refused connections, shared with `/metrics`.
     connections: Arc<ConnectionStats>,
+    /// TLS termination (`--tls-cert`), with client certificates (`--tls-client-ca`).
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Application {
@@ -113,6 +118,7 @@ impl Application {
             addr: config.bind,
             source,
         };
+        let tls = config.tls_files().map(|f| tls::acceptor(&f)).transpose()?;
         let listener = TcpListener::bind(config.bind).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
         Ok(Self {
@@ -126,6 +132,7 @@ impl Application {
             board,
             limits: config.connection_limits(),
             connections,
+            tls,
         })
     }
 
@@ -140,6 +147,11 @@ impl Application {
     /// tests, the load tools) loads it after.
     pub fn board(&self) -> Option<crate::slots::Board> {
         self.board.clone()
+    }
+
+    /// `https` when this server terminates TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     /// The port actually bound.
@@ -191,6 +203,7 @@ impl Application {
             self.router,
             self.limits,
             self.connections,
+            self.tls,
             stop,
             grace,
         )

@@ -227,7 +227,10 @@ pub struct ConnectionStats {
 }
 
 /// Serves `router` on `listener` within `limits` until `stop` completes, then stops accepting
-/// and lets open connections finish their requests for at most `grace`.
+/// and lets open connections finish their requests for at most `grace`. With `tls`, each
+/// connection first completes a TLS handshake (within the header read timeout, on its own
+/// task, so a slow handshake holds nobody else); a verified client certificate's subject is
+/// put on each of its requests as a [`crate::api::auth::ClientIdentity`].
 ///
 /// # Errors
 /// Never today: accept errors are logged and retried. Kept fallible for the TLS listener.
@@ -236,6 +239,7 @@ pub async fn serve(
     router: axum::Router,
     limits: ConnectionLimits,
     stats: Arc<ConnectionStats>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stop: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> io::Result<()> {
@@ -269,18 +273,64 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         keep_alive_probes(&stream);
         let activity = Arc::new(Activity::new());
-        let io = TokioIo::new(Tracked {
+        let tracked = Tracked {
             inner: stream,
             activity: Arc::clone(&activity),
-        });
-        let service = TowerToHyperService::new(router.clone());
-        let conn = graceful.watch(builder.serve_connection(io, service));
+        };
+        let router = router.clone();
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let tls = tls.clone();
         let stats = Arc::clone(&stats);
         stats.open.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let _held = (permit, slot);
+            let served = async {
+                match tls {
+                    None => {
+                        let service = TowerToHyperService::new(router);
+                        watcher
+                            .watch(builder.serve_connection(TokioIo::new(tracked), service))
+                            .await
+                    }
+                    Some(acceptor) => {
+                        let handshake =
+                            tokio::time::timeout(limits.header_read, acceptor.accept(tracked));
+                        let stream = match handshake.await {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(e)) => {
+                                tracing::debug!(error = %e, "TLS handshake refused");
+                                return Ok(());
+                            }
+                            Err(_) => {
+                                tracing::debug!("TLS handshake too slow; closed");
+                                return Ok(());
+                            }
+                        };
+                        let identity = stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|chain| chain.first())
+                            .and_then(super::tls::identity_of);
+                        let service = TowerToHyperService::new(
+                            tower::ServiceBuilder::new()
+                                .map_request(move |mut request: axum::extract::Request<_>| {
+                                    if let Some(identity) = &identity {
+                                        request.extensions_mut().insert(identity.clone());
+                                    }
+                                    request
+                                })
+                                .service(router),
+                        );
+                        watcher
+                            .watch(builder.serve_connection(TokioIo::new(stream), service))
+                            .await
+                    }
+                }
+            };
             tokio::select! {
-                served = conn => if let Err(e) = served {
+                served = served => if let Err(e) = served {
                     tracing::debug!(error = %e, "connection ended with an error");
                 },
                 () = idle_out(&activity, limits.idle) => {

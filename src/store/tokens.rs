@@ -18,6 +18,8 @@ pub struct NewToken {
     pub expires_at: Option<i64>,
     /// What the token may see (checked against the role by [`Scope::for_role`]).
     pub scope: Scope,
+    /// A client certificate subject (CN, OU) this principal is reached by over mutual TLS.
+    pub certificate: Option<(String, String)>,
 }
 
 /// A stored token.
@@ -36,6 +38,8 @@ pub struct TokenRecord {
     pub expires_at: Option<i64>,
     /// The territories the token is bound to; national for the tokens created before scopes.
     pub scope: Scope,
+    /// The client certificate subject (CN, OU) mapped to this principal, if any.
+    pub certificate: Option<(String, String)>,
 }
 
 impl TryFrom<AnyRow> for TokenRecord {
@@ -44,6 +48,8 @@ impl TryFrom<AnyRow> for TokenRecord {
         let role: String = row.try_get("role")?;
         let rpps: Option<String> = row.try_get("rpps")?;
         let scope: String = row.try_get("scope")?;
+        let cert_cn: Option<String> = row.try_get("cert_cn")?;
+        let cert_ou: String = row.try_get("cert_ou")?;
         Ok(Self {
             id: row.try_get("id")?,
             role: role.parse().map_err(|_| Error::Corrupt("tokens.role"))?,
@@ -57,20 +63,47 @@ impl TryFrom<AnyRow> for TokenRecord {
             revoked_at: row.try_get("revoked_at")?,
             expires_at: row.try_get("expires_at")?,
             scope: scope.parse().map_err(|_| Error::Corrupt("tokens.scope"))?,
+            certificate: cert_cn.map(|cn| (cn, cert_ou)),
         })
     }
 }
 
+const COLUMNS: &str = "id, role, rpps, label, hash, created_at, revoked_at, expires_at, scope, \
+     cert_cn, cert_ou";
+
 impl Store {
+    /// The active principal a client certificate with this subject is mapped to: not revoked,
+    /// not expired at `now` (Unix seconds).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn token_for_certificate(
+        &self,
+        cn: &str,
+        ou: &str,
+        now: i64,
+    ) -> Result<Option<TokenRecord>, Error> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM tokens WHERE cert_cn = $1 AND cert_ou = $2 \
+             AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)"
+        ))
+        .bind(cn)
+        .bind(ou)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(TokenRecord::try_from)
+        .transpose()
+    }
+
     /// Every token, newest first: active, expired and revoked (for `cpts token list`).
     ///
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn tokens(&self) -> Result<Vec<TokenRecord>, Error> {
-        sqlx::query(
-            "SELECT id, role, rpps, label, hash, created_at, revoked_at, expires_at, scope \
-             FROM tokens ORDER BY created_at DESC, id",
-        )
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM tokens ORDER BY created_at DESC, id"
+        ))
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -85,8 +118,8 @@ impl Store {
     pub async fn insert_token(&self, t: &NewToken) -> Result<(), Error> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO tokens (id, role, rpps, label, hash, created_at, expires_at, scope) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO tokens (id, role, rpps, label, hash, created_at, expires_at, scope, \
+             cert_cn, cert_ou) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&t.id)
         .bind(t.role.as_str())
@@ -96,6 +129,8 @@ impl Store {
         .bind(now())
         .bind(t.expires_at)
         .bind(t.scope.to_string())
+        .bind(t.certificate.as_ref().map(|(cn, _)| cn.as_str()))
+        .bind(t.certificate.as_ref().map_or("", |(_, ou)| ou.as_str()))
         .execute(&mut *tx)
         .await?;
         let entry = AuditEntry::new("token.create", "token", Some(t.id.clone())).with_detail(
@@ -115,15 +150,12 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn token(&self, id: &str) -> Result<Option<TokenRecord>, Error> {
-        sqlx::query(
-            "SELECT id, role, rpps, label, hash, created_at, revoked_at, expires_at, scope \
-             FROM tokens WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(TokenRecord::try_from)
-        .transpose()
+        sqlx::query(&format!("SELECT {COLUMNS} FROM tokens WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(TokenRecord::try_from)
+            .transpose()
     }
 
     /// Revokes a token (with its `token.revoke` audit row, one transaction); `false` when no

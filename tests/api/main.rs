@@ -20,6 +20,7 @@ mod health;
 mod holds;
 mod imports;
 mod limits;
+mod mtls;
 #[path = "../common/redis.rs"]
 mod own_redis;
 mod redis_outage;
