@@ -88,6 +88,10 @@ pub const MATRIX: &[Rule] = &[
     rule("POST", "/imports/patients", "ooffffffff f"),
     rule("POST", "/imports/doctors", "ooffffffff f"),
     rule("DELETE", "/patients/{patient_id}", "ohffffffff f"),
+    // Coordinators: bulk garde doctors and availability of their CPTS's départements (B's
+    // import of A's doctor is a 422).
+    rule("POST", "/imports/garde-doctors", "ffffooffff f"),
+    rule("POST", "/imports/availability", "ffffooffff f"),
     // Batches: A's batch is hidden from B; B may not launch one on A's communes.
     rule("GET", "/batches", "ooffffffff f"),
     rule("POST", "/batches", "offfffffff f"),

@@ -26,6 +26,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import_patients))
         .routes(routes!(import_doctors))
+        .routes(routes!(import_garde_doctors))
+        .routes(routes!(import_availability))
         .routes(routes!(erase_patient))
 }
 
@@ -145,7 +147,7 @@ async fn parse<T: Send + 'static>(
 /// What an accepted import stored.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportReport {
-    /// `patients.csv` or `doctors.csv`.
+    /// `patients.csv`, `doctors.csv` or `garde_doctors.csv`.
     #[schema(example = "patients.csv")]
     pub file: &'static str,
     /// Rows in the file.
@@ -253,6 +255,154 @@ async fn import_doctors(
         doctors.len(),
         counts,
     )))
+}
+
+/// The check of a coordinator's commune: a doctor of its CPTS's départements (those the
+/// coordinator sees, `auth::may_see_doctor`); a national token takes any.
+async fn coordinator_departements(
+    state: &AppState,
+    caller: &super::Caller,
+) -> Result<Option<std::collections::BTreeSet<crate::domain::Departement>>, ApiError> {
+    let Some(id) = caller.cpts() else {
+        return Ok(None);
+    };
+    let cpts = state
+        .store
+        .cpts(id)
+        .await?
+        .ok_or_else(|| ApiError::Forbidden("this token's CPTS no longer exists".to_owned()))?;
+    Ok(Some(cpts.departements()))
+}
+
+/// Imports garde doctors (FORMATS.md §3 `doctors.csv`: `rpps,name,lat,lon,insee,max_shifts,max_km`,
+/// no `capacity`): new doctors are stored with their garde limits, known ones get the file's
+/// `max_shifts` and `max_km`. All or nothing.
+#[utoipa::path(post, path = "/imports/garde-doctors", tag = "imports",
+    security(("bearer" = [])),
+    request_body(content = String, content_type = "text/csv",
+        description = "doctors.csv (garde): rpps,name,lat,lon,insee,max_shifts,max_km"),
+    responses(
+        (status = 200, description = "Stored, all rows in one transaction", body = ImportReport),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a coordinator token", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than 64 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not text/csv", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused whole; `errors[]` with line, column and field (a commune outside the départements of the coordinator's CPTS is one)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn import_garde_doctors(
+    super::Coordinateur(caller): super::Coordinateur,
+    State(state): State<AppState>,
+    Csv(body): Csv,
+) -> Result<Json<ImportReport>, ApiError> {
+    let deps = coordinator_departements(&state, &caller).await?;
+    let doctors = parse(
+        body,
+        state.limits.import_bytes,
+        "garde_doctors.csv",
+        move |r, file| {
+            import::garde::read_garde_doctors_from(r, file, &|insee| match &deps {
+                Some(deps) if !deps.contains(&insee.departement()) => Err(format!(
+                    "département {} is outside the départements of this coordinator's CPTS",
+                    insee.departement()
+                )),
+                _ => Ok(()),
+            })
+        },
+    )
+    .await?;
+    let rows: Vec<crate::store::GardeDoctorImport> = doctors
+        .into_iter()
+        .map(|d| crate::store::GardeDoctorImport {
+            rpps: d.rpps,
+            name: d.name,
+            coords: d.coords,
+            insee: d.insee,
+            max_shifts: d.max_shifts,
+            max_km: d.max_km.km(),
+        })
+        .collect();
+    let counts = caller.store(&state).import_garde_doctors(&rows).await?;
+    tracing::info!(
+        token = %caller.token_id,
+        rows = rows.len(),
+        inserted = counts.inserted,
+        updated = counts.updated,
+        "garde doctors imported"
+    );
+    Ok(Json(ImportReport::new(
+        "garde_doctors.csv",
+        rows.len(),
+        counts,
+    )))
+}
+
+/// What an availability import stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailabilityImportReport {
+    #[schema(example = "availability.csv")]
+    pub file: &'static str,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Windows stored.
+    pub inserted: u64,
+    /// Windows the doctor had declared already (identical and standing): kept as they were.
+    pub already_declared: u64,
+}
+
+/// Imports garde availability windows (FORMATS.md §3 `availability.csv`: `rpps,start,end`) of
+/// stored doctors of the coordinator's territory, on their behalf. All or nothing; a window
+/// already declared is kept as it was.
+#[utoipa::path(post, path = "/imports/availability", tag = "imports",
+    security(("bearer" = [])),
+    request_body(content = String, content_type = "text/csv",
+        description = "availability.csv: rpps,start,end (ISO 8601; without an offset, Europe/Paris wall time)"),
+    responses(
+        (status = 200, description = "Stored, all rows in one transaction", body = AvailabilityImportReport),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a coordinator token", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than 64 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not text/csv", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused whole; `errors[]` with line, column and field: an RPPS that is not a stored doctor of the coordinator's territory, a bad date-time, overlapping windows of one doctor", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn import_availability(
+    super::Coordinateur(caller): super::Coordinateur,
+    State(state): State<AppState>,
+    Csv(body): Csv,
+) -> Result<Json<AvailabilityImportReport>, ApiError> {
+    let deps = coordinator_departements(&state, &caller).await?;
+    let places = state.store.doctor_places().await?;
+    let known: std::collections::HashSet<crate::domain::Rpps> = places
+        .into_iter()
+        .filter(|(_, insee)| {
+            deps.as_ref()
+                .is_none_or(|d| d.contains(&insee.departement()))
+        })
+        .map(|(rpps, _)| rpps)
+        .collect();
+    let windows = parse(
+        body,
+        state.limits.import_bytes,
+        "availability.csv",
+        move |r, file| import::garde::read_windows_from(r, file, &|rpps| known.contains(rpps)),
+    )
+    .await?;
+    let rows: Vec<(crate::domain::Rpps, i64, i64)> = windows
+        .into_iter()
+        .map(|(r, w)| (r, w.start.timestamp(), w.end.timestamp()))
+        .collect();
+    let counts = caller.store(&state).import_windows(&rows).await?;
+    tracing::info!(
+        token = %caller.token_id,
+        rows = rows.len(),
+        inserted = counts.inserted,
+        "availability imported"
+    );
+    Ok(Json(AvailabilityImportReport {
+        file: "availability.csv",
+        rows: rows.len() as u64,
+        inserted: counts.inserted,
+        already_declared: counts.already_declared,
+    }))
 }
 
 /// What erasing a patient removed.

@@ -19,6 +19,7 @@ use crate::garde::instance::{
 };
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Timelike, Utc};
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::Path;
 
 /// The four files of an instance, in the order they are read and reported.
@@ -186,7 +187,7 @@ pub fn parse_instance(
     period: &[u8],
 ) -> Result<Instance, Error> {
     let (cabs, e_cabinets) = read_cabinets(cabinets)?;
-    let (docs, known, e_doctors) = read_doctors(doctors)?;
+    let (docs, known, e_doctors) = read_doctors(doctors, FILES[1], &|_| Ok(()))?;
     let index: HashMap<Rpps, usize> = docs
         .iter()
         .enumerate()
@@ -205,6 +206,45 @@ pub fn parse_instance(
         period: per.expect("a period-less file without error is impossible"),
         extensions: Default::default(),
     })
+}
+
+/// Reads a garde `doctors.csv` (FORMATS.md §3: `rpps,name,lat,lon,insee,max_shifts,max_km`,
+/// no `capacity`) for a coordinator's bulk import: every doctor, or every error by line,
+/// column and field. `place` may refuse a commune (outside the coordinator's territory).
+///
+/// # Errors
+/// [`Error::Invalid`] listing the errors; [`Error::Io`] when the reader fails.
+pub fn read_garde_doctors_from<R: Read>(
+    reader: R,
+    file: &str,
+    place: Place<'_>,
+) -> Result<Vec<GardeDoctor>, Error> {
+    let (doctors, _, errors) = read_doctors(reader, file, place)?;
+    match errors {
+        Some(errors) => Err(Error::Invalid(errors)),
+        None => Ok(doctors),
+    }
+}
+
+/// Reads an `availability.csv` (FORMATS.md §3: `rpps,start,end`) for a coordinator's bulk
+/// import: `(rpps, window)` rows in file order, or every error by line, column and field.
+/// `known` says which RPPS may be named (stored doctors of the coordinator's territory); the
+/// windows of one doctor must not overlap.
+///
+/// # Errors
+/// [`Error::Invalid`] listing the errors; [`Error::Io`] when the reader fails.
+pub fn read_windows_from<R: Read>(
+    reader: R,
+    file: &str,
+    known: &(dyn Fn(&Rpps) -> bool + Sync),
+) -> Result<Vec<(Rpps, Window)>, Error> {
+    let (rows, errors) = availability_rows(reader, file, &|r| {
+        (!known(r)).then(|| format!("unknown rpps {r}: not a stored doctor of this territory"))
+    })?;
+    match errors {
+        Some(errors) => Err(Error::Invalid(errors)),
+        None => Ok(rows.into_iter().map(|(r, w, _)| (r, w)).collect()),
+    }
 }
 
 /// What a reader of one file returns: its values (meaningful only without errors) and errors.
@@ -285,8 +325,15 @@ type Known = Option<FirstLines<Rpps>>;
 
 /// Doctors, and the RPPS numbers readable in the file, so that `availability.csv` is checked
 /// even when `doctors.csv` has other errors.
-fn read_doctors(bytes: &[u8]) -> Result<(Vec<GardeDoctor>, Known, Option<CellErrors>), Error> {
-    let mut t = Table::open(bytes, FILES[1], &DOCTOR_COLUMNS)?;
+/// A check of a doctor's commune: `Err(message)` refuses it (a cell error on `insee`).
+pub type Place<'a> = &'a (dyn Fn(&InseeCode) -> Result<(), String> + Sync);
+
+fn read_doctors<R: Read>(
+    reader: R,
+    file: &str,
+    place: Place<'_>,
+) -> Result<(Vec<GardeDoctor>, Known, Option<CellErrors>), Error> {
+    let mut t = Table::open(reader, file, &DOCTOR_COLUMNS)?;
     let has_rpps = t.has(RPPS);
     let mut out = Vec::new();
     let mut seen = FirstLines::default();
@@ -297,7 +344,12 @@ fn read_doctors(bytes: &[u8]) -> Result<(Vec<GardeDoctor>, Known, Option<CellErr
         }
         let name = row.text(D_NAME).map(str::to_owned);
         let coords = row.coordinates(D_LAT, D_LON);
-        let insee = row.required(D_INSEE, str::parse::<InseeCode>);
+        let insee = row.required(D_INSEE, |s| {
+            let code: InseeCode = s
+                .parse()
+                .map_err(|e: crate::domain::InseeError| e.to_string())?;
+            place(&code).map(|()| code)
+        });
         let max_shifts = row.required(MAX_SHIFTS, |s| whole(s, 0, 100_000));
         let max_km = row.required(MAX_KM, max_km);
         if !row.has_errors()
@@ -400,16 +452,38 @@ fn read_availability(
     index: &HashMap<Rpps, usize>,
     doctors: usize,
 ) -> Parsed<Vec<Vec<Window>>> {
-    let mut t = Table::open(bytes, FILES[2], &AVAILABILITY_COLUMNS)?;
+    let (rows, errors) = availability_rows(bytes, FILES[2], &|r| {
+        known
+            .filter(|k| !k.contains(r))
+            .map(|_| format!("unknown rpps {r}: not in doctors.csv"))
+    })?;
     let mut windows: Vec<Vec<Window>> = vec![Vec::new(); doctors];
-    // Valid rows of every RPPS known to doctors.csv: (rpps, window, line).
+    if errors.is_none() {
+        for (r, w, _) in rows {
+            if let Some(&d) = index.get(&r) {
+                windows[d].push(w);
+            }
+        }
+        // The rows are sorted by (rpps, start): each list is sorted by start.
+    }
+    Ok((windows, errors))
+}
+
+/// The valid rows of an availability file, sorted by (rpps, start, line), and its errors:
+/// `unknown` names an RPPS that may not appear (its message), and overlapping windows of one
+/// doctor are errors of the later row.
+fn availability_rows<R: Read>(
+    reader: R,
+    file: &str,
+    unknown: &(dyn Fn(&Rpps) -> Option<String> + Sync),
+) -> Parsed<Vec<(Rpps, Window, u64)>> {
+    let mut t = Table::open(reader, file, &AVAILABILITY_COLUMNS)?;
+    // Valid rows of every RPPS that may appear: (rpps, window, line).
     let mut rows: Vec<(Rpps, Window, u64)> = Vec::new();
     while let Some(mut row) = t.next_row()? {
         let rpps = row.required(A_RPPS, str::parse::<Rpps>);
-        if let (Some(r), Some(known)) = (&rpps, known)
-            && !known.contains(r)
-        {
-            row.error(A_RPPS, format!("unknown rpps {r}: not in doctors.csv"));
+        if let Some(message) = rpps.as_ref().and_then(unknown) {
+            row.error(A_RPPS, message);
         }
         let start = row.required(START, parse_datetime);
         let end = row.required(END, parse_datetime);
@@ -445,15 +519,7 @@ fn read_availability(
         let message = format!("overlaps the window of line {other} of the same doctor");
         t.late_error(line, START, message);
     }
-    if t.found() == 0 {
-        for (r, w, _) in rows {
-            if let Some(&d) = index.get(&r) {
-                windows[d].push(w);
-            }
-        }
-        // `rows` was sorted by (rpps, start): each list is sorted by start.
-    }
-    Ok((windows, t.finish()))
+    Ok((rows, t.finish()))
 }
 
 const PERIOD_COLUMNS: [Column; 2] = [Column::required("start"), Column::required("end")];

@@ -48,7 +48,7 @@ pub use garde_plans::{
 };
 pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, Reservation};
 pub use jobs::{JobRecord, JobStatus, MAX_ATTEMPTS, NewJob};
-pub use patients::ImportCounts;
+pub use patients::{GardeDoctorImport, ImportCounts, WindowCounts};
 pub use slots::{
     BoardSlotRow, BookOutcome, BookingRecord, BoundingBox, CancelOutcome, LocatedSlot, SlotRecord,
 };

@@ -51,6 +51,26 @@ pub struct ImportCounts {
     pub kept_declared: u64,
 }
 
+/// A garde doctor of a coordinator's bulk import (FORMATS.md §3 `doctors.csv`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GardeDoctorImport {
+    pub rpps: crate::domain::Rpps,
+    pub name: String,
+    pub coords: Coordinates,
+    pub insee: InseeCode,
+    pub max_shifts: u32,
+    pub max_km: f64,
+}
+
+/// What an availability import stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WindowCounts {
+    /// Windows stored.
+    pub inserted: u64,
+    /// Windows the doctor had declared already (identical and standing): kept as they were.
+    pub already_declared: u64,
+}
+
 impl TryFrom<AnyRow> for Patient {
     type Error = Error;
     fn try_from(row: AnyRow) -> Result<Self, Error> {
@@ -168,6 +188,118 @@ impl Store {
             &import_entry("patients.import", "patients", done),
         )
         .await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Every stored doctor's RPPS and commune.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn doctor_places(&self) -> Result<Vec<(crate::domain::Rpps, InseeCode)>, Error> {
+        let rows = sqlx::query("SELECT rpps, insee FROM doctors")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let rpps: String = row.try_get("rpps")?;
+                let insee: String = row.try_get("insee")?;
+                Ok((
+                    rpps.parse().map_err(|_| Error::Corrupt("doctors.rpps"))?,
+                    insee.parse().map_err(|_| Error::Corrupt("doctors.insee"))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Inserts garde doctors, or updates them by RPPS, from a coordinator's import, all or
+    /// none (one transaction). A new doctor gets its name, place and garde limits, and no
+    /// matching capacity (0: the CPAM's imports and the GP set it). A stored one keeps its
+    /// name, place and capacity, and gets the file's garde limits (`max_shifts`, `max_km`).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`]; nothing is written on any error.
+    pub async fn import_garde_doctors(
+        &self,
+        doctors: &[GardeDoctorImport],
+    ) -> Result<ImportCounts, Error> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<&str> = doctors.iter().map(|d| d.rpps.as_str()).collect();
+        let existing = count_existing(&mut tx, "doctors", "rpps", &ids, "").await?;
+        for chunk in doctors.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO doctors (rpps, name, lat, lon, insee, max_shifts, garde_max_km, \
+                 updated_at) VALUES {} \
+                 ON CONFLICT (rpps) DO UPDATE SET max_shifts = excluded.max_shifts, \
+                 garde_max_km = excluded.garde_max_km, updated_at = excluded.updated_at",
+                values_clause(chunk.len(), 8, 1)
+            );
+            let mut q = sqlx::query(&sql);
+            for d in chunk {
+                q = q
+                    .bind(d.rpps.as_str())
+                    .bind(&d.name)
+                    .bind(d.coords.lat())
+                    .bind(d.coords.lon())
+                    .bind(d.insee.as_str())
+                    .bind(i64::from(d.max_shifts))
+                    .bind(d.max_km)
+                    .bind(at);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let done = counts(doctors.len(), existing);
+        append_audit_in(
+            &mut tx,
+            self.actor(),
+            &import_entry("garde_doctors.import", "garde_doctors", done),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Stores availability windows `(rpps, start, end)` (Unix seconds) of a coordinator's
+    /// import, all or none. A window the doctor already declared (identical and standing) is
+    /// kept as it was: the unique index decides, no check first. Every RPPS must be stored.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`]; [`Error::Other`] for an unknown RPPS (foreign key; the caller
+    /// checks first, for its message); nothing is written on any error.
+    pub async fn import_windows(
+        &self,
+        windows: &[(crate::domain::Rpps, i64, i64)],
+    ) -> Result<WindowCounts, Error> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = 0u64;
+        for chunk in windows.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO availability (id, rpps, start_at, end_at, created_at) VALUES {} \
+                 ON CONFLICT DO NOTHING",
+                values_clause(chunk.len(), 5, 1)
+            );
+            let mut q = sqlx::query(&sql);
+            for (rpps, start, end) in chunk {
+                q = q
+                    .bind(super::random_id())
+                    .bind(rpps.as_str())
+                    .bind(*start)
+                    .bind(*end)
+                    .bind(at);
+            }
+            inserted += q.execute(&mut *tx).await?.rows_affected();
+        }
+        let done = WindowCounts {
+            inserted,
+            already_declared: windows.len() as u64 - inserted,
+        };
+        let entry = AuditEntry::new("availability.import", "availability", None).with_detail(
+            serde_json::json!({ "rows": windows.len(), "inserted": done.inserted,
+                                "already_declared": done.already_declared }),
+        );
+        append_audit_in(&mut tx, self.actor(), &entry).await?;
         tx.commit().await?;
         Ok(done)
     }

@@ -183,6 +183,16 @@ fn body(rule: &Rule) -> Option<(&'static str, String)> {
             "text/csv",
             format!("rpps,name,lat,lon,insee,capacity\n{DOCTOR_A},Dr A,48.6930,6.1850,54395,2\n"),
         )),
+        ("POST", "/imports/garde-doctors") => Some((
+            "text/csv",
+            format!(
+                "rpps,name,lat,lon,insee,max_shifts,max_km\n{DOCTOR_A},Dr A,48.6930,6.1850,54395,3,20\n"
+            ),
+        )),
+        ("POST", "/imports/availability") => Some((
+            "text/csv",
+            format!("rpps,start,end\n{DOCTOR_A},2037-05-04T17:00:00,2037-05-04T21:00:00\n"),
+        )),
         ("POST", "/batches") => json(json!({"territory": {"insee": ["54395"]}})),
         ("PUT", "/doctors/{rpps}/capacity") => json(json!({"capacity": 3})),
         ("POST", "/doctors/{rpps}/availability") => {

@@ -15,6 +15,7 @@ mod bookings;
 mod cabinets;
 mod connections;
 mod doctors;
+mod garde_imports;
 mod garde_plans;
 mod health;
 mod holds;
