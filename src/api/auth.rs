@@ -244,17 +244,24 @@ impl FromRequestParts<AppState> for OwnRpps {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let medecin = Medecin::from_request_parts(parts, state).await?;
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::Internal(Box::new(e)))?;
-        let raw = params
-            .iter()
-            .find_map(|(k, v)| (k == "rpps").then_some(v))
-            .ok_or_else(|| ApiError::Internal("OwnRpps on a route without {rpps}".into()))?;
-        let rpps: Rpps = super::parse_param("rpps", raw)?;
+        let rpps = rpps_segment(parts, state).await?;
         medecin.require_own(&rpps)?;
         Ok(OwnRpps(rpps, medecin.caller))
     }
+}
+
+/// The route's `{rpps}` segment: 422 naming the parameter when it is not an RPPS.
+async fn rpps_segment(parts: &mut Parts, state: &AppState) -> Result<Rpps, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let raw = params
+        .iter()
+        .find_map(|(k, v)| (k == "rpps").then_some(v))
+        .ok_or_else(|| {
+            ApiError::Internal("an {rpps} extractor on a route without {rpps}".into())
+        })?;
+    super::parse_param("rpps", raw)
 }
 
 /// A reader of the doctor on the route's `{rpps}` segment: the médecin itself, or a
@@ -269,14 +276,7 @@ impl FromRequestParts<AppState> for ReadableRpps {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         caller.require(&[Role::Medecin, Role::Coordinateur])?;
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::Internal(Box::new(e)))?;
-        let raw = params
-            .iter()
-            .find_map(|(k, v)| (k == "rpps").then_some(v))
-            .ok_or_else(|| ApiError::Internal("ReadableRpps on a route without {rpps}".into()))?;
-        let rpps: Rpps = super::parse_param("rpps", raw)?;
+        let rpps = rpps_segment(parts, state).await?;
         if caller.role == Role::Medecin {
             caller.require_own_rpps(&rpps)?;
         } else {
@@ -295,6 +295,36 @@ impl FromRequestParts<AppState> for ReadableRpps {
     }
 }
 
+/// The départements a coordinator's doctors practise in.
+pub enum Coordinated {
+    /// A national token (from before scopes): every doctor.
+    All,
+    /// Those of the communes of its CPTS (none when the CPTS is gone).
+    Within(std::collections::BTreeSet<crate::domain::Departement>),
+}
+
+/// The départements of `caller`'s CPTS (see [`Coordinated`]), read from the database.
+///
+/// # Errors
+/// 503 when the database does not answer.
+pub async fn coordinator_departements(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Coordinated, ApiError> {
+    Ok(match caller.cpts() {
+        None if caller.scope == Scope::National => Coordinated::All,
+        None => Coordinated::Within(Default::default()),
+        Some(id) => Coordinated::Within(
+            state
+                .store
+                .cpts(id)
+                .await?
+                .map(|c| c.departements())
+                .unwrap_or_default(),
+        ),
+    })
+}
+
 /// Whether `caller` (CPAM staff or a coordinator) may see a doctor practising in commune
 /// `insee`: CPAM staff those of their départements; a coordinator those of the départements
 /// its CPTS's communes lie in (the doctors who serve its cabinets); a national token all.
@@ -308,13 +338,9 @@ pub async fn may_see_doctor(
 ) -> Result<bool, ApiError> {
     Ok(match caller.role {
         Role::Cpam => caller.scope.covers_commune(insee),
-        Role::Coordinateur => match caller.cpts() {
-            None => caller.scope == Scope::National,
-            Some(id) => state
-                .store
-                .cpts(id)
-                .await?
-                .is_some_and(|c| c.departements().contains(&insee.departement())),
+        Role::Coordinateur => match coordinator_departements(state, caller).await? {
+            Coordinated::All => true,
+            Coordinated::Within(deps) => deps.contains(&insee.departement()),
         },
         Role::Medecin => caller.rpps.is_some(),
         Role::Regulateur | Role::Auditeur | Role::Admin => false,

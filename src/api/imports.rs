@@ -5,6 +5,7 @@
 //! nothing is stored. An accepted file is stored in one transaction, upserted by id, so
 //! sending it twice changes nothing the second time.
 
+use super::auth::Coordinated::{All, Within};
 use super::{ApiError, AppState, CpamStaff, FieldError, Json, Problem};
 use crate::import;
 use crate::store::ImportCounts;
@@ -257,23 +258,6 @@ async fn import_doctors(
     )))
 }
 
-/// The check of a coordinator's commune: a doctor of its CPTS's départements (those the
-/// coordinator sees, `auth::may_see_doctor`); a national token takes any.
-async fn coordinator_departements(
-    state: &AppState,
-    caller: &super::Caller,
-) -> Result<Option<std::collections::BTreeSet<crate::domain::Departement>>, ApiError> {
-    let Some(id) = caller.cpts() else {
-        return Ok(None);
-    };
-    let cpts = state
-        .store
-        .cpts(id)
-        .await?
-        .ok_or_else(|| ApiError::Forbidden("this token's CPTS no longer exists".to_owned()))?;
-    Ok(Some(cpts.departements()))
-}
-
 /// Imports garde doctors (FORMATS.md §3 `doctors.csv`: `rpps,name,lat,lon,insee,max_shifts,max_km`,
 /// no `capacity`): new doctors are stored with their garde limits, known ones get the file's
 /// `max_shifts` and `max_km`. All or nothing.
@@ -294,14 +278,14 @@ async fn import_garde_doctors(
     State(state): State<AppState>,
     Csv(body): Csv,
 ) -> Result<Json<ImportReport>, ApiError> {
-    let deps = coordinator_departements(&state, &caller).await?;
+    let deps = super::auth::coordinator_departements(&state, &caller).await?;
     let doctors = parse(
         body,
         state.limits.import_bytes,
         "garde_doctors.csv",
         move |r, file| {
             import::garde::read_garde_doctors_from(r, file, &|insee| match &deps {
-                Some(deps) if !deps.contains(&insee.departement()) => Err(format!(
+                Within(deps) if !deps.contains(&insee.departement()) => Err(format!(
                     "département {} is outside the départements of this coordinator's CPTS",
                     insee.departement()
                 )),
@@ -369,13 +353,13 @@ async fn import_availability(
     State(state): State<AppState>,
     Csv(body): Csv,
 ) -> Result<Json<AvailabilityImportReport>, ApiError> {
-    let deps = coordinator_departements(&state, &caller).await?;
+    let deps = super::auth::coordinator_departements(&state, &caller).await?;
     let places = state.store.doctor_places().await?;
     let known: std::collections::HashSet<crate::domain::Rpps> = places
         .into_iter()
-        .filter(|(_, insee)| {
-            deps.as_ref()
-                .is_none_or(|d| d.contains(&insee.departement()))
+        .filter(|(_, insee)| match &deps {
+            All => true,
+            Within(d) => d.contains(&insee.departement()),
         })
         .map(|(rpps, _)| rpps)
         .collect();
