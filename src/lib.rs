@@ -7,6 +7,8 @@ pub mod api;
 pub mod cache;
 /// CLI subcommands: match, verify, check-exact, garde, fixtures, serve, worker, token, migrate.
 pub mod cli;
+/// The service's clock (shifted in tests): proposal deadlines read it.
+pub mod clock;
 /// Service configuration from flags and environment; secrets that never print.
 pub mod config;
 /// Value types that cannot be wrong: RPPS, INSEE, patient ids, tiers.

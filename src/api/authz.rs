@@ -97,6 +97,17 @@ pub const MATRIX: &[Rule] = &[
     rule("POST", "/batches", "offfffffff f"),
     rule("GET", "/batches/{id}/assignments", "ohffffffff f"),
     rule("GET", "/batches/{id}/unmatched", "ohffffffff f"),
+    rule("GET", "/batches/{id}/instance", "ohffffffff f"),
+    rule("POST", "/batches/{id}/commit", "ohffffffff f"),
+    // Proposals: the GP they are addressed to, and CPAM staff of the patient's département.
+    rule("GET", "/proposals", "ooffffooff f"),
+    rule("GET", "/proposals/{id}", "ohffffohff f"),
+    rule("POST", "/proposals/{id}/accept", "ffffffohff f"),
+    rule("POST", "/proposals/{id}/refuse", "ohffffohff f"),
+    rule("POST", "/proposals/{id}/withdraw", "ohffffffff f"),
+    rule("POST", "/proposals/{id}/attach", "ohffffffff f"),
+    rule("GET", "/patients", "ooffffffff f"),
+    rule("GET", "/reports/attachment", "ooffffffff f"),
     rule("GET", "/jobs", "ooffooffff f"),
     rule("GET", "/jobs/{id}", "ohffhhffff f"),
     // Doctors: the médecin itself; CPAM staff and coordinators of its territory.

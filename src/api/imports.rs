@@ -397,10 +397,12 @@ pub struct Erased {
     /// Batch results naming it, as assigned and as unmatched.
     pub batch_assignments: u64,
     pub batch_unmatched: u64,
+    /// Its proposals to GPs, whatever their state.
+    pub proposals: u64,
 }
 
-/// Erases a patient (the right to erasure, RGPD art. 17): its row and every batch result
-/// naming it are purged; the audit trail keeps the counts, never the id.
+/// Erases a patient (the right to erasure, RGPD art. 17): its row, every batch result and
+/// batch instance row naming it, and its proposals are purged; the audit trail keeps the counts, never the id.
 #[utoipa::path(delete, path = "/patients/{patient_id}", tag = "imports",
     security(("bearer" = [])),
     params(("patient_id" = String, Path, description = "The pseudonymous patient id")),
@@ -417,16 +419,22 @@ async fn erase_patient(
     super::Path(raw): super::Path<String>,
 ) -> Result<Json<Erased>, ApiError> {
     let id: crate::domain::PatientId = super::parse_param("patient_id", &raw)?;
-    let [patients, batch_assignments, batch_unmatched] = caller
+    let [patients, batch_assignments, batch_unmatched, proposals] = caller
         .store(&state)
         .erase_patient(&id, &caller.scope)
         .await?
         .ok_or_else(|| ApiError::NotFound("no patient with this id".to_owned()))?;
     // Never the id in the log (health data): counts only.
-    tracing::info!(batch_assignments, batch_unmatched, "patient erased");
+    tracing::info!(
+        batch_assignments,
+        batch_unmatched,
+        proposals,
+        "patient erased"
+    );
     Ok(Json(Erased {
         patients,
         batch_assignments,
         batch_unmatched,
+        proposals,
     }))
 }

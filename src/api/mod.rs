@@ -34,6 +34,7 @@
 //!    happy path, 401 (no token, bad token), 403 (wrong role, other RPPS), 422 with its
 //!    pointer, 404, and check the stored state through `app.store`.
 
+mod attachment;
 mod audit;
 pub mod auth;
 pub mod authz;
@@ -95,6 +96,8 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
+    /// Now, for deadlines (shifted in tests).
+    pub clock: crate::clock::Clock,
     /// `None` when `REDIS_URL` is unset (development only).
     pub cache: Option<Cache>,
     /// The slot board searches read (`slots::board`); `None` with `--slot-board-seconds 0`.
@@ -156,6 +159,7 @@ impl Default for Limits {
         (name = "imports", description = "CPAM CSV imports of patients and doctors"),
         (name = "jobs", description = "Long work: status, progress, summary"),
         (name = "batches", description = "Matching batches over a territory and their results"),
+        (name = "proposals", description = "From batch to médecin traitant: proposals to GPs, their answers, the list of patients and the attachment report"),
         (name = "garde", description = "Garde plans: roster, unfilled positions, publication"),
         (name = "cabinets", description = "Cabinets de garde, managed by CPTS coordinators"),
         (name = "availability", description = "GPs' garde availability windows and limits"),
@@ -191,6 +195,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(imports::routes())
         .merge(jobs::routes())
         .merge(batches::routes())
+        .merge(attachment::routes())
         .merge(garde_plans::routes())
         .merge(cabinets::routes())
         .merge(availability::routes())

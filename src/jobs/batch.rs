@@ -47,25 +47,48 @@ pub(super) async fn run(
         serde_json::from_str(&job.params).context("reading the batch's parameters")?;
     progress.report("loading", 0.0);
     let t0 = Instant::now();
+    // The state of the proposals (issue 17): patients proposed, accepted or attached are not
+    // orphans any more; each doctor's capacity is his places left; refused pairs are excluded.
     let patients = store
-        .patients_in(&params.territory.communes)
+        .orphans_in(&params.territory.communes)
         .await
         .context("loading the territory's patients")?;
     let doctors = store
-        .doctors_with_capacity()
+        .doctors_with_places()
         .await
         .context("loading the doctors")?;
+    let ids: Vec<_> = patients.iter().map(|p| p.id.clone()).collect();
+    let refused = store
+        .refused_pairs(&ids)
+        .await
+        .context("loading the refused pairs")?;
     let load_ms = ms(t0.elapsed());
     tracing::info!(
         patients = patients.len(),
         doctors = doctors.len(),
         "batch loaded"
     );
+    let excluded = exclusions_of(&patients, &doctors, &refused);
+    // Only the pairs of this instance: a refused doctor with no place left is not in it.
+    let kept: Vec<_> = excluded
+        .iter()
+        .map(|&(p, d)| {
+            (
+                patients[p as usize].id.clone(),
+                doctors[d as usize].rpps.clone(),
+            )
+        })
+        .collect();
+    let solved = crate::store::BatchInstance {
+        patients: patients.clone(),
+        doctors: doctors.clone(),
+        exclusions: kept,
+    };
     let inst = Instance {
         patients,
         doctors,
         default_max_km: params.default_max_km,
-        excluded: Default::default(),
+        excluded,
     };
     let worker_progress = progress.clone();
     let (summary, assignments, unmatched) = blocking(move || {
@@ -100,9 +123,32 @@ pub(super) async fn run(
     .await?;
     drop(progress);
     store
-        .finish_batch(&job.id, job.attempts, &summary, &assignments, &unmatched)
+        .finish_batch(
+            &job.id,
+            job.attempts,
+            &summary,
+            &assignments,
+            &unmatched,
+            &solved,
+        )
         .await
         .context("storing the batch's results")
+}
+
+/// The refused pairs among `patients` and `doctors` (both sorted by id), by index.
+fn exclusions_of(
+    patients: &[crate::domain::Patient],
+    doctors: &[crate::domain::MatchingDoctor],
+    refused: &[(crate::domain::PatientId, crate::domain::Rpps)],
+) -> crate::matching::Exclusions {
+    refused
+        .iter()
+        .filter_map(|(p, d)| {
+            let p = patients.binary_search_by(|x| x.id.cmp(p)).ok()?;
+            let d = doctors.binary_search_by(|x| x.rpps.cmp(d)).ok()?;
+            Some((p as u32, d as u32))
+        })
+        .collect()
 }
 
 /// `assignments.csv`'s rows, as `cpts match` writes them.

@@ -59,6 +59,8 @@ pub struct Application {
     connections: Arc<ConnectionStats>,
     /// TLS termination (`--tls-cert`), with client certificates (`--tls-client-ca`).
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The clock proposal deadlines read ([`Application::clock`]).
+    clock: crate::clock::Clock,
 }
 
 impl Application {
@@ -94,7 +96,9 @@ impl Application {
             board.start(cache.clone());
             board
         });
+        let clock = crate::clock::Clock::system();
         let state = AppState {
+            clock: clock.clone(),
             store: store.clone(),
             cache,
             board: board.clone(),
@@ -133,7 +137,13 @@ impl Application {
             limits: config.connection_limits(),
             connections,
             tls,
+            clock,
         })
+    }
+
+    /// The clock of this server's deadlines: tests advance it.
+    pub fn clock(&self) -> crate::clock::Clock {
+        self.clock.clone()
     }
 
     /// No job worker in this process (`cpts serve --no-worker`): jobs wait for a
@@ -194,6 +204,11 @@ impl Application {
                 self.grace,
             ))
         });
+        tokio::spawn(expire_proposals(
+            self.store.clone(),
+            self.clock.clone(),
+            stop_worker.subscribe(),
+        ));
         let stop = async move {
             stop.await;
             let _ = stop_worker.send(true);
@@ -220,6 +235,29 @@ impl Application {
             tracing::warn!("database connections still in use; closing anyway");
         }
         Ok(())
+    }
+}
+
+/// How often the server expires the proposals whose deadline passed (they also expire when
+/// read or answered, so this only bounds how stale the stored state gets).
+const EXPIRY_SWEEP: Duration = Duration::from_secs(60);
+
+/// Expires due proposals every [`EXPIRY_SWEEP`] until `stopped` turns true.
+async fn expire_proposals(
+    store: Store,
+    clock: crate::clock::Clock,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        match store.expire_proposals(clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "proposals expired"),
+            Err(e) => tracing::warn!(error = %e, "cannot expire proposals now"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(EXPIRY_SWEEP) => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
     }
 }
 

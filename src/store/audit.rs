@@ -47,6 +47,14 @@ impl AuditEntry {
         }
     }
 
+    /// The same entry with `key: value` added to its detail.
+    pub fn with_detail_field(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        if let serde_json::Value::Object(m) = &mut self.detail {
+            m.insert(key.to_owned(), value.into());
+        }
+        self
+    }
+
     /// The same entry with `detail`.
     pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
         self.detail = detail;

@@ -17,7 +17,7 @@ pub struct Page<T> {
 }
 
 impl Store {
-    /// Stores the results of batch `job_id` and marks the job succeeded with `summary`, in
+    /// Stores the results of batch `job_id`, and the `instance` it solved, and marks the job succeeded with `summary`, in
     /// one transaction; `Ok(false)` (nothing written) when the job is no longer this
     /// attempt's.
     ///
@@ -30,8 +30,10 @@ impl Store {
         summary: &str,
         assignments: &[AssignmentRow],
         unmatched: &[UnmatchedRow],
+        instance: &super::BatchInstance,
     ) -> Result<bool, Error> {
         let mut tx = self.pool.begin().await?;
+        super::proposals::store_instance(&mut tx, job_id, instance).await?;
         for table in ["batch_assignments", "batch_unmatched"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE job_id = $1"))
                 .bind(job_id)

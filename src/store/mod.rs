@@ -33,6 +33,7 @@ mod garde_plans;
 mod idempotency;
 mod jobs;
 mod patients;
+mod proposals;
 mod slots;
 mod territories;
 mod tokens;
@@ -49,6 +50,10 @@ pub use garde_plans::{
 pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, Reservation};
 pub use jobs::{JobRecord, JobStatus, MAX_ATTEMPTS, NewJob};
 pub use patients::{GardeDoctorImport, ImportCounts, WindowCounts};
+pub use proposals::{
+    BatchInstance, CommitOutcome, CommuneReport, PATIENT_STATUSES, PatientStatus, ProposalFilter,
+    ProposalRecord, Transition, Viewer,
+};
 pub use slots::{
     BoardSlotRow, BookOutcome, BookingRecord, BoundingBox, CancelOutcome, LocatedSlot, SlotRecord,
 };

@@ -163,7 +163,7 @@ impl Store {
                  ON CONFLICT (patient_id) DO UPDATE SET lat = excluded.lat, \
                  lon = excluded.lon, insee = excluded.insee, age = excluded.age, \
                  ald = excluded.ald, css = excluded.css, max_km = excluded.max_km, \
-                 updated_at = excluded.updated_at",
+                 updated_at = excluded.updated_at, left_at = NULL",
                 templated_values_clause(chunk.len(), &PATIENT_ROW, 1)
             );
             let mut q = sqlx::query(&sql);
@@ -372,9 +372,10 @@ impl Store {
         Ok(done)
     }
 
-    /// Erases a patient (the right to erasure): its row and every batch result naming it, in
-    /// one transaction. The audit row keeps the counts, never the id. `None` when nothing
-    /// named this patient.
+    /// Erases a patient (the right to erasure): its row, every batch result and instance row
+    /// naming it, and its proposals, in one transaction. The audit row keeps the counts, never
+    /// the id. `None` when nothing named this patient. Counts: patients, batch assignments,
+    /// batch unmatched rows, proposals.
     ///
     /// # Errors
     /// [`Error::Unavailable`]; nothing is erased on any error.
@@ -382,7 +383,7 @@ impl Store {
         &self,
         id: &PatientId,
         within: &crate::domain::Scope,
-    ) -> Result<Option<[u64; 3]>, Error> {
+    ) -> Result<Option<[u64; 4]>, Error> {
         let mut tx = self.pool.begin().await?;
         // A patient of another territory is not erased, and not told apart from an unknown
         // one: its row, and the results of batches launched elsewhere, are left alone.
@@ -400,37 +401,55 @@ impl Store {
                 return Ok(None);
             }
         }
-        let mut counts = [0u64; 3];
-        counts[0] = sqlx::query("DELETE FROM patients WHERE patient_id = $1")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let (covered, names) = super::covered_by("territory", within, 2);
-        for (i, table) in ["batch_assignments", "batch_unmatched"].iter().enumerate() {
-            let sql = format!(
-                "DELETE FROM {table} WHERE patient_id = $1 \
-                 AND job_id IN (SELECT id FROM jobs WHERE {covered})"
-            );
-            let mut q = sqlx::query(&sql).bind(id.as_str());
-            for n in &names {
-                q = q.bind(n);
-            }
-            counts[i + 1] = q.execute(&mut *tx).await?.rows_affected();
-        }
-        if counts == [0, 0, 0] {
+        let counts = erase_in(&mut tx, id, within).await?;
+        if counts == [0, 0, 0, 0] {
             tx.rollback().await?;
             return Ok(None);
         }
-        let entry =
-            AuditEntry::new("patient.erase", "patient", None).with_detail(serde_json::json!({
-                "patients": counts[0],
-                "batch_assignments": counts[1],
-                "batch_unmatched": counts[2],
-            }));
-        append_audit_in(&mut tx, self.actor(), &entry).await?;
+        append_audit_in(
+            &mut tx,
+            self.actor(),
+            &erase_entry("patient.erase", counts, 1),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(counts))
+    }
+
+    /// The retention policy (`cpts purge`): erases, as [`Store::erase_patient`] does, every
+    /// patient attached to a médecin traitant before `before` (Unix seconds). One audit row
+    /// with the counts.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`]; nothing is erased on any error.
+    pub async fn purge_attached_before(&self, before: i64) -> Result<[u64; 4], Error> {
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT patient_id FROM proposals WHERE state = 'attached' AND attached_at < $1 \
+             ORDER BY patient_id",
+        )
+        .bind(before)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut total = [0u64; 4];
+        for id in &ids {
+            let id: PatientId = id
+                .parse()
+                .map_err(|_| Error::Corrupt("proposals.patient_id"))?;
+            let c = erase_in(&mut tx, &id, &crate::domain::Scope::National).await?;
+            for (t, n) in total.iter_mut().zip(c) {
+                *t += n;
+            }
+        }
+        append_audit_in(
+            &mut tx,
+            self.actor(),
+            &erase_entry("patient.purge", total, ids.len() as u64)
+                .with_detail_field("before", before),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(total)
     }
 
     /// The patients living in `communes`, by `patient_id`.
@@ -473,4 +492,57 @@ impl Store {
             .map(|r| super::DoctorRecord::try_from(r).map(|d| d.doctor))
             .collect()
     }
+}
+
+/// Erases patient `id` inside `tx`: its row, and the rows of batches launched within
+/// `within` and of its proposals. Counts as [`Store::erase_patient`] returns them.
+async fn erase_in(
+    tx: &mut Transaction<'_, Any>,
+    id: &PatientId,
+    within: &crate::domain::Scope,
+) -> Result<[u64; 4], Error> {
+    let mut counts = [0u64; 4];
+    counts[0] = sqlx::query("DELETE FROM patients WHERE patient_id = $1")
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    let (covered, names) = super::covered_by("territory", within, 2);
+    let tables = [
+        "batch_assignments",
+        "batch_unmatched",
+        "batch_patients",
+        "batch_exclusions",
+    ];
+    for (i, table) in tables.iter().enumerate() {
+        let sql = format!(
+            "DELETE FROM {table} WHERE patient_id = $1 \
+             AND job_id IN (SELECT id FROM jobs WHERE {covered})"
+        );
+        let mut q = sqlx::query(&sql).bind(id.as_str());
+        for n in &names {
+            q = q.bind(n);
+        }
+        let n = q.execute(&mut **tx).await?.rows_affected();
+        if i < 2 {
+            counts[i + 1] = n;
+        }
+    }
+    counts[3] = sqlx::query("DELETE FROM proposals WHERE patient_id = $1")
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(counts)
+}
+
+/// The audit row of an erasure: counts only.
+fn erase_entry(action: &'static str, c: [u64; 4], patients_named: u64) -> AuditEntry {
+    AuditEntry::new(action, "patient", None).with_detail(serde_json::json!({
+        "patients_named": patients_named,
+        "patients": c[0],
+        "batch_assignments": c[1],
+        "batch_unmatched": c[2],
+        "proposals": c[3],
+    }))
 }
