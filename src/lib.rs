@@ -5,7 +5,8 @@
 pub mod api;
 /// Redis: key names under a prefix, the shared connection.
 pub mod cache;
-/// CLI subcommands: match, verify, check-exact, garde, fixtures, serve, worker, token, migrate.
+/// CLI subcommands: match, verify, check-exact, garde, fixtures, serve, worker, token,
+/// territory, cert, purge, migrate.
 pub mod cli;
 /// The service's clock (shifted in tests): proposal deadlines read it.
 pub mod clock;

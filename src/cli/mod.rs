@@ -78,6 +78,8 @@ pub enum Command {
     Territory(TerritoryArgs),
     /// Map client certificates (mutual TLS) to principals.
     Cert(CertArgs),
+    /// Retention: erase the patients attached to a médecin traitant before a date.
+    Purge(service::PurgeArgs),
     /// Apply the pending database migrations and exit.
     Migrate(crate::config::Config),
 }
@@ -104,6 +106,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Token(a) => service::token(a),
         Command::Territory(a) => service::territory(a),
         Command::Cert(a) => service::cert(a),
+        Command::Purge(a) => service::purge(a),
         Command::Migrate(config) => service::migrate(&config),
         Command::Fixtures(a) => exit_code(crate::fixtures::run(&a)),
     }

@@ -345,6 +345,53 @@ pub enum TerritoryAction {
     },
 }
 
+/// Arguments of `cpts purge`.
+#[derive(Debug, clap::Args)]
+pub struct PurgeArgs {
+    /// Erase every patient attached to a médecin traitant before this day (YYYY-MM-DD,
+    /// midnight Europe/Paris): its row, its proposals and the batch rows naming it.
+    #[arg(long, value_parser = parse_purge_date)]
+    pub attached_before: chrono::NaiveDate,
+    #[command(flatten)]
+    pub db: TokenStore,
+}
+
+fn parse_purge_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("`{s}` is not a date YYYY-MM-DD"))
+}
+
+/// `cpts purge --attached-before DATE`: the retention policy of attached patients.
+pub fn purge(args: PurgeArgs) -> ExitCode {
+    report(runtime().and_then(|rt| rt.block_on(purge_async(args))))
+}
+
+async fn purge_async(args: PurgeArgs) -> anyhow::Result<ExitCode> {
+    use chrono::TimeZone;
+    let midnight = args
+        .attached_before
+        .and_hms_opt(0, 0, 0)
+        .context("midnight exists")?;
+    let before = chrono_tz::Europe::Paris
+        .from_local_datetime(&midnight)
+        .earliest()
+        .context("midnight exists in Europe/Paris")?
+        .timestamp();
+    let store = open(&args.db.config()).await?;
+    store.migrate().await.context("migrating")?;
+    let [patients, assignments, unmatched, proposals] = store
+        .purge_attached_before(before)
+        .await
+        .context("purging")?;
+    store.close().await;
+    eprintln!(
+        "cpts purge: {patients} patients attached before {} erased ({proposals} proposals, \
+         {assignments} batch assignments, {unmatched} unmatched rows)",
+        args.attached_before
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `cpts territory list|load|delete`.
 pub fn territory(args: TerritoryArgs) -> ExitCode {
     report(runtime().and_then(|rt| rt.block_on(territory_async(args))))

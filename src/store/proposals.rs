@@ -460,6 +460,16 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`]; nothing is written on any error.
     pub async fn expire_proposals(&self, at: i64) -> Result<u64, Error> {
+        // Reads call this first: a read that finds nothing due takes no write lock.
+        let due: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM proposals WHERE state = 'proposed' AND deadline_at <= $1 LIMIT 1",
+        )
+        .bind(at)
+        .fetch_optional(&self.pool)
+        .await?;
+        if due.is_none() {
+            return Ok(0);
+        }
         let mut tx = self.pool.begin().await?;
         let ids: Vec<String> = sqlx::query_scalar(
             "UPDATE proposals SET state = 'expired', updated_at = $1 \
@@ -573,17 +583,6 @@ impl Store {
         viewer: Viewer<'_>,
         at: i64,
     ) -> Result<Transition, Error> {
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM proposals WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(current) = row.map(ProposalRecord::try_from).transpose()? else {
-            return Ok(Transition::NotFound);
-        };
-        if !visible(&current, viewer) {
-            return Ok(Transition::NotFound);
-        }
         let from: Vec<String> = action
             .from_states()
             .iter()
@@ -608,31 +607,50 @@ impl Store {
         } else {
             "attached_at"
         };
+        let doctor = match viewer {
+            Viewer::Doctor(_) => " AND rpps = $6",
+            Viewer::Within(_) => "",
+        };
+        // The UPDATE comes first: on SQLite it takes the write lock at once (waiting for it
+        // within the busy timeout), where a read first would have to upgrade its lock and be
+        // refused when another writer got there meanwhile.
         let sql = format!(
             "UPDATE proposals SET state = $1, updated_at = $2, answered_at = {answered}, \
              attached_at = {attached}, reason = $3, refused_by = $4 \
-             WHERE id = $5 AND state IN ({}){deadline} RETURNING {COLUMNS}",
+             WHERE id = $5 AND state IN ({}){deadline}{doctor} RETURNING {COLUMNS}",
             from.join(", ")
         );
-        let updated = sqlx::query(&sql)
+        let mut tx = self.pool.begin().await?;
+        let mut q = sqlx::query(&sql)
             .bind(action.to_state().as_str())
             .bind(at)
             .bind(reason)
             .bind(by)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(updated) = updated.map(ProposalRecord::try_from).transpose()? else {
-            tx.rollback().await?;
-            if current.state == ProposalState::Proposed && current.deadline_at <= at {
-                self.expire_proposals(at).await?;
-                return Ok(Transition::NotAllowed(ProposalState::Expired));
+            .bind(id);
+        if let Viewer::Doctor(rpps) = viewer {
+            q = q.bind(rpps.as_str());
+        }
+        let updated = q.fetch_optional(&mut *tx).await?;
+        let updated = match updated.map(ProposalRecord::try_from).transpose()? {
+            Some(p) if visible(&p, viewer) => p,
+            _ => {
+                tx.rollback().await?;
+                let Some(current) = self.proposal(id, viewer).await? else {
+                    return Ok(Transition::NotFound);
+                };
+                if current.state == ProposalState::Proposed && current.deadline_at <= at {
+                    self.expire_proposals(at).await?;
+                    return Ok(Transition::NotAllowed(ProposalState::Expired));
+                }
+                return Ok(Transition::NotAllowed(current.state));
             }
-            let now_state = self
-                .proposal(id, viewer)
-                .await?
-                .map_or(current.state, |p| p.state);
-            return Ok(Transition::NotAllowed(now_state));
+        };
+        // Where it came from: the single state the action leaves, or, for those taken from
+        // proposed or accepted, accepted exactly when the GP had answered.
+        let was = match action.from_states() {
+            [one] => *one,
+            _ if updated.answered_at.is_some() => ProposalState::Accepted,
+            _ => ProposalState::Proposed,
         };
         if action == Action::Withdraw {
             sqlx::query("UPDATE patients SET left_at = $1 WHERE patient_id = $2")
@@ -642,7 +660,7 @@ impl Store {
                 .await?;
         }
         let mut detail = serde_json::json!({
-            "from": current.state.as_str(),
+            "from": was.as_str(),
             "to": updated.state.as_str(),
             "rpps": updated.rpps.as_str(),
         });
@@ -990,7 +1008,7 @@ impl Store {
         let (c, binds) = cond("insee", 2);
         let sql = format!(
             "SELECT insee, state, COUNT(*) AS n, \
-             SUM(CASE WHEN attached_at >= $1 THEN 1 ELSE 0 END) AS recent \
+             CAST(SUM(CASE WHEN attached_at >= $1 THEN 1 ELSE 0 END) AS BIGINT) AS recent \
              FROM proposals WHERE {c} GROUP BY insee, state"
         );
         let mut q = sqlx::query(&sql).persistent(false).bind(month_start);
@@ -1020,8 +1038,9 @@ impl Store {
         // Places.
         let (c, binds) = cond("d.insee", 1);
         let sql = format!(
-            "SELECT insee, SUM(capacity) AS declared, \
-             SUM(CASE WHEN capacity > {HELD} THEN capacity - {HELD} ELSE 0 END) AS places_left \
+            "SELECT insee, CAST(SUM(capacity) AS BIGINT) AS declared, \
+             CAST(SUM(CASE WHEN capacity > {HELD} THEN capacity - {HELD} ELSE 0 END) AS BIGINT) \
+             AS places_left \
              FROM doctors d WHERE {c} GROUP BY insee"
         );
         let mut q = sqlx::query(&sql).persistent(false);

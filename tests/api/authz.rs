@@ -27,6 +27,7 @@ struct Fixture {
     slot: i64,
     held: i64,
     booking: String,
+    proposal: String,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -83,6 +84,27 @@ async fn fixture(app: &TestApp) -> Fixture {
         )
         .await;
     let batch = job["id"].as_str().unwrap().to_owned();
+    // Its assignment of P1 to doctor A becomes a proposal.
+    let r = app
+        .request(
+            Method::POST,
+            &format!("/batches/{batch}/commit"),
+            Some(&tokens["cpam_a"]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let proposals: Value = app
+        .get(
+            &format!("/proposals?batch={batch}"),
+            Some(&tokens["cpam_a"]),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let proposal = proposals["items"][0]["id"].as_str().unwrap().to_owned();
 
     // Coordinator A's cabinet, doctor A's availability, and A's plan of a week of 2037.
     let r = app
@@ -143,6 +165,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         slot: slots[1],
         held: slots[2],
         booking: booking["booking_id"].to_string(),
+        proposal,
     }
 }
 
@@ -153,6 +176,7 @@ fn concrete(rule: &Rule, f: &Fixture) -> String {
         p if p.starts_with("/territories/") => "authz_test".to_owned(),
         p if p.starts_with("/batches/") || p.starts_with("/jobs/") => f.batch.clone(),
         p if p.starts_with("/garde/plans/") => f.plan.clone(),
+        p if p.starts_with("/proposals/") => f.proposal.clone(),
         p if p.starts_with("/doctors/") => f.window.clone(),
         _ => String::new(),
     };
@@ -194,6 +218,7 @@ fn body(rule: &Rule) -> Option<(&'static str, String)> {
             format!("rpps,start,end\n{DOCTOR_A},2037-05-04T17:00:00,2037-05-04T21:00:00\n"),
         )),
         ("POST", "/batches") => json(json!({"territory": {"insee": ["54395"]}})),
+        ("POST", "/proposals/{id}/refuse") => json(json!({"reason": "distance"})),
         ("PUT", "/doctors/{rpps}/capacity") => json(json!({"capacity": 3})),
         ("POST", "/doctors/{rpps}/availability") => {
             json(json!({"start": "2037-04-06T17:00:00", "end": "2037-04-06T21:00:00"}))

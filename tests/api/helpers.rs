@@ -145,6 +145,8 @@ pub struct TestApp {
     pub board: Option<cpts::slots::Board>,
     /// The server's `--token-cache-seconds`.
     pub token_cache: Duration,
+    /// The server's clock: a test moves it forward to pass deadlines.
+    pub clock: cpts::clock::Clock,
 }
 
 impl TestApp {
@@ -195,6 +197,7 @@ impl TestApp {
         let key = TokenKey::new(config.token_key_bytes());
         let app = Application::build(&config).await.unwrap();
         let board = app.board();
+        let clock = app.clock();
         let token_cache = Duration::from_secs(config.token_cache_seconds);
         let address = format!("http://127.0.0.1:{}", app.port());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -217,6 +220,7 @@ impl TestApp {
             redis,
             board,
             token_cache,
+            clock,
         })
     }
 

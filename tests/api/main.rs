@@ -24,6 +24,7 @@ mod limits;
 mod mtls;
 #[path = "../common/redis.rs"]
 mod own_redis;
+mod proposals;
 mod redis_outage;
 mod scenario;
 mod slots;
