@@ -243,9 +243,10 @@ fn instance_zip(
             .map_err(e)?;
     }
     let readme = format!(
-        "The instance this batch solved (FORMATS.md §2): {} patients, {} doctors (capacity = \
-         the places they had left), {} excluded pairs.\n\nReproduce it:\n\n    \
-         cpts match . --default-max-km {default_max_km}\n    cpts verify . out\n",
+        "The instance this batch solved (FORMATS.md §2). Patients: {}. Doctors: {} (capacity = \
+         the places they had left). Excluded pairs: {}.\n\nReproduce it:\n\n    \
+         cpts match . --out out --default-max-km {default_max_km}\n    \
+         cpts verify . out --default-max-km {default_max_km}\n",
         inst.patients.len(),
         inst.doctors.len(),
         inst.exclusions.len()
@@ -460,7 +461,13 @@ async fn list_proposals(
             "state" => filter.state = Some(super::parse_param("state", v)?),
             "rpps" => filter.rpps = Some(super::parse_param::<Rpps>("rpps", v)?),
             "insee" => filter.insee = Some(super::parse_param::<InseeCode>("insee", v)?),
-            "batch" => filter.job_id = Some(v.clone()),
+            "batch" => {
+                // A job id: 32 hexadecimal digits. Anything else names no batch.
+                if v.is_empty() || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(ApiError::invalid_parameter("batch", "not a batch id"));
+                }
+                filter.job_id = Some(v.clone());
+            }
             _ => {}
         }
     }
@@ -509,10 +516,11 @@ async fn get_proposal(
     Path(id): Path<String>,
 ) -> Result<Json<ProposalView>, ApiError> {
     let viewer = viewer(&caller)?;
+    let id = proposal_id(&id)?;
     state.store.expire_proposals(state.clock.now()).await?;
     let p = state
         .store
-        .proposal(&id, viewer)
+        .proposal(id, viewer)
         .await?
         .ok_or_else(unknown_proposal)?;
     Ok(Json(p.into()))
@@ -520,6 +528,15 @@ async fn get_proposal(
 
 fn unknown_proposal() -> ApiError {
     ApiError::NotFound("no proposal with this id".to_owned())
+}
+
+/// A proposal id is 16 digits; any other text names none (404, as an unknown one).
+fn proposal_id(raw: &str) -> Result<&str, ApiError> {
+    if raw.len() <= 20 && !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(raw)
+    } else {
+        Err(unknown_proposal())
+    }
 }
 
 /// Applies `action` for `caller` and answers the proposal as it now stands.
@@ -530,6 +547,7 @@ async fn act(
     action: Action,
 ) -> Result<Json<ProposalView>, ApiError> {
     let viewer = viewer(caller)?;
+    let id = proposal_id(id)?;
     let outcome = caller
         .store(state)
         .transition(id, action, viewer, state.clock.now())

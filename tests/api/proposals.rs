@@ -574,8 +574,17 @@ async fn transitions_out_of_order_are_409_and_other_gps_see_nothing(app: Arc<Tes
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["proposal.accept", "proposal.attach"]);
+    // The retention purge erases the attached patient (the command line's store call).
+    let purged = app
+        .store
+        .purge_attached_before(app.clock.now() + 60)
+        .await
+        .unwrap();
+    assert_eq!((purged[0], purged[3]), (1, 1), "{purged:?}");
+    let r = app.get(&format!("/proposals/{id}"), Some(&cpam)).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // Erasure takes the proposals with the patient.
-    let patient = list[0]["patient_id"].as_str().unwrap();
+    let patient = list[1]["patient_id"].as_str().unwrap();
     let r = app
         .request(Method::DELETE, &format!("/patients/{patient}"), Some(&cpam))
         .send()
@@ -583,6 +592,6 @@ async fn transitions_out_of_order_are_409_and_other_gps_see_nothing(app: Arc<Tes
         .unwrap();
     let erased: Value = r.json().await.unwrap();
     assert_eq!(erased["proposals"], 1);
-    let r = app.get(&format!("/proposals/{id}"), Some(&cpam)).await;
+    let r = app.get(&format!("/proposals/{other}"), Some(&cpam)).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }

@@ -4,6 +4,7 @@
 
 mod garde;
 mod matching;
+mod purge;
 mod verify;
 
 use std::path::{Path, PathBuf};
