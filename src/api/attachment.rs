@@ -37,6 +37,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(commit_batch))
         .routes(routes!(batch_instance))
         .routes(routes!(list_proposals))
+        .routes(routes!(proposal_events))
         .routes(routes!(get_proposal))
         .routes(routes!(accept_proposal))
         .routes(routes!(refuse_proposal))
@@ -44,6 +45,42 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(attach_proposal))
         .routes(routes!(list_patients))
         .routes(routes!(attachment_report))
+}
+
+/// Publishes each proposal's new state on the event stream (`proposal` events), for the
+/// screens of its GP and of CPAM staff. Best effort: without Redis, or with Redis down, the
+/// change stands and screens see it on their next read.
+pub async fn announce_proposals(cache: Option<&crate::cache::Cache>, proposals: &[ProposalRecord]) {
+    let Some(cache) = cache else { return };
+    if proposals.is_empty() {
+        return;
+    }
+    let data: Vec<String> = proposals
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "proposal_id": p.id,
+                "batch": p.job_id,
+                "rpps": p.rpps.as_str(),
+                "insee": p.insee.as_str(),
+                "state": p.state.as_str(),
+            })
+            .to_string()
+        })
+        .collect();
+    if let Err(e) = cache
+        .append_events(crate::cache::EventKind::Proposal, &data)
+        .await
+    {
+        tracing::warn!(error = %e, events = data.len(), "cannot announce proposal changes");
+    }
+}
+
+/// Expires the proposals whose deadline passed (by the state's clock) and announces them.
+async fn expire_due(state: &AppState) -> Result<(), ApiError> {
+    let expired = state.store.expire_proposals(state.clock.now()).await?;
+    announce_proposals(state.cache.as_ref(), &expired).await;
+    Ok(())
 }
 
 /// How a batch is committed.
@@ -115,6 +152,16 @@ async fn commit_batch(
             deadline_at,
         } => {
             tracing::info!(batch = %job.id, proposals, skipped, "batch committed");
+            let filter = ProposalFilter {
+                job_id: Some(job.id.clone()),
+                ..ProposalFilter::default()
+            };
+            let national = crate::domain::Scope::National;
+            let made = state
+                .store
+                .proposals(Viewer::Within(&national), &filter, proposals, 0)
+                .await?;
+            announce_proposals(state.cache.as_ref(), &made.items).await;
             let view = CommitView {
                 batch: job.id.clone(),
                 proposals,
@@ -471,7 +518,7 @@ async fn list_proposals(
             _ => {}
         }
     }
-    state.store.expire_proposals(state.clock.now()).await?;
+    expire_due(&state).await?;
     let page = state
         .store
         .proposals(viewer, &filter, limit, offset)
@@ -500,6 +547,87 @@ async fn list_proposals(
     }))
 }
 
+/// Server-Sent Events about the proposals the caller sees: `ready` (the starting id), then one
+/// `proposal` event per change (`proposal_id`, `batch`, `rpps`, `insee`, `state`; never the
+/// patient). A GP hears of his own; CPAM staff of their départements'. `Last-Event-ID`
+/// resumes after that event.
+#[utoipa::path(get, path = "/proposals/events", tag = "proposals",
+    security(("bearer" = [])),
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
+    responses(
+        (status = 200, content_type = "text/event-stream", body = String,
+         description = "`ready`, then `proposal` events"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a médecin or CPAM token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad `Last-Event-ID` (`parameter`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`/problems/too-many-streams`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`/problems/needs-redis`: this server runs without Redis; `/problems/unavailable`: Redis does not answer", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn proposal_events(
+    caller: Caller,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<
+    axum::response::sse::Sse<
+        impl tokio_stream::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+    ApiError,
+> {
+    viewer(&caller)?;
+    let from = headers
+        .get("last-event-id")
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|t| t.parse::<crate::cache::StreamId>().ok())
+                .ok_or_else(|| {
+                    ApiError::invalid_parameter(
+                        "Last-Event-ID",
+                        "expected a stream id such as 1767225600000-0",
+                    )
+                })
+        })
+        .transpose()?;
+    let cache = state.cache.clone().ok_or(ApiError::NeedsRedis)?;
+    let place = state.streams.enter(&caller.token_id)?;
+    let feed = cache.subscribe(from).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    let (role, rpps, scope) = (caller.role, caller.rpps.clone(), caller.scope.clone());
+    let pass = move |e: &crate::cache::SlotEvent, kind: crate::cache::EventKind| {
+        kind == crate::cache::EventKind::Proposal
+            && event_visible(&e.data, role, rpps.as_ref(), &scope)
+    };
+    tokio::spawn(super::events::forward(place, feed, pass, tx));
+    Ok(
+        axum::response::sse::Sse::new(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .keep_alive(axum::response::sse::KeepAlive::new().interval(super::events::KEEP_ALIVE)),
+    )
+}
+
+/// Whether a `proposal` event's data is for this listener: his own as a GP, of his
+/// départements as CPAM staff.
+fn event_visible(
+    data: &str,
+    role: Role,
+    rpps: Option<&Rpps>,
+    scope: &crate::domain::Scope,
+) -> bool {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(data) else {
+        return false;
+    };
+    match role {
+        Role::Medecin => {
+            rpps.is_some_and(|r| v.get("rpps").and_then(|x| x.as_str()) == Some(r.as_str()))
+        }
+        Role::Cpam => v
+            .get("insee")
+            .and_then(|x| x.as_str())
+            .and_then(|i| i.parse::<InseeCode>().ok())
+            .is_some_and(|i| scope.covers_commune(&i)),
+        _ => false,
+    }
+}
+
 /// One proposal.
 #[utoipa::path(get, path = "/proposals/{id}", tag = "proposals",
     security(("bearer" = [])),
@@ -517,7 +645,7 @@ async fn get_proposal(
 ) -> Result<Json<ProposalView>, ApiError> {
     let viewer = viewer(&caller)?;
     let id = proposal_id(&id)?;
-    state.store.expire_proposals(state.clock.now()).await?;
+    expire_due(&state).await?;
     let p = state
         .store
         .proposal(id, viewer)
@@ -555,6 +683,7 @@ async fn act(
     match outcome {
         Transition::Done(p) => {
             tracing::info!(proposal = %p.id, state = %p.state, "proposal changed");
+            announce_proposals(state.cache.as_ref(), std::slice::from_ref(&p)).await;
             Ok(Json(p.into()))
         }
         Transition::NotFound => Err(unknown_proposal()),
@@ -757,7 +886,7 @@ async fn list_patients(
             _ => {}
         }
     }
-    state.store.expire_proposals(state.clock.now()).await?;
+    expire_due(&state).await?;
     let page = state
         .store
         .patient_statuses(patterns.as_deref(), status.as_deref(), limit, offset)
@@ -942,7 +1071,7 @@ async fn attachment_report(
         }
     };
     let (month, month_start) = month_start(state.clock.now());
-    state.store.expire_proposals(state.clock.now()).await?;
+    expire_due(&state).await?;
     let rows = state
         .store
         .attachment_report(patterns.as_deref(), month_start)
@@ -1045,6 +1174,22 @@ mod tests {
         let (date, at) = month_start(1_796_371_200);
         assert_eq!(date, "2026-12-01");
         assert_eq!(at, 1_796_079_600);
+    }
+
+    #[test]
+    fn a_proposal_event_reaches_its_gp_and_cpam_of_its_commune_only() {
+        let data = r#"{"proposal_id":"1","batch":"b","rpps":"10000000009","insee":"54395","state":"accepted"}"#;
+        let a: Rpps = "10000000009".parse().unwrap();
+        let b: Rpps = "10000000017".parse().unwrap();
+        let national = crate::domain::Scope::National;
+        assert!(event_visible(data, Role::Medecin, Some(&a), &national));
+        assert!(!event_visible(data, Role::Medecin, Some(&b), &national));
+        let dep54: crate::domain::Scope = "dep:54".parse().unwrap();
+        let dep57: crate::domain::Scope = "dep:57".parse().unwrap();
+        assert!(event_visible(data, Role::Cpam, None, &dep54));
+        assert!(!event_visible(data, Role::Cpam, None, &dep57));
+        assert!(!event_visible(data, Role::Regulateur, None, &national));
+        assert!(!event_visible("not json", Role::Cpam, None, &national));
     }
 
     #[test]

@@ -102,6 +102,8 @@ pub const MATRIX: &[Rule] = &[
     // Proposals: the GP they are addressed to, and CPAM staff of the patient's département.
     rule("GET", "/proposals", "ooffffooff f"),
     rule("GET", "/proposals/{id}", "ohffffohff f"),
+    // Each listener hears only of its own proposals (filtered, not refused).
+    rule("GET", "/proposals/events", "ooffffooff f"),
     rule("POST", "/proposals/{id}/accept", "ffffffohff f"),
     rule("POST", "/proposals/{id}/refuse", "ohffffohff f"),
     rule("POST", "/proposals/{id}/withdraw", "ohffffffff f"),

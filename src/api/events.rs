@@ -34,7 +34,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// A comment line this often keeps proxies from closing a quiet stream, and finds a peer that
 /// went away: the write fails, the body is dropped, the stream's place is given back.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
+pub(super) const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// How long a client refused for too many streams is asked to wait.
 const STREAMS_RETRY_AFTER_SECONDS: u64 = 30;
@@ -282,15 +282,19 @@ async fn slot_events(
     let place = state.streams.enter(&caller.token_id)?;
     let (tx, rx) = tokio::sync::mpsc::channel(256);
     let feed = cache.subscribe(listen.from).await?;
-    tokio::spawn(forward(place, feed, listen, tx));
+    let pass = move |e: &crate::cache::events::SlotEvent, kind: crate::cache::EventKind| {
+        kind != crate::cache::EventKind::Proposal && listen.contains(e.position)
+    };
+    tokio::spawn(forward(place, feed, pass, tx));
     Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
-/// Sends the feed's events within the area to the listener until it goes away.
-async fn forward(
+/// Sends the feed's events that `pass` lets through to the listener until it goes away (the
+/// slot stream's and the proposals' listeners alike).
+pub(super) async fn forward(
     _place: StreamPlace,
     mut feed: crate::cache::events::EventFeed,
-    listen: Listen,
+    pass: impl Fn(&crate::cache::events::SlotEvent, crate::cache::EventKind) -> bool + Send + 'static,
     tx: tokio::sync::mpsc::Sender<Result<Event, Infallible>>,
 ) {
     let ready = Event::default()
@@ -309,7 +313,7 @@ async fn forward(
             Ok(events) => {
                 // A kind this process does not know (a newer one's) is not passed on.
                 let known = events.iter().filter_map(|e| Some((e, e.kind?)));
-                for (e, kind) in known.filter(|(e, _)| listen.contains(e.position)) {
+                for (e, kind) in known.filter(|(e, kind)| pass(e, *kind)) {
                     let event = Event::default()
                         .id(e.id.to_string())
                         .event(kind.as_str())

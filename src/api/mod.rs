@@ -35,6 +35,7 @@
 //!    pointer, 404, and check the stored state through `app.store`.
 
 mod attachment;
+pub use attachment::announce_proposals;
 mod audit;
 pub mod auth;
 pub mod authz;

@@ -93,17 +93,22 @@ pub enum EventKind {
     /// A cabinet's name or position changed (`cabinet_id` only): slot boards reload. It
     /// carries no position, so `/slots/events` never passes it to a listener.
     CabinetChanged,
+    /// A proposal to a GP changed state (issue 17: `proposal_id`, `batch`, `rpps`, `insee`,
+    /// `state`; never the patient). No position: `/slots/events` never passes it on, only
+    /// `/proposals/events` does, to the GP it is addressed to and CPAM staff of its commune.
+    Proposal,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::Held,
         EventKind::Released,
         EventKind::Booked,
         EventKind::Freed,
         EventKind::Published,
         EventKind::CabinetChanged,
+        EventKind::Proposal,
     ];
 
     /// The name on the stream and in Server-Sent Events.
@@ -115,6 +120,7 @@ impl EventKind {
             EventKind::Freed => "freed",
             EventKind::Published => "published",
             EventKind::CabinetChanged => "cabinet_changed",
+            EventKind::Proposal => "proposal",
         }
     }
 }

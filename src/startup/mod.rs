@@ -61,6 +61,8 @@ pub struct Application {
     tls: Option<tokio_rustls::TlsAcceptor>,
     /// The clock proposal deadlines read ([`Application::clock`]).
     clock: crate::clock::Clock,
+    /// Redis, where expired proposals are announced.
+    cache: Option<Cache>,
 }
 
 impl Application {
@@ -100,7 +102,7 @@ impl Application {
         let state = AppState {
             clock: clock.clone(),
             store: store.clone(),
-            cache,
+            cache: cache.clone(),
             board: board.clone(),
             token_key: Arc::new(TokenKey::new(config.token_key_bytes())),
             token_cache: Arc::new(crate::tokens::TokenCache::new(Duration::from_secs(
@@ -138,6 +140,7 @@ impl Application {
             connections,
             tls,
             clock,
+            cache,
         })
     }
 
@@ -206,6 +209,7 @@ impl Application {
         });
         tokio::spawn(expire_proposals(
             self.store.clone(),
+            self.cache.clone(),
             self.clock.clone(),
             stop_worker.subscribe(),
         ));
@@ -245,13 +249,17 @@ const EXPIRY_SWEEP: Duration = Duration::from_secs(60);
 /// Expires due proposals every [`EXPIRY_SWEEP`] until `stopped` turns true.
 async fn expire_proposals(
     store: Store,
+    cache: Option<Cache>,
     clock: crate::clock::Clock,
     mut stopped: watch::Receiver<bool>,
 ) {
     loop {
         match store.expire_proposals(clock.now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(expired = n, "proposals expired"),
+            Ok(expired) if expired.is_empty() => {}
+            Ok(expired) => {
+                tracing::info!(expired = expired.len(), "proposals expired");
+                crate::api::announce_proposals(cache.as_ref(), &expired).await;
+            }
             Err(e) => tracing::warn!(error = %e, "cannot expire proposals now"),
         }
         tokio::select! {

@@ -455,11 +455,11 @@ impl Store {
     }
 
     /// Expires every proposal whose deadline is `at` or before and that is still unanswered;
-    /// returns how many. Each is audited.
+    /// returns them, as they now stand. Each is audited.
     ///
     /// # Errors
     /// [`Error::Unavailable`]; nothing is written on any error.
-    pub async fn expire_proposals(&self, at: i64) -> Result<u64, Error> {
+    pub async fn expire_proposals(&self, at: i64) -> Result<Vec<ProposalRecord>, Error> {
         // Reads call this first: a read that finds nothing due takes no write lock.
         let due: Option<String> = sqlx::query_scalar(
             "SELECT id FROM proposals WHERE state = 'proposed' AND deadline_at <= $1 LIMIT 1",
@@ -468,22 +468,31 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         if due.is_none() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let mut tx = self.pool.begin().await?;
-        let ids: Vec<String> = sqlx::query_scalar(
+        let expired = sqlx::query(&format!(
             "UPDATE proposals SET state = 'expired', updated_at = $1 \
-             WHERE state = 'proposed' AND deadline_at <= $1 RETURNING id",
-        )
+             WHERE state = 'proposed' AND deadline_at <= $1 RETURNING {COLUMNS}"
+        ))
         .bind(at)
         .fetch_all(&mut *tx)
-        .await?;
-        for id in &ids {
-            let entry = AuditEntry::new(Action::Expire.audit_name(), "proposal", Some(id.clone()));
+        .await?
+        .into_iter()
+        .map(ProposalRecord::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+        for p in &expired {
+            let entry =
+                AuditEntry::new(Action::Expire.audit_name(), "proposal", Some(p.id.clone()))
+                    .with_detail(serde_json::json!({
+                        "from": "proposed",
+                        "to": "expired",
+                        "rpps": p.rpps.as_str(),
+                    }));
             append_audit_in(&mut tx, self.actor(), &entry).await?;
         }
         tx.commit().await?;
-        Ok(ids.len() as u64)
+        Ok(expired)
     }
 
     /// The proposal `id`, if `viewer` may see it.

@@ -10,6 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 both_backends!(
     nancy_proposals_answers_and_a_second_batch_that_respects_them,
@@ -68,6 +69,19 @@ async fn post_all(app: &Arc<TestApp>, calls: Vec<(String, Value, String)>) -> Ve
         statuses.extend(got.into_iter().map(|(_, s)| s));
     }
     statuses
+}
+
+/// What a Server-Sent Events response says until `until` appears or `wait` passes.
+async fn read_events(r: &mut reqwest::Response, until: &str, wait: Duration) -> String {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while !text.contains(until) {
+        match tokio::time::timeout_at(deadline, r.chunk()).await {
+            Ok(Ok(Some(bytes))) => text.push_str(&String::from_utf8_lossy(&bytes)),
+            _ => break,
+        }
+    }
+    text
 }
 
 fn assert_all_ok(statuses: &[StatusCode]) {
@@ -507,6 +521,21 @@ async fn transitions_out_of_order_are_409_and_other_gps_see_nothing(app: Arc<Tes
                 .unwrap()
         }
     };
+    // Live screens: GP a and CPAM hear of a's proposals changing; GP b hears nothing.
+    let mut streams = Vec::new();
+    if app.has_redis() {
+        for token in [&a, &cpam, &b] {
+            let mut r = app
+                .request(Method::GET, "/proposals/events", Some(token))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            let ready = read_events(&mut r, "event: ready", Duration::from_secs(5)).await;
+            assert!(ready.contains("event: ready"), "{ready}");
+            streams.push(r);
+        }
+    }
     // Another GP neither sees nor answers it.
     let r = app.get(&format!("/proposals/{id}"), Some(&b)).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
@@ -538,6 +567,19 @@ async fn transitions_out_of_order_are_409_and_other_gps_see_nothing(app: Arc<Tes
     // Accept, then accept again: 409; attach; then nothing more.
     let r = post(format!("/proposals/{id}/accept"), a.clone(), json!({})).await;
     assert_eq!(r.status(), StatusCode::OK);
+    if let [to_a, to_cpam, to_b] = &mut streams[..] {
+        let wanted = format!(r#""proposal_id":"{id}""#);
+        for stream in [to_a, to_cpam] {
+            let got = read_events(stream, &wanted, Duration::from_secs(5)).await;
+            assert!(
+                got.contains("event: proposal") && got.contains(r#""state":"accepted""#),
+                "{got}"
+            );
+            assert!(!got.contains("patient"), "no patient in events: {got}");
+        }
+        let heard = read_events(to_b, "event: proposal", Duration::from_secs(1)).await;
+        assert!(!heard.contains("event: proposal"), "{heard}");
+    }
     let r = post(format!("/proposals/{id}/accept"), a.clone(), json!({})).await;
     assert_problem(r, StatusCode::CONFLICT, "/problems/conflict").await;
     let r = post(format!("/proposals/{id}/attach"), cpam.clone(), json!({})).await;

@@ -113,7 +113,7 @@ fn reaction(kind: EventKind, data: &str) -> Reaction {
             change_of(kind, data).map_or(Reaction::Reload, Reaction::Apply)
         }
         EventKind::Published | EventKind::CabinetChanged => Reaction::Reload,
-        EventKind::Held | EventKind::Released => Reaction::None,
+        EventKind::Held | EventKind::Released | EventKind::Proposal => Reaction::None,
     }
 }
 
