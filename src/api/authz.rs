@@ -124,6 +124,16 @@ pub const MATRIX: &[Rule] = &[
         "ffffffofff f",
     ),
     rule("GET", "/doctors/{rpps}/garde", "ffffohofff f"),
+    // The calendar feed: its secret URL is the credential (read before the rows that renew
+    // and revoke it).
+    Rule {
+        method: "GET",
+        path: "/calendar/{feed}",
+        expect: "ooooooooooo",
+        public: true,
+    },
+    rule("POST", "/doctors/{rpps}/calendar", "ffffffofff f"),
+    rule("DELETE", "/doctors/{rpps}/calendar", "ffffffofff f"),
     rule("PUT", "/doctors/{rpps}/garde", "ffffffofff f"),
     // Cabinets and plans: the coordinator of their CPTS.
     rule("POST", "/cabinets", "ffffooffff f"),

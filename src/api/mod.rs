@@ -42,6 +42,7 @@ pub mod authz;
 mod availability;
 mod batches;
 mod cabinets;
+mod calendar;
 mod docs;
 mod doctors;
 pub mod error;
@@ -197,6 +198,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(jobs::routes())
         .merge(batches::routes())
         .merge(attachment::routes())
+        .merge(calendar::routes())
         .merge(garde_plans::routes())
         .merge(cabinets::routes())
         .merge(availability::routes())

@@ -28,6 +28,7 @@ struct Fixture {
     held: i64,
     booking: String,
     proposal: String,
+    feed: String,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -157,6 +158,23 @@ async fn fixture(app: &TestApp) -> Fixture {
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let booking: Value = r.json().await.unwrap();
+    // Doctor A's calendar feed.
+    let r = app
+        .request(
+            Method::POST,
+            &format!("/doctors/{DOCTOR_A}/calendar"),
+            Some(&tokens["medecin_a"]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let feed_view: Value = r.json().await.unwrap();
+    let feed = feed_view["path"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/calendar/")
+        .to_owned();
     Fixture {
         tokens,
         batch,
@@ -166,6 +184,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         held: slots[2],
         booking: booking["booking_id"].to_string(),
         proposal,
+        feed,
     }
 }
 
@@ -192,6 +211,7 @@ fn concrete(rule: &Rule, f: &Fixture) -> String {
         .replace("{cabinet_id}", "NANCY-1")
         .replace("{slot_id}", &slot.to_string())
         .replace("{booking_id}", &f.booking)
+        .replace("{feed}", &f.feed)
 }
 
 /// A valid body for the writes, so that a 404 or 403 is never a 422 in disguise.

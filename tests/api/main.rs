@@ -13,6 +13,7 @@ mod batches;
 mod board;
 mod bookings;
 mod cabinets;
+mod calendar;
 mod connections;
 mod doctors;
 mod garde_imports;
