@@ -169,7 +169,7 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Other`].
     pub async fn append_audit(&self, entry: &AuditEntry) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         append(&mut tx, self.actor(), entry).await?;
         tx.commit().await?;
         Ok(())

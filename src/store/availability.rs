@@ -85,7 +85,7 @@ impl Store {
         end_at: i64,
     ) -> Result<Option<AvailabilityRecord>, Error> {
         // One statement: the doctor's existence is the row source of the insert.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // A random id (53 bits, safe in JavaScript): ids do not tell how many windows exist,
         // nor lead to the next one.
         let Some(row) = sqlx::query(&format!(
@@ -152,7 +152,7 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn withdraw_availability(&self, rpps: &Rpps, id: i64) -> Result<Withdrawal, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(&format!(
             "UPDATE availability SET withdrawn_at = $1 \
              WHERE id = $2 AND rpps = $3 AND withdrawn_at IS NULL \

@@ -32,7 +32,7 @@ impl Store {
         unmatched: &[UnmatchedRow],
         instance: &super::BatchInstance,
     ) -> Result<bool, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         super::proposals::store_instance(&mut tx, job_id, instance).await?;
         for table in ["batch_assignments", "batch_unmatched"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE job_id = $1"))

@@ -37,7 +37,7 @@ impl Store {
     /// # Errors
     /// [`Error::Conflict`] when the id is taken (or the CPTS is gone), [`Error::Unavailable`].
     pub async fn create_cabinet(&self, c: &CabinetRow, cpts: &CptsId) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "INSERT INTO cabinets ({COLUMNS}, updated_at, cpts_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -70,7 +70,7 @@ impl Store {
         within: Option<&CptsId>,
     ) -> Result<CabinetUpdate, Error> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // One statement decides (issue 15): while the cabinet has slots that have not ended
         // (published rosters), its position, commune, need and slot length stay as they are;
         // its name may change. Slots follow their cabinet, so a move would move them too.
@@ -160,7 +160,7 @@ impl Store {
         id: &CabinetId,
         within: Option<&CptsId>,
     ) -> Result<CabinetDeletion, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "DELETE FROM cabinets WHERE cabinet_id = $1 \
              AND (CAST($2 AS TEXT) IS NULL OR cpts_id = $2)",

@@ -26,7 +26,7 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`].
     pub async fn renew_calendar(&self, rpps: &Rpps, secret_hash: &str) -> Result<bool, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "INSERT INTO calendar_feeds (rpps, secret_hash, created_at) \
              SELECT rpps, $2, $3 FROM doctors WHERE rpps = $1 \
@@ -54,7 +54,7 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`].
     pub async fn revoke_calendar(&self, rpps: &Rpps) -> Result<bool, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM calendar_feeds WHERE rpps = $1")
             .bind(rpps.as_str())
             .execute(&mut *tx)

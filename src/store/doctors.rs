@@ -68,7 +68,7 @@ impl Store {
     /// [`Error::Unavailable`]; nothing is written on any error.
     pub async fn upsert_doctors(&self, doctors: &[MatchingDoctor]) -> Result<(), Error> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for d in doctors {
             sqlx::query(
                 "INSERT INTO doctors (rpps, name, lat, lon, insee, capacity, max_km, updated_at) \
@@ -117,7 +117,7 @@ impl Store {
         max_km: Option<MaxKm>,
     ) -> Result<Option<DoctorRecord>, Error> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let Some(row) = sqlx::query(&format!(
             "UPDATE doctors SET capacity = $1, max_km = NULLIF($2, -1.0), capacity_updated_at = $3, \
              updated_at = $3 WHERE rpps = $4 RETURNING {COLUMNS}"

@@ -195,7 +195,7 @@ impl Store {
         period_end: &str,
     ) -> Result<(), Error> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_job(&mut tx, job, at).await?;
         sqlx::query(
             "INSERT INTO garde_plans (id, job_id, period_start, period_end, created_at) \
@@ -374,7 +374,7 @@ impl Store {
         max_shifts: u32,
         garde_max_km: MaxKm,
     ) -> Result<bool, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE doctors SET max_shifts = $1, garde_max_km = $2, updated_at = $3 \
              WHERE rpps = $4",
@@ -412,7 +412,7 @@ impl Store {
         roster: &[RosterEntryRow],
         unfilled: &[UnfilledRow],
     ) -> Result<bool, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for table in ["roster_entries", "unfilled_positions"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE plan_id = $1"))
                 .bind(job_id)
@@ -566,7 +566,7 @@ impl Store {
         slots: &[NewSlot],
     ) -> Result<PublishOutcome, Error> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE garde_plans SET published_at = $1 WHERE id = $2 AND published_at IS NULL",
         )

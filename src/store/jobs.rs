@@ -158,7 +158,7 @@ impl Store {
     /// # Errors
     /// [`Error::Conflict`] when the id is taken, [`Error::Unavailable`].
     pub async fn enqueue_job(&self, job: &NewJob<'_>) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_job(&mut tx, job, now()).await?;
         // A matching batch is the job's only use through this method today; a garde plan
         // is created with its plan row (create_garde_plan).

@@ -268,6 +268,19 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A transaction that writes. On SQLite it starts with `BEGIN IMMEDIATE`: it takes the
+    /// write lock at once, waiting for it within the busy timeout, where a deferred one that
+    /// reads first would have to upgrade its lock later and be refused at once (SQLITE_BUSY)
+    /// whenever another connection wrote in between. PostgreSQL needs nothing of the kind.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, Error> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+}
+
 /// Now, in Unix seconds, the unit of every `*_at` column.
 /// A random id of 16 digits, below 2^53 (exact in JavaScript's numbers), for rows whose ids
 /// reach clients and must not be guessable or tell a count (issue 15: bookings, availability).

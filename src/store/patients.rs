@@ -153,7 +153,7 @@ impl Store {
     /// [`Error::Unavailable`]; nothing is written on any error.
     pub async fn import_patients(&self, patients: &[Patient]) -> Result<ImportCounts, Error> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let ids: Vec<&str> = patients.iter().map(|p| p.id.as_str()).collect();
         let existing = count_existing(&mut tx, "patients", "patient_id", &ids, "").await?;
         for chunk in patients.chunks(CHUNK) {
@@ -224,7 +224,7 @@ impl Store {
         doctors: &[GardeDoctorImport],
     ) -> Result<ImportCounts, Error> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let ids: Vec<&str> = doctors.iter().map(|d| d.rpps.as_str()).collect();
         let existing = count_existing(&mut tx, "doctors", "rpps", &ids, "").await?;
         for chunk in doctors.chunks(CHUNK) {
@@ -272,7 +272,7 @@ impl Store {
         windows: &[(crate::domain::Rpps, i64, i64)],
     ) -> Result<WindowCounts, Error> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut inserted = 0u64;
         for chunk in windows.chunks(CHUNK) {
             let sql = format!(
@@ -315,7 +315,7 @@ impl Store {
     /// [`Error::Unavailable`]; nothing is written on any error.
     pub async fn import_doctors(&self, doctors: &[MatchingDoctor]) -> Result<ImportCounts, Error> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let ids: Vec<&str> = doctors.iter().map(|d| d.rpps.as_str()).collect();
         let existing = count_existing(&mut tx, "doctors", "rpps", &ids, "").await?;
         let declared = count_existing(
@@ -384,7 +384,7 @@ impl Store {
         id: &PatientId,
         within: &crate::domain::Scope,
     ) -> Result<Option<[u64; 4]>, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // A patient of another territory is not erased, and not told apart from an unknown
         // one: its row, and the results of batches launched elsewhere, are left alone.
         let insee: Option<String> =
@@ -423,7 +423,7 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`]; nothing is erased on any error.
     pub async fn purge_attached_before(&self, before: i64) -> Result<[u64; 4], Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT patient_id FROM proposals WHERE state = 'attached' AND attached_at < $1 \
              ORDER BY patient_id",

@@ -339,7 +339,7 @@ impl Store {
         deadline_at: i64,
         at: i64,
     ) -> Result<CommitOutcome, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let first = sqlx::query(
             "INSERT INTO batch_commits (job_id, deadline_at, committed_at) VALUES ($1, $2, $3)",
         )
@@ -470,7 +470,7 @@ impl Store {
         if due.is_none() {
             return Ok(Vec::new());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let expired = sqlx::query(&format!(
             "UPDATE proposals SET state = 'expired', updated_at = $1 \
              WHERE state = 'proposed' AND deadline_at <= $1 RETURNING {COLUMNS}"
@@ -629,7 +629,7 @@ impl Store {
              WHERE id = $5 AND state IN ({}){deadline}{doctor} RETURNING {COLUMNS}",
             from.join(", ")
         );
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut q = sqlx::query(&sql)
             .bind(action.to_state().as_str())
             .bind(at)

@@ -145,7 +145,7 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`]; nothing is written on any error (one transaction).
     pub async fn insert_slots(&self, plan_id: &str, slots: &[NewSlot]) -> Result<u64, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let created = insert_slots_in(&mut tx, plan_id, slots).await?;
         tx.commit().await?;
         Ok(created)
@@ -324,7 +324,7 @@ impl Store {
     ) -> Result<BookOutcome, Error> {
         let at = now();
         // The booking and its audit row are one transaction (all or nothing).
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // A random id (see `random_id`): booking ids tell no count and lead to no other.
         let inserted = sqlx::query(&format!(
             "INSERT INTO bookings (id, slot_id, patient_ref, booked_by, created_at, sas) \
@@ -428,7 +428,7 @@ impl Store {
         cancelled_by: &str,
         sas: Option<&str>,
     ) -> Result<CancelOutcome, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let cancelled = sqlx::query(&format!(
             "UPDATE bookings SET cancelled_at = $1, cancelled_by = $2 \
              WHERE id = $3 AND cancelled_at IS NULL \

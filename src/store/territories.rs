@@ -109,7 +109,7 @@ impl Store {
     /// # Errors
     /// [`Error::Conflict`] when another CPTS has this FINESS number, [`Error::Unavailable`].
     pub async fn put_cpts(&self, c: &NewCpts) -> Result<bool, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let existed: Option<String> = sqlx::query_scalar("SELECT id FROM cpts WHERE id = $1")
             .bind(c.id.as_str())
             .fetch_optional(&mut *tx)
@@ -168,7 +168,7 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`].
     pub async fn delete_cpts(&self, id: &CptsId) -> Result<CptsDeletion, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM cpts_communes WHERE cpts_id = $1")
             .bind(id.as_str())
             .execute(&mut *tx)

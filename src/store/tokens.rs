@@ -116,7 +116,7 @@ impl Store {
     /// # Errors
     /// [`Error::Conflict`] when the id is taken (one chance in 2⁶⁴).
     pub async fn insert_token(&self, t: &NewToken) -> Result<(), Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO tokens (id, role, rpps, label, hash, created_at, expires_at, scope, \
              cert_cn, cert_ou) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -164,7 +164,7 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`].
     pub async fn revoke_token(&self, id: &str) -> Result<bool, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done =
             sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now())
