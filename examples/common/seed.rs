@@ -52,6 +52,7 @@ pub async fn seed(
                     insee: "54395".parse()?,
                     need: 1,
                     slot_minutes: 15,
+                    phone: None,
                 },
                 &"grand_nancy".parse()?,
             )

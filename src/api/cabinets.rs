@@ -47,6 +47,11 @@ pub struct NewCabinet {
     /// Consultation length in minutes, dividing 120 (default 15).
     #[schema(example = 15)]
     pub slot_minutes: Option<u32>,
+    /// The number the cabinet is reached at (10 French digits; spaces, dots, `+33` allowed);
+    /// the tableau de garde names it. Editable while slots are published.
+    #[schema(value_type = Option<String>, example = "03 83 12 34 56")]
+    #[serde(default)]
+    pub phone: Option<crate::domain::Phone>,
 }
 
 /// Every field of a cabinet but its id (`PUT` replaces them all).
@@ -62,6 +67,10 @@ pub struct CabinetFields {
     pub need: u32,
     /// Default 15.
     pub slot_minutes: Option<u32>,
+    /// 10 French digits; absent or null: none.
+    #[schema(value_type = Option<String>, example = "03 83 12 34 56")]
+    #[serde(default)]
+    pub phone: Option<crate::domain::Phone>,
 }
 
 /// A cabinet de garde.
@@ -76,6 +85,8 @@ pub struct CabinetView {
     pub insee: String,
     pub need: u32,
     pub slot_minutes: u32,
+    /// `03 83 12 34 56`; null: none.
+    pub phone: Option<String>,
 }
 
 impl From<CabinetRow> for CabinetView {
@@ -88,6 +99,7 @@ impl From<CabinetRow> for CabinetView {
             insee: c.insee.as_str().to_owned(),
             need: c.need,
             slot_minutes: c.slot_minutes,
+            phone: c.phone.as_ref().map(crate::domain::Phone::grouped),
         }
     }
 }
@@ -150,6 +162,7 @@ impl CabinetFields {
                 insee: self.insee,
                 need: self.need,
                 slot_minutes,
+                phone: self.phone,
             }),
             _ => Err(ApiError::Invalid(errors)),
         }
@@ -187,6 +200,7 @@ async fn create_cabinet(
         insee: body.insee,
         need: body.need,
         slot_minutes: body.slot_minutes,
+        phone: body.phone,
     }
     .into_row(id)?;
     let cpts = caller.cpts().ok_or_else(|| {

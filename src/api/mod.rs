@@ -58,6 +58,7 @@ pub mod json;
 mod metrics;
 mod rate_limit;
 mod slots;
+mod tableau;
 mod territories;
 mod wire;
 
@@ -199,6 +200,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(batches::routes())
         .merge(attachment::routes())
         .merge(calendar::routes())
+        .merge(tableau::routes())
         .merge(garde_plans::routes())
         .merge(cabinets::routes())
         .merge(availability::routes())

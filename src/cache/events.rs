@@ -525,7 +525,8 @@ mod tests {
                 "booked",
                 "freed",
                 "published",
-                "cabinet_changed"
+                "cabinet_changed",
+                "proposal"
             ]
         );
         for k in EventKind::ALL {

@@ -4,7 +4,7 @@
 use super::{AuditEntry, CabinetRow, Error, Store, append_audit_in, now};
 use crate::domain::{CabinetId, CptsId};
 
-const COLUMNS: &str = "cabinet_id, name, lat, lon, insee, need, slot_minutes";
+const COLUMNS: &str = "cabinet_id, name, lat, lon, insee, need, slot_minutes, phone";
 
 /// What updating a cabinet did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +40,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "INSERT INTO cabinets ({COLUMNS}, updated_at, cpts_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(c.id.as_str())
         .bind(&c.name)
@@ -49,6 +49,7 @@ impl Store {
         .bind(c.insee.as_str())
         .bind(i64::from(c.need))
         .bind(i64::from(c.slot_minutes))
+        .bind(c.phone.as_ref().map(|p| p.as_str().to_owned()))
         .bind(now())
         .bind(cpts.as_str())
         .execute(&mut *tx)
@@ -76,7 +77,7 @@ impl Store {
         // its name may change. Slots follow their cabinet, so a move would move them too.
         let done = sqlx::query(
             "UPDATE cabinets SET name = $1, lat = $2, lon = $3, insee = $4, need = $5, \
-             slot_minutes = $6, updated_at = $7 WHERE cabinet_id = $8 \
+             slot_minutes = $6, updated_at = $7, phone = $10 WHERE cabinet_id = $8 \
              AND (CAST($9 AS TEXT) IS NULL OR cpts_id = $9) \
              AND (NOT EXISTS (SELECT 1 FROM slots WHERE slots.cabinet_id = $8 AND slots.end_at > $7) \
                   OR (lat = $2 AND lon = $3 AND insee = $4 AND need = $5 AND slot_minutes = $6))",
@@ -90,6 +91,7 @@ impl Store {
         .bind(at)
         .bind(c.id.as_str())
         .bind(within.map(CptsId::as_str))
+        .bind(c.phone.as_ref().map(|p| p.as_str().to_owned()))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {

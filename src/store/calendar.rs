@@ -115,3 +115,58 @@ impl Store {
             .collect()
     }
 }
+
+/// One position of the tableau de garde.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableauRow {
+    /// Unix seconds.
+    pub shift_start: i64,
+    pub cabinet_id: String,
+    pub cabinet_name: String,
+    pub insee: String,
+    pub phone: Option<String>,
+    pub rpps: String,
+    pub doctor_name: String,
+}
+
+impl Store {
+    /// The published positions of the cabinets of CPTS `cpts` (`None`: every cabinet) whose
+    /// shift starts in `[from, to)` (Unix seconds), by start, cabinet and position.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`].
+    pub async fn tableau(
+        &self,
+        cpts: Option<&crate::domain::CptsId>,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<TableauRow>, Error> {
+        let rows = sqlx::query(
+            "SELECT p.shift_start, p.cabinet_id, c.name AS cabinet_name, c.insee, c.phone, \
+             p.rpps, d.name AS doctor_name \
+             FROM published_positions p JOIN cabinets c ON c.cabinet_id = p.cabinet_id \
+             JOIN doctors d ON d.rpps = p.rpps \
+             WHERE (CAST($1 AS TEXT) IS NULL OR c.cpts_id = $1) \
+             AND p.shift_start >= $2 AND p.shift_start < $3 \
+             ORDER BY p.shift_start, p.cabinet_id, p.position",
+        )
+        .bind(cpts.map(crate::domain::CptsId::as_str))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(TableauRow {
+                    shift_start: r.try_get("shift_start")?,
+                    cabinet_id: r.try_get("cabinet_id")?,
+                    cabinet_name: r.try_get("cabinet_name")?,
+                    insee: r.try_get("insee")?,
+                    phone: r.try_get("phone")?,
+                    rpps: r.try_get("rpps")?,
+                    doctor_name: r.try_get("doctor_name")?,
+                })
+            })
+            .collect()
+    }
+}

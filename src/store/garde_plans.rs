@@ -32,6 +32,8 @@ pub struct CabinetRow {
     pub insee: InseeCode,
     pub need: u32,
     pub slot_minutes: u32,
+    /// The number it is reached at (the tableau de garde names it).
+    pub phone: Option<crate::domain::Phone>,
 }
 
 /// A doctor with garde availability, as a plan reads it.
@@ -149,6 +151,15 @@ impl TryFrom<AnyRow> for CabinetRow {
             need: u32::try_from(need).map_err(|_| Error::Corrupt("cabinets.need"))?,
             slot_minutes: u32::try_from(slot_minutes)
                 .map_err(|_| Error::Corrupt("cabinets.slot_minutes"))?,
+            phone: match row.try_get::<Option<String>, _>("phone") {
+                Ok(p) => p
+                    .map(|p| p.parse())
+                    .transpose()
+                    .map_err(|_| Error::Corrupt("cabinets.phone"))?,
+                // Queries of the plan read no phone.
+                Err(sqlx::Error::ColumnNotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
         })
     }
 }

@@ -212,6 +212,11 @@ fn concrete(rule: &Rule, f: &Fixture) -> String {
         .replace("{slot_id}", &slot.to_string())
         .replace("{booking_id}", &f.booking)
         .replace("{feed}", &f.feed)
+        + if rule.path == "/garde/tableau" {
+            "?month=2037-03"
+        } else {
+            ""
+        }
 }
 
 /// A valid body for the writes, so that a 404 or 403 is never a 422 in disguise.

@@ -8,11 +8,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-both_backends!(a_gp_subscribes_to_his_shifts_and_renews_or_revokes_the_url);
+both_backends!(
+    a_gp_subscribes_to_his_shifts_and_renews_or_revokes_the_url,
+    the_tableau_de_garde_lists_each_position_with_the_cabinets_phone
+);
 
 const DOCTOR: &str = "10000000009";
 
-async fn a_gp_subscribes_to_his_shifts_and_renews_or_revokes_the_url(app: Arc<TestApp>) {
+/// Doctor A, cabinet NANCY-1 and a plan published over 23 March – 4 April 2037.
+async fn publish_two_weeks(app: &TestApp) -> String {
     let cpam = app.token(Role::Cpam, None).await;
     let r = app
         .import_csv(
@@ -35,7 +39,11 @@ async fn a_gp_subscribes_to_his_shifts_and_renews_or_revokes_the_url(app: Arc<Te
         .await;
     let r = app.publish_plan(Some(&coordinateur), &plan).await;
     assert_eq!(r.status(), StatusCode::OK);
+    coordinateur
+}
 
+async fn a_gp_subscribes_to_his_shifts_and_renews_or_revokes_the_url(app: Arc<TestApp>) {
+    publish_two_weeks(&app).await;
     let medecin = app.medecin(&DOCTOR.parse().unwrap()).await;
     let feed_path = |r: Value| r["path"].as_str().unwrap().to_owned();
     let r = app
@@ -131,5 +139,100 @@ async fn a_gp_subscribes_to_his_shifts_and_renews_or_revokes_the_url(app: Arc<Te
             StatusCode::NOT_FOUND,
             "{path}"
         );
+    }
+}
+
+async fn the_tableau_de_garde_lists_each_position_with_the_cabinets_phone(app: Arc<TestApp>) {
+    let coordinateur = publish_two_weeks(&app).await;
+    // The phone is a contact field: editable while the cabinet has published slots.
+    let r = app
+        .request(Method::PUT, "/cabinets/NANCY-1", Some(&coordinateur))
+        .json(
+            &json!({"name": "Cabinet NANCY-1", "lat": 48.6921, "lon": 6.1844,
+                      "insee": "54395", "need": 1, "phone": "+33 3 83 12 34 56"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["phone"], "03 83 12 34 56");
+    let r = app
+        .request(Method::PUT, "/cabinets/NANCY-1", Some(&coordinateur))
+        .json(
+            &json!({"name": "Cabinet NANCY-1", "lat": 48.6921, "lon": 6.1844,
+                      "insee": "54395", "need": 1, "phone": "15"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(
+        r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "/problems/invalid-request",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "#/phone");
+
+    let r = app
+        .get("/garde/tableau?month=2037-03", Some(&coordinateur))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "date,jour,debut,fin,cabinet_id,cabinet,commune_insee,telephone,medecin,rpps"
+    );
+    // 23–27, 28 (Saturday), 30–31 March: eight positions, in order.
+    assert_eq!(lines.len(), 9, "{text}");
+    assert_eq!(
+        lines[6],
+        "2037-03-28,samedi,09:00,13:00,NANCY-1,Cabinet NANCY-1,54395,03 83 12 34 56,Dr A,10000000009"
+    );
+    assert!(
+        lines[7].starts_with("2037-03-30,lundi,18:00,20:00,"),
+        "{}",
+        lines[7]
+    );
+
+    let r = app
+        .request(
+            Method::GET,
+            "/garde/tableau?month=2037-04",
+            Some(&coordinateur),
+        )
+        .header(
+            "accept",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let bytes = r.bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut sheet = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(),
+        &mut sheet,
+    )
+    .unwrap();
+    // 1–3 April and Saturday 4 April: four positions and the header.
+    assert_eq!(sheet.matches("<row ").count(), 5, "{sheet}");
+
+    for bad in [
+        "/garde/tableau",
+        "/garde/tableau?month=2037-13",
+        "/garde/tableau?mois=2037-03",
+    ] {
+        let r = app.get(bad, Some(&coordinateur)).await;
+        assert_problem(
+            r,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "/problems/invalid-request",
+        )
+        .await;
     }
 }

@@ -64,6 +64,7 @@ pub async fn store_cabinet(app: &TestApp, id: &str, lat: f64, lon: f64) {
                 insee: "54395".parse().unwrap(),
                 need: 1,
                 slot_minutes: 15,
+                phone: None,
             },
             &"grand_nancy".parse().unwrap(),
         )
