@@ -146,6 +146,7 @@ pub const MATRIX: &[Rule] = &[
     rule("GET", "/garde/plans/{id}/roster", "ffffohffff f"),
     // The tableau de garde: each coordinator gets his own CPTS's cabinets (filtered).
     rule("GET", "/garde/tableau", "ffffooffff f"),
+    rule("GET", "/garde/carence", "ffffooffff f"),
     rule("GET", "/garde/plans/{id}/unfilled", "ffffohffff f"),
     rule("POST", "/garde/plans/{id}/publish", "ffffohffff f"),
     // Slots: régulateurs search, hold and book anywhere (a patient near a border may be sent

@@ -6,7 +6,7 @@
 
 use super::{ApiError, AppState, Coordinateur, Problem, wire};
 use crate::garde::calendar::{ShiftKind, paris_instant, paris_time};
-use crate::store::TableauRow;
+use crate::store::{CarenceRow, TableauRow};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -32,7 +32,9 @@ const HEADER: [&str; 10] = [
 ];
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(tableau))
+    OpenApiRouter::new()
+        .routes(routes!(tableau))
+        .routes(routes!(carence))
 }
 
 /// The query of `GET /garde/tableau`.
@@ -66,8 +68,70 @@ async fn tableau(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let format = wire::negotiate(&headers, &["text/csv", XLSX])
-        .ok_or(ApiError::NotAcceptable("text/csv or .xlsx"))?;
+    let format = sheet_format(&headers)?;
+    let (first, from, to) = month_range(query.as_deref())?;
+    let rows = state.store.tableau(caller.cpts(), from, to).await?;
+    let lines: Vec<Vec<String>> = rows.iter().filter_map(line).collect();
+    let name = format!("tableau-de-garde-{}", first.format("%Y-%m"));
+    sheet_response(format, &name, "Tableau de garde", &HEADER, &lines)
+}
+
+/// The columns of the carence report.
+const CARENCE_HEADER: [&str; 12] = [
+    "date",
+    "jour",
+    "debut",
+    "fin",
+    "cabinet_id",
+    "cabinet",
+    "commune_insee",
+    "telephone",
+    "besoin",
+    "pourvus",
+    "manquants",
+    "motif",
+];
+
+/// The carence report of a month: the shifts of the coordinator's cabinets that the published
+/// rosters leave short of doctors, with how many are missing and why (FORMATS.md §3 reasons:
+/// `no_doctor_available`, `no_doctor_in_range`, `doctors_at_max_shifts`).
+#[utoipa::path(get, path = "/garde/carence", tag = "garde",
+    security(("bearer" = [])),
+    params(TableauQuery),
+    responses(
+        (status = 200, description = "One line per shift short of doctors, by start and cabinet",
+            content(
+                (String = "text/csv"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            )),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a coordinator token", body = Problem, content_type = "application/problem+json"),
+        (status = 406, description = "Neither CSV nor xlsx is acceptable", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A missing or bad `month` (`parameter`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn carence(
+    Coordinateur(caller): Coordinateur,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let format = sheet_format(&headers)?;
+    let (first, from, to) = month_range(query.as_deref())?;
+    let rows = state.store.carence(caller.cpts(), from, to).await?;
+    let lines: Vec<Vec<String>> = rows.iter().filter_map(carence_line).collect();
+    let name = format!("carence-{}", first.format("%Y-%m"));
+    sheet_response(format, &name, "Carence", &CARENCE_HEADER, &lines)
+}
+
+/// CSV or xlsx, as `Accept` prefers; 406 for neither.
+fn sheet_format(headers: &HeaderMap) -> Result<&'static str, ApiError> {
+    wire::negotiate(headers, &["text/csv", XLSX])
+        .ok_or(ApiError::NotAcceptable("text/csv or .xlsx"))
+}
+
+/// The `month` parameter (the only one): its first day, and its bounds in Unix seconds
+/// (midnight Europe/Paris).
+fn month_range(query: Option<&str>) -> Result<(NaiveDate, i64, i64), ApiError> {
     let mut month = None;
     for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match k.as_ref() {
@@ -92,14 +156,19 @@ async fn tableau(
             .map(|t| t.timestamp())
             .ok_or_else(|| ApiError::invalid_parameter("month", "out of range"))
     };
-    let rows = state
-        .store
-        .tableau(caller.cpts(), instant(first)?, instant(next)?)
-        .await?;
-    let lines: Vec<[String; 10]> = rows.iter().filter_map(line).collect();
-    let name = format!("tableau-de-garde-{}", first.format("%Y-%m"));
+    Ok((first, instant(first)?, instant(next)?))
+}
+
+/// The lines as `name.csv`, or as `name.xlsx` with one sheet `sheet`.
+fn sheet_response(
+    format: &str,
+    name: &str,
+    sheet: &str,
+    header: &[&str],
+    lines: &[Vec<String>],
+) -> Result<Response, ApiError> {
     if format == XLSX {
-        let body = xlsx(&lines).map_err(|e| ApiError::Internal(Box::new(e)))?;
+        let body = xlsx(sheet, header, lines).map_err(|e| ApiError::Internal(Box::new(e)))?;
         return Ok((
             [
                 (header::CONTENT_TYPE, XLSX.to_owned()),
@@ -114,8 +183,8 @@ async fn tableau(
     }
     let mut w = csv::Writer::from_writer(Vec::new());
     let internal = |e: csv::Error| ApiError::Internal(Box::new(e));
-    w.write_record(HEADER).map_err(internal)?;
-    for l in &lines {
+    w.write_record(header).map_err(internal)?;
+    for l in lines {
         w.write_record(l).map_err(internal)?;
     }
     let body = w
@@ -149,45 +218,76 @@ fn parse_month(raw: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::from_ymd_opt(y, m, 1).ok_or_else(bad)
 }
 
+/// The date, French day, start and end (Europe/Paris) of a shift from `start` to `end`.
+fn when(start: i64, end: i64) -> Option<[String; 4]> {
+    const JOURS: [&str; 7] = [
+        "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+    ];
+    let (s, e) = (paris_time(start)?, paris_time(end)?);
+    Some([
+        s.format("%Y-%m-%d").to_string(),
+        JOURS[s.weekday().num_days_from_monday() as usize].to_owned(),
+        s.format("%H:%M").to_string(),
+        e.format("%H:%M").to_string(),
+    ])
+}
+
+/// A phone as the French write it; empty for none.
+fn grouped(phone: Option<&str>) -> String {
+    phone
+        .and_then(|p| p.parse::<crate::domain::Phone>().ok())
+        .map(|p| p.grouped())
+        .unwrap_or_default()
+}
+
+/// A shift short of doctors as the report's line.
+fn carence_line(r: &CarenceRow) -> Option<Vec<String>> {
+    let mut l: Vec<String> = when(r.shift_start, r.shift_end)?.into();
+    l.extend([
+        r.cabinet_id.clone(),
+        r.cabinet_name.clone(),
+        r.insee.clone(),
+        grouped(r.phone.as_deref()),
+        r.need.to_string(),
+        r.staffed.to_string(),
+        (r.need - r.staffed.min(r.need)).to_string(),
+        r.reason.clone(),
+    ]);
+    Some(l)
+}
+
 /// A position as the file's line, in Europe/Paris.
-fn line(r: &TableauRow) -> Option<[String; 10]> {
+fn line(r: &TableauRow) -> Option<Vec<String>> {
     let start = paris_time(r.shift_start)?;
     let kind = if start.format("%H:%M").to_string() == "09:00" {
         ShiftKind::Saturday
     } else {
         ShiftKind::Weekday
     };
-    let end = start + chrono::Duration::minutes(i64::from(kind.minutes()));
-    const JOURS: [&str; 7] = [
-        "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
-    ];
-    let phone = r
-        .phone
-        .as_deref()
-        .and_then(|p| p.parse::<crate::domain::Phone>().ok())
-        .map(|p| p.grouped())
-        .unwrap_or_default();
-    Some([
-        start.format("%Y-%m-%d").to_string(),
-        JOURS[start.weekday().num_days_from_monday() as usize].to_owned(),
-        start.format("%H:%M").to_string(),
-        end.format("%H:%M").to_string(),
+    let end = r.shift_start + 60 * i64::from(kind.minutes());
+    let mut l: Vec<String> = when(r.shift_start, end)?.into();
+    l.extend([
         r.cabinet_id.clone(),
         r.cabinet_name.clone(),
         r.insee.clone(),
-        phone,
+        grouped(r.phone.as_deref()),
         r.doctor_name.clone(),
         r.rpps.clone(),
-    ])
+    ]);
+    Some(l)
 }
 
 /// The lines as a one-sheet workbook, the header in bold and frozen.
-fn xlsx(lines: &[[String; 10]]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+fn xlsx(
+    name: &str,
+    header: &[&str],
+    lines: &[Vec<String>],
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let bold = rust_xlsxwriter::Format::new().set_bold();
     let sheet = book.add_worksheet();
-    sheet.set_name("Tableau de garde")?;
-    for (c, h) in HEADER.iter().enumerate() {
+    sheet.set_name(name)?;
+    for (c, h) in header.iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, *h, &bold)?;
     }
     for (r, l) in lines.iter().enumerate() {
@@ -256,7 +356,12 @@ mod tests {
 
     #[test]
     fn the_workbook_is_a_zip_of_a_sheet() {
-        let bytes = xlsx(&[std::array::from_fn(|i| format!("c{i}"))]).unwrap();
+        let bytes = xlsx(
+            "Tableau de garde",
+            &HEADER,
+            &[HEADER.map(String::from).to_vec()],
+        )
+        .unwrap();
         let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
         assert!(zip.by_name("xl/worksheets/sheet1.xml").is_ok());
     }

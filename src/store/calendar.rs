@@ -170,3 +170,76 @@ impl Store {
             .collect()
     }
 }
+
+/// A shift of a published roster that still lacks doctors (the carence the ARS is told of).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CarenceRow {
+    /// Unix seconds.
+    pub shift_start: i64,
+    pub shift_end: i64,
+    pub cabinet_id: String,
+    pub cabinet_name: String,
+    pub insee: String,
+    pub phone: Option<String>,
+    pub need: u32,
+    /// Doctors published on it now, by any plan.
+    pub staffed: u32,
+    /// Why the plan that last published the shift could not fill it (FORMATS.md §3).
+    pub reason: String,
+}
+
+impl Store {
+    /// The shifts of the cabinets of CPTS `cpts` (`None`: every cabinet) starting in
+    /// `[from, to)` that a published plan left unfilled and that still have fewer published
+    /// doctors than their need, by start and cabinet. A shift two published plans left
+    /// unfilled is listed once, with the reason of the later publication.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`].
+    pub async fn carence(
+        &self,
+        cpts: Option<&crate::domain::CptsId>,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<CarenceRow>, Error> {
+        let rows = sqlx::query(
+            "SELECT shift_start, shift_end, cabinet_id, cabinet_name, insee, phone, need, \
+             staffed, reason FROM ( \
+               SELECT u.shift_start, u.shift_end, u.cabinet_id, c.name AS cabinet_name, \
+                 c.insee, c.phone, c.need, u.reason, \
+                 (SELECT COUNT(*) FROM published_positions p WHERE p.cabinet_id = u.cabinet_id \
+                  AND p.shift_start = u.shift_start) AS staffed, \
+                 ROW_NUMBER() OVER (PARTITION BY u.cabinet_id, u.shift_start \
+                   ORDER BY g.published_at DESC, g.id DESC) AS nth \
+               FROM unfilled_positions u \
+               JOIN garde_plans g ON g.id = u.plan_id AND g.published_at IS NOT NULL \
+               JOIN cabinets c ON c.cabinet_id = u.cabinet_id \
+               WHERE (CAST($1 AS TEXT) IS NULL OR c.cpts_id = $1) \
+               AND u.shift_start >= $2 AND u.shift_start < $3 \
+             ) AS listed WHERE nth = 1 AND staffed < need \
+             ORDER BY shift_start, cabinet_id",
+        )
+        .bind(cpts.map(crate::domain::CptsId::as_str))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let need: i64 = r.try_get("need")?;
+                let staffed: i64 = r.try_get("staffed")?;
+                Ok(CarenceRow {
+                    shift_start: r.try_get("shift_start")?,
+                    shift_end: r.try_get("shift_end")?,
+                    cabinet_id: r.try_get("cabinet_id")?,
+                    cabinet_name: r.try_get("cabinet_name")?,
+                    insee: r.try_get("insee")?,
+                    phone: r.try_get("phone")?,
+                    need: u32::try_from(need).map_err(|_| Error::Corrupt("cabinets.need"))?,
+                    staffed: u32::try_from(staffed).unwrap_or(0),
+                    reason: r.try_get("reason")?,
+                })
+            })
+            .collect()
+    }
+}

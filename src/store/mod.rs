@@ -43,7 +43,7 @@ pub use audit::{Actor, AuditEntry, AuditFilter, AuditRecord, append as append_au
 pub use availability::{AvailabilityRecord, PublishedShift, Withdrawal};
 pub use batches::Page;
 pub use cabinets::{CabinetDeletion, CabinetUpdate};
-pub use calendar::{DoctorShift, TableauRow};
+pub use calendar::{CarenceRow, DoctorShift, TableauRow};
 pub use doctors::DoctorRecord;
 pub use garde_plans::{
     CabinetRow, GardeDoctorRow, NewSlot, PlanRecord, PublishOutcome, RosterEntryRow, UnfilledRow,

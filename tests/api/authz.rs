@@ -212,7 +212,7 @@ fn concrete(rule: &Rule, f: &Fixture) -> String {
         .replace("{slot_id}", &slot.to_string())
         .replace("{booking_id}", &f.booking)
         .replace("{feed}", &f.feed)
-        + if rule.path == "/garde/tableau" {
+        + if rule.path == "/garde/tableau" || rule.path == "/garde/carence" {
             "?month=2037-03"
         } else {
             ""

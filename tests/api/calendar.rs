@@ -10,13 +10,15 @@ use std::sync::Arc;
 
 both_backends!(
     a_gp_subscribes_to_his_shifts_and_renews_or_revokes_the_url,
-    the_tableau_de_garde_lists_each_position_with_the_cabinets_phone
+    the_tableau_de_garde_lists_each_position_with_the_cabinets_phone,
+    the_carence_report_lists_the_shifts_still_short_of_doctors
 );
 
 const DOCTOR: &str = "10000000009";
 
-/// Doctor A, cabinet NANCY-1 and a plan published over 23 March – 4 April 2037.
-async fn publish_two_weeks(app: &TestApp) -> String {
+/// Doctor A, cabinet NANCY-1 (`need` doctors a shift) and a plan published over 23 March –
+/// 4 April 2037; the coordinator's token.
+async fn publish_two_weeks(app: &TestApp, need: u32) -> String {
     let cpam = app.token(Role::Cpam, None).await;
     let r = app
         .import_csv(
@@ -27,10 +29,20 @@ async fn publish_two_weeks(app: &TestApp) -> String {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     app.seed_cabinet("NANCY-1", 48.6921, 6.1844, "54395").await;
+    let coordinateur = app.token(Role::Coordinateur, None).await;
+    let r = app
+        .request(Method::PUT, "/cabinets/NANCY-1", Some(&coordinateur))
+        .json(
+            &json!({"name": "Cabinet NANCY-1", "lat": 48.6921, "lon": 6.1844,
+                      "insee": "54395", "need": need}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     // Two weeks around the 2037 spring change (Sunday 29 March): every shift is his.
     app.seed_garde_doctor(DOCTOR, 20, "2037-03-23T08:00:00", "2037-04-05T00:00:00")
         .await;
-    let coordinateur = app.token(Role::Coordinateur, None).await;
     let plan = app
         .run_plan(
             &coordinateur,
@@ -43,7 +55,7 @@ async fn publish_two_weeks(app: &TestApp) -> String {
 }
 
 async fn a_gp_subscribes_to_his_shifts_and_renews_or_revokes_the_url(app: Arc<TestApp>) {
-    publish_two_weeks(&app).await;
+    publish_two_weeks(&app, 1).await;
     let medecin = app.medecin(&DOCTOR.parse().unwrap()).await;
     let feed_path = |r: Value| r["path"].as_str().unwrap().to_owned();
     let r = app
@@ -143,7 +155,7 @@ async fn a_gp_subscribes_to_his_shifts_and_renews_or_revokes_the_url(app: Arc<Te
 }
 
 async fn the_tableau_de_garde_lists_each_position_with_the_cabinets_phone(app: Arc<TestApp>) {
-    let coordinateur = publish_two_weeks(&app).await;
+    let coordinateur = publish_two_weeks(&app, 1).await;
     // The phone is a contact field: editable while the cabinet has published slots.
     let r = app
         .request(Method::PUT, "/cabinets/NANCY-1", Some(&coordinateur))
@@ -235,4 +247,30 @@ async fn the_tableau_de_garde_lists_each_position_with_the_cabinets_phone(app: A
         )
         .await;
     }
+}
+
+async fn the_carence_report_lists_the_shifts_still_short_of_doctors(app: Arc<TestApp>) {
+    // Two doctors a shift, one available: every shift is one short.
+    let coordinateur = publish_two_weeks(&app, 2).await;
+    let r = app
+        .get("/garde/carence?month=2037-03", Some(&coordinateur))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "date,jour,debut,fin,cabinet_id,cabinet,commune_insee,telephone,besoin,pourvus,manquants,motif"
+    );
+    assert_eq!(lines.len(), 9, "{text}");
+    assert!(
+        lines[6].starts_with("2037-03-28,samedi,09:00,13:00,NANCY-1,Cabinet NANCY-1,54395,,2,1,1,"),
+        "{}",
+        lines[6]
+    );
+    // A month with nothing published is an empty report.
+    let r = app
+        .get("/garde/carence?month=2037-05", Some(&coordinateur))
+        .await;
+    assert_eq!(r.text().await.unwrap().lines().count(), 1);
 }
