@@ -9,7 +9,7 @@
 
 use super::batches::PageView;
 use super::jobs::{job_of_kind, require_succeeded};
-use super::{ApiError, AppState, Caller, CpamStaff, Json, Path, Problem, wire};
+use super::{ApiError, AppState, Caller, CpamStaff, Json, Path, Problem, query_pairs, wire};
 use crate::domain::proposal::{DEFAULT_DEADLINE_DAYS, MAX_DEADLINE_DAYS};
 use crate::domain::{
     Action, InseeCode, ProposalState, RefusalReason, RefusedBy, Role, Rpps, Territory,
@@ -151,20 +151,11 @@ async fn commit_batch(
             skipped,
             deadline_at,
         } => {
-            tracing::info!(batch = %job.id, proposals, skipped, "batch committed");
-            let filter = ProposalFilter {
-                job_id: Some(job.id.clone()),
-                ..ProposalFilter::default()
-            };
-            let national = crate::domain::Scope::National;
-            let made = state
-                .store
-                .proposals(Viewer::Within(&national), &filter, proposals, 0)
-                .await?;
-            announce_proposals(state.cache.as_ref(), &made.items).await;
+            tracing::info!(batch = %job.id, proposals = proposals.len(), skipped, "batch committed");
+            announce_proposals(state.cache.as_ref(), &proposals).await;
             let view = CommitView {
                 batch: job.id.clone(),
-                proposals,
+                proposals: proposals.len() as u64,
                 skipped,
                 deadline: wire::paris(deadline_at),
             };
@@ -425,24 +416,6 @@ fn viewer(caller: &Caller) -> Result<Viewer<'_>, ApiError> {
             "this requires the role medecin or cpam".to_owned(),
         )),
     }
-}
-
-/// The `(key, value)` pairs of a query string; 422 naming a key outside `known` or given twice.
-fn query_pairs(query: Option<&str>, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if !known.contains(&k.as_ref()) {
-            return Err(ApiError::invalid_parameter(
-                &k,
-                format!("unknown parameter; expected {}", known.join(", ")),
-            ));
-        }
-        if out.iter().any(|(seen, _)| *seen == k) {
-            return Err(ApiError::invalid_parameter(&k, "given twice"));
-        }
-        out.push((k.into_owned(), v.into_owned()));
-    }
-    Ok(out)
 }
 
 /// `limit` and `offset` among `pairs`.
@@ -858,7 +831,7 @@ async fn list_patients(
     let pairs = query_pairs(query.as_deref(), &["status", "insee", "limit", "offset"])?;
     let (limit, offset) = page_of(&pairs)?;
     let mut status = None;
-    let mut patterns = scope_patterns(&caller);
+    let mut patterns = crate::store::departement_patterns(&caller.scope);
     for (k, v) in &pairs {
         match k.as_str() {
             "status" => {
@@ -898,17 +871,6 @@ async fn list_patients(
         limit,
         offset,
     }))
-}
-
-/// The communes of the caller's scope as LIKE patterns; `None` for a national one.
-fn scope_patterns(caller: &Caller) -> Option<Vec<String>> {
-    (caller.scope != crate::domain::Scope::National).then(|| {
-        caller
-            .scope
-            .departements()
-            .map(|d| format!("{}%", d.as_str()))
-            .collect()
-    })
 }
 
 /// One commune of the attachment report.
@@ -1038,7 +1000,10 @@ async fn attachment_report(
     ))?;
     let pairs = query_pairs(query.as_deref(), &["territory"])?;
     let (label, patterns) = match pairs.first() {
-        None => (caller.scope.to_string(), scope_patterns(&caller)),
+        None => (
+            caller.scope.to_string(),
+            crate::store::departement_patterns(&caller.scope),
+        ),
         Some((_, raw)) => {
             let t: Territory = super::parse_param("territory", raw)?;
             let patterns: Vec<String> = match &t {

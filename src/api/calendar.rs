@@ -8,7 +8,7 @@
 //! Saturday shift on the day clocks change still reads 09:00–13:00.
 
 use super::{ApiError, AppState, OwnRpps, Path, Problem};
-use crate::garde::calendar::{ShiftKind, paris_time};
+use crate::garde::calendar::{paris_time, shift_end};
 use crate::store::DoctorShift;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -48,10 +48,7 @@ DTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDA
 END:VTIMEZONE\r\n";
 
 fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::tokens::hex(&Sha256::digest(secret.as_bytes()))
 }
 
 /// Creates, or renews, the GP's feed URL (médecin, his own).
@@ -71,7 +68,7 @@ async fn renew_calendar(
 ) -> Result<Response, ApiError> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = crate::tokens::hex(&bytes);
     if !caller
         .store(&state)
         .renew_calendar(&rpps, &hash(&secret))
@@ -151,17 +148,12 @@ pub fn ics(rpps: &str, shifts: &[DoctorShift]) -> String {
     cal.name(&format!("Gardes — RPPS {rpps}"))
         .timezone(chrono_tz::Europe::Paris);
     for s in shifts {
-        let Some(start) = paris_time(s.shift_start) else {
+        let (Some(start), Some(end)) = (
+            paris_time(s.shift_start),
+            shift_end(s.shift_start).and_then(paris_time),
+        ) else {
             continue;
         };
-        // The kind by the start's wall time (FORMATS.md §3): 09:00 Saturday, else 18:00.
-        let kind = if start.format("%H:%M").to_string() == "09:00" {
-            ShiftKind::Saturday
-        } else {
-            ShiftKind::Weekday
-        };
-        let local = start.naive_local();
-        let end = local + chrono::Duration::minutes(i64::from(kind.minutes()));
         let at = |t: chrono::NaiveDateTime| CalendarDateTime::WithTimezone {
             date_time: t,
             tzid: "Europe/Paris".to_owned(),
@@ -173,8 +165,8 @@ pub fn ics(rpps: &str, shifts: &[DoctorShift]) -> String {
             ))
             .summary(&format!("Garde — {}", s.cabinet_name))
             .location(&format!("{} (INSEE {})", s.cabinet_name, s.insee))
-            .starts(at(local))
-            .ends(at(end))
+            .starts(at(start.naive_local()))
+            .ends(at(end.naive_local()))
             .add_property("GEO", format!("{};{}", s.lat, s.lon))
             .done();
         cal.push(event);

@@ -430,3 +430,24 @@ where
     raw.parse()
         .map_err(|e| ApiError::invalid_parameter(name, e))
 }
+
+/// The `(key, value)` pairs of a query string; 422 naming a key outside `known` or given twice.
+pub(crate) fn query_pairs(
+    query: Option<&str>,
+    known: &[&str],
+) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if !known.contains(&k.as_ref()) {
+            return Err(ApiError::invalid_parameter(
+                &k,
+                format!("unknown parameter; expected {}", known.join(", ")),
+            ));
+        }
+        if out.iter().any(|(seen, _)| *seen == k) {
+            return Err(ApiError::invalid_parameter(&k, "given twice"));
+        }
+        out.push((k.into_owned(), v.into_owned()));
+    }
+    Ok(out)
+}

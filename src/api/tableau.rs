@@ -5,7 +5,7 @@
 //! application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`, `.xlsx`).
 
 use super::{ApiError, AppState, Coordinateur, Problem, wire};
-use crate::garde::calendar::{ShiftKind, paris_instant, paris_time};
+use crate::garde::calendar::{paris_instant, paris_time, shift_end};
 use crate::store::{CarenceRow, TableauRow};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
@@ -132,21 +132,16 @@ fn sheet_format(headers: &HeaderMap) -> Result<&'static str, ApiError> {
 /// The `month` parameter (the only one): its first day, and its bounds in Unix seconds
 /// (midnight Europe/Paris).
 fn month_range(query: Option<&str>) -> Result<(NaiveDate, i64, i64), ApiError> {
-    let mut month = None;
-    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        match k.as_ref() {
-            "month" if month.is_none() => month = Some(parse_month(&v)?),
-            "month" => return Err(ApiError::invalid_parameter("month", "given twice")),
-            other => {
-                return Err(ApiError::invalid_parameter(
-                    other,
-                    "unknown parameter; expected month",
-                ));
-            }
+    let pairs = super::query_pairs(query, &["month"])?;
+    let first = match pairs.first() {
+        Some((_, raw)) => parse_month(raw)?,
+        None => {
+            return Err(ApiError::invalid_parameter(
+                "month",
+                "required: the month, YYYY-MM",
+            ));
         }
-    }
-    let first = month
-        .ok_or_else(|| ApiError::invalid_parameter("month", "required: the month, YYYY-MM"))?;
+    };
     let next = first
         .checked_add_months(chrono::Months::new(1))
         .ok_or_else(|| ApiError::invalid_parameter("month", "out of range"))?;
@@ -258,14 +253,7 @@ fn carence_line(r: &CarenceRow) -> Option<Vec<String>> {
 
 /// A position as the file's line, in Europe/Paris.
 fn line(r: &TableauRow) -> Option<Vec<String>> {
-    let start = paris_time(r.shift_start)?;
-    let kind = if start.format("%H:%M").to_string() == "09:00" {
-        ShiftKind::Saturday
-    } else {
-        ShiftKind::Weekday
-    };
-    let end = r.shift_start + 60 * i64::from(kind.minutes());
-    let mut l: Vec<String> = when(r.shift_start, end)?.into();
+    let mut l: Vec<String> = when(r.shift_start, shift_end(r.shift_start)?)?.into();
     l.extend([
         r.cabinet_id.clone(),
         r.cabinet_name.clone(),

@@ -64,6 +64,17 @@ impl Tier {
     /// All tiers, most vulnerable first.
     pub const ALL: [Tier; 3] = [Tier::Ald, Tier::SeniorOrCss, Tier::Other];
 
+    /// The tier of a patient of `age` with or without ALD and CSS (FORMATS.md §2).
+    pub fn of(age: u8, ald: bool, css: bool) -> Tier {
+        if ald {
+            Tier::Ald
+        } else if age >= 70 || css {
+            Tier::SeniorOrCss
+        } else {
+            Tier::Other
+        }
+    }
+
     /// 1, 2 or 3.
     pub fn number(self) -> u8 {
         self as u8
@@ -102,13 +113,7 @@ pub struct Patient {
 impl Patient {
     /// The priority tier of FORMATS.md §2.
     pub fn tier(&self) -> Tier {
-        if self.ald {
-            Tier::Ald
-        } else if self.age >= 70 || self.css {
-            Tier::SeniorOrCss
-        } else {
-            Tier::Other
-        }
+        Tier::of(self.age, self.ald, self.css)
     }
 }
 

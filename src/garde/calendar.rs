@@ -170,6 +170,19 @@ pub fn paris_rfc3339(unix_seconds: i64) -> String {
     paris_time(unix_seconds).map_or_else(String::new, |t| t.to_rfc3339())
 }
 
+/// The end (Unix seconds) of a shift that starts at `start`: one starting at Saturday's start
+/// time (09:00 Europe/Paris) is a Saturday shift, any other a weekday one (FORMATS.md §3). No
+/// DST change falls inside a shift, so its wall-clock and elapsed lengths agree.
+pub fn shift_end(start: i64) -> Option<i64> {
+    let local = paris_time(start)?;
+    let kind = if local.time() == ShiftKind::Saturday.local_times().0 {
+        ShiftKind::Saturday
+    } else {
+        ShiftKind::Weekday
+    };
+    Some(start + 60 * i64::from(kind.minutes()))
+}
+
 /// Start and end instants of a shift of `kind` on `date`.
 pub fn shift_instants(
     date: NaiveDate,

@@ -54,7 +54,7 @@ pub use jobs::{JobRecord, JobStatus, MAX_ATTEMPTS, NewJob};
 pub use patients::{GardeDoctorImport, ImportCounts, WindowCounts};
 pub use proposals::{
     BatchInstance, CommitOutcome, CommuneReport, PATIENT_STATUSES, PatientStatus, ProposalFilter,
-    ProposalRecord, Transition, Viewer,
+    ProposalRecord, Transition, Viewer, departement_patterns,
 };
 pub use slots::{
     BoardSlotRow, BookOutcome, BookingRecord, BoundingBox, CancelOutcome, LocatedSlot, SlotRecord,

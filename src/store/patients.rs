@@ -457,12 +457,22 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn patients_in(&self, communes: &[InseeCode]) -> Result<Vec<Patient>, Error> {
+        self.patients_where(communes, "").await
+    }
+
+    /// The patients living in `communes` whose row (`p`) also passes `and` (SQL starting
+    /// with ` AND`, or empty), by `patient_id`.
+    pub(super) async fn patients_where(
+        &self,
+        communes: &[InseeCode],
+        and: &str,
+    ) -> Result<Vec<Patient>, Error> {
         let mut out = Vec::new();
         for chunk in communes.chunks(CHUNK) {
             let list = values_clause(chunk.len(), 1, 1).replace(['(', ')'], "");
             let sql = format!(
-                "SELECT patient_id, lat, lon, insee, age, ald, css, max_km FROM patients \
-                 WHERE insee IN ({list})"
+                "SELECT patient_id, lat, lon, insee, age, ald, css, max_km FROM patients p \
+                 WHERE insee IN ({list}){and}"
             );
             let mut q = sqlx::query(&sql);
             for c in chunk {
@@ -475,22 +485,6 @@ impl Store {
         // Same input, same output: the solver breaks ties by index.
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
-    }
-
-    /// Every doctor with capacity for new patients, by RPPS.
-    ///
-    /// # Errors
-    /// [`Error::Unavailable`], [`Error::Corrupt`].
-    pub async fn doctors_with_capacity(&self) -> Result<Vec<MatchingDoctor>, Error> {
-        let rows = sqlx::query(&format!(
-            "SELECT {} FROM doctors WHERE capacity > 0 ORDER BY rpps",
-            super::doctors::COLUMNS
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| super::DoctorRecord::try_from(r).map(|d| d.doctor))
-            .collect()
     }
 }
 

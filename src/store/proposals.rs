@@ -141,7 +141,8 @@ pub enum Transition {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CommitOutcome {
     Committed {
-        proposals: u64,
+        /// The proposals made, one per assignment, as stored.
+        proposals: Vec<ProposalRecord>,
         /// Assignments of patients erased, or withdrawn, since the batch ran.
         skipped: u64,
         deadline_at: i64,
@@ -165,14 +166,21 @@ pub struct BatchInstance {
 /// The scope condition of a row whose patient's commune is `column`: it (`column`) lies in one of
 /// the scope's départements; every commune for a national scope.
 pub(super) fn commune_within(column: &str, within: &Scope, first: usize) -> (String, Vec<String>) {
-    if *within == Scope::National {
-        return ("1 = 1".to_owned(), Vec::new());
+    match departement_patterns(within) {
+        None => ("1 = 1".to_owned(), Vec::new()),
+        Some(patterns) => communes_like(column, &patterns, first),
     }
-    let patterns: Vec<String> = within
-        .departements()
-        .map(|d| format!("{}%", d.as_str()))
-        .collect();
-    communes_like(column, &patterns, first)
+}
+
+/// The communes of `within`'s départements as the patterns [`Store::patient_statuses`] and
+/// [`Store::attachment_report`] take (`54%`); `None` for a national scope (every commune).
+pub fn departement_patterns(within: &Scope) -> Option<Vec<String>> {
+    (*within != Scope::National).then(|| {
+        within
+            .departements()
+            .map(|d| format!("{}%", d.as_str()))
+            .collect()
+    })
 }
 
 /// `column LIKE $first OR …` over `patterns` (a département's `54%`, or an exact INSEE code);
@@ -198,25 +206,14 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn orphans_in(&self, communes: &[InseeCode]) -> Result<Vec<Patient>, Error> {
-        let mut out = Vec::new();
-        for chunk in communes.chunks(CHUNK) {
-            let list = values_clause(chunk.len(), 1, 1).replace(['(', ')'], "");
-            let sql = format!(
-                "SELECT patient_id, lat, lon, insee, age, ald, css, max_km FROM patients p \
-                 WHERE insee IN ({list}) AND left_at IS NULL AND NOT EXISTS \
-                 (SELECT 1 FROM proposals pr WHERE pr.patient_id = p.patient_id \
-                  AND pr.state IN {LIVE})"
-            );
-            let mut q = sqlx::query(&sql);
-            for c in chunk {
-                q = q.bind(c.as_str());
-            }
-            for row in q.fetch_all(&self.pool).await? {
-                out.push(Patient::try_from(row)?);
-            }
-        }
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(out)
+        self.patients_where(
+            communes,
+            &format!(
+                " AND left_at IS NULL AND NOT EXISTS (SELECT 1 FROM proposals pr \
+                 WHERE pr.patient_id = p.patient_id AND pr.state IN {LIVE})"
+            ),
+        )
+        .await
     }
 
     /// Every doctor with places left, by RPPS, with those places as `capacity`.
@@ -380,19 +377,16 @@ impl Store {
                 .bind(job_id)
                 .fetch_one(&mut *tx)
                 .await?;
+        let mut made = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(CHUNK / 2) {
             let sql = format!(
                 "INSERT INTO proposals (id, job_id, patient_id, rpps, tier, insee, distance_m, \
-                 state, deadline_at, created_at, updated_at) VALUES {}",
+                 state, deadline_at, created_at, updated_at) VALUES {} RETURNING {COLUMNS}",
                 values_clause(chunk.len(), 11, 1)
             );
             let mut q = sqlx::query(&sql);
             for row in chunk {
-                let tier = tier_of(
-                    row.try_get("age")?,
-                    row.try_get("ald")?,
-                    row.try_get("css")?,
-                );
+                let tier = tier_of_row(row)?;
                 q = q
                     .bind(random_id().to_string())
                     .bind(job_id)
@@ -406,8 +400,12 @@ impl Store {
                     .bind(at)
                     .bind(at);
             }
-            match q.execute(&mut *tx).await.map_err(Error::from) {
-                Ok(_) => {}
+            match q.fetch_all(&mut *tx).await.map_err(Error::from) {
+                Ok(stored) => {
+                    for r in stored {
+                        made.push(ProposalRecord::try_from(r)?);
+                    }
+                }
                 Err(Error::Conflict(_)) => {
                     tx.rollback().await?;
                     return Ok(CommitOutcome::Stale("patient"));
@@ -434,24 +432,10 @@ impl Store {
         append_audit_in(&mut tx, self.actor(), &entry).await?;
         tx.commit().await?;
         Ok(CommitOutcome::Committed {
-            proposals,
+            proposals: made,
             skipped,
             deadline_at,
         })
-    }
-
-    /// When batch `job_id` was committed and its deadline, if it was.
-    ///
-    /// # Errors
-    /// [`Error::Unavailable`].
-    pub async fn batch_commit(&self, job_id: &str) -> Result<Option<(i64, i64)>, Error> {
-        let row =
-            sqlx::query("SELECT committed_at, deadline_at FROM batch_commits WHERE job_id = $1")
-                .bind(job_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|r| Ok((r.try_get("committed_at")?, r.try_get("deadline_at")?)))
-            .transpose()
     }
 
     /// Expires every proposal whose deadline is `at` or before and that is still unanswered;
@@ -929,9 +913,7 @@ impl Store {
         for row in q.fetch_all(&self.pool).await? {
             let id: String = row.try_get("patient_id")?;
             let insee: String = row.try_get("insee")?;
-            let age: i64 = row.try_get("age")?;
-            let ald: i64 = row.try_get("ald")?;
-            let css: i64 = row.try_get("css")?;
+            let tier = tier_of_row(&row)?;
             let status: String = row.try_get("status")?;
             let unmatched = status == "unmatched";
             items.push(PatientStatus {
@@ -941,7 +923,7 @@ impl Store {
                 insee: insee
                     .parse()
                     .map_err(|_| Error::Corrupt("patients.insee"))?,
-                tier: tier_of(age, ald, css),
+                tier,
                 status,
                 reason: if unmatched {
                     row.try_get("reason")?
@@ -1069,13 +1051,11 @@ impl Store {
     }
 }
 
-/// The priority tier of FORMATS.md §2 from a row's columns.
-fn tier_of(age: i64, ald: i64, css: i64) -> Tier {
-    if ald == 1 {
-        Tier::Ald
-    } else if age >= 70 || css == 1 {
-        Tier::SeniorOrCss
-    } else {
-        Tier::Other
-    }
+/// The priority tier ([`Tier::of`]) of a row with the patient's `age`, `ald` and `css`.
+fn tier_of_row(row: &AnyRow) -> Result<Tier, Error> {
+    let age: i64 = row.try_get("age")?;
+    let ald: i64 = row.try_get("ald")?;
+    let css: i64 = row.try_get("css")?;
+    let age = u8::try_from(age).map_err(|_| Error::Corrupt("patients.age"))?;
+    Ok(Tier::of(age, ald == 1, css == 1))
 }

@@ -16,6 +16,23 @@ both_backends!(
 
 const DOCTOR: &str = "10000000009";
 
+/// `PUT /cabinets/NANCY-1` as `coordinateur`: its fields, with `need` and `phone`.
+async fn put_nancy_1(
+    app: &TestApp,
+    coordinateur: &str,
+    need: u32,
+    phone: Option<&str>,
+) -> reqwest::Response {
+    app.request(Method::PUT, "/cabinets/NANCY-1", Some(coordinateur))
+        .json(
+            &json!({"name": "Cabinet NANCY-1", "lat": 48.6921, "lon": 6.1844,
+                      "insee": "54395", "need": need, "phone": phone}),
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Doctor A, cabinet NANCY-1 (`need` doctors a shift) and a plan published over 23 March –
 /// 4 April 2037; the coordinator's token.
 async fn publish_two_weeks(app: &TestApp, need: u32) -> String {
@@ -30,15 +47,7 @@ async fn publish_two_weeks(app: &TestApp, need: u32) -> String {
     assert_eq!(r.status(), StatusCode::OK);
     app.seed_cabinet("NANCY-1", 48.6921, 6.1844, "54395").await;
     let coordinateur = app.token(Role::Coordinateur, None).await;
-    let r = app
-        .request(Method::PUT, "/cabinets/NANCY-1", Some(&coordinateur))
-        .json(
-            &json!({"name": "Cabinet NANCY-1", "lat": 48.6921, "lon": 6.1844,
-                      "insee": "54395", "need": need}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = put_nancy_1(app, &coordinateur, need, None).await;
     assert_eq!(r.status(), StatusCode::OK);
     // Two weeks around the 2037 spring change (Sunday 29 March): every shift is his.
     app.seed_garde_doctor(DOCTOR, 20, "2037-03-23T08:00:00", "2037-04-05T00:00:00")
@@ -157,28 +166,12 @@ async fn a_gp_subscribes_to_his_shifts_and_renews_or_revokes_the_url(app: Arc<Te
 async fn the_tableau_de_garde_lists_each_position_with_the_cabinets_phone(app: Arc<TestApp>) {
     let coordinateur = publish_two_weeks(&app, 1).await;
     // The phone is a contact field: editable while the cabinet has published slots.
-    let r = app
-        .request(Method::PUT, "/cabinets/NANCY-1", Some(&coordinateur))
-        .json(
-            &json!({"name": "Cabinet NANCY-1", "lat": 48.6921, "lon": 6.1844,
-                      "insee": "54395", "need": 1, "phone": "+33 3 83 12 34 56"}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = put_nancy_1(&app, &coordinateur, 1, Some("+33 3 83 12 34 56")).await;
     let status = r.status();
     let body: Value = r.json().await.unwrap();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["phone"], "03 83 12 34 56");
-    let r = app
-        .request(Method::PUT, "/cabinets/NANCY-1", Some(&coordinateur))
-        .json(
-            &json!({"name": "Cabinet NANCY-1", "lat": 48.6921, "lon": 6.1844,
-                      "insee": "54395", "need": 1, "phone": "15"}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = put_nancy_1(&app, &coordinateur, 1, Some("15")).await;
     let problem = assert_problem(
         r,
         StatusCode::UNPROCESSABLE_ENTITY,

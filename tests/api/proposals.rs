@@ -5,6 +5,7 @@
 //! `cpts verify` accepts.
 
 use crate::helpers::{TestApp, assert_problem, both_backends};
+use crate::scenario::fixture;
 use cpts::domain::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -16,13 +17,6 @@ both_backends!(
     nancy_proposals_answers_and_a_second_batch_that_respects_them,
     transitions_out_of_order_are_409_and_other_gps_see_nothing
 );
-
-fn fixture(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/nancy")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap()
-}
 
 /// Every proposal CPAM staff see with `query`, page by page.
 async fn all_proposals(app: &TestApp, cpam: &str, query: &str) -> Vec<Value> {

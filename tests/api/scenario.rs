@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 both_backends!(nancy_from_import_to_a_booked_slot);
 
-fn fixture(name: &str) -> String {
+/// The text of `fixtures/nancy/<name>`.
+pub(crate) fn fixture(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/nancy")
         .join(name);
