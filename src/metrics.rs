@@ -10,6 +10,7 @@
 //! | `cpts_board_loads_total` | counter | `outcome` (`ok`, `error`) |
 //! | `cpts_board_load_duration_seconds` | histogram | |
 //! | `cpts_board_slots` | gauge | |
+//! | `cpts_import_merge_seconds` | histogram | `kind` (`patients`, `doctors`): how long an import held the write lock |
 //! | `cpts_redis_circuit_open` | gauge | 1 while the circuit to Redis is open, 0 closed (absent without Redis) |
 //! | `cpts_event_streams_open` | gauge | |
 //! | `cpts_connections_open` | gauge | |
@@ -42,6 +43,12 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
                     Matcher::Full("cpts_http_request_duration_seconds".to_owned()),
                     REQUEST_BUCKETS,
                 )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("cpts_import_merge_seconds".to_owned()),
+                        REQUEST_BUCKETS,
+                    )
+                })
                 .and_then(|b| {
                     b.set_buckets_for_metric(
                         Matcher::Suffix("_duration_seconds".to_owned()),
@@ -84,6 +91,11 @@ fn describe() {
         "Duration of slot board loads"
     );
     metrics::describe_gauge!("cpts_board_slots", "Slots on the board after its last load");
+    metrics::describe_histogram!(
+        "cpts_import_merge_seconds",
+        metrics::Unit::Seconds,
+        "Time an import's merge transaction held the write lock, by kind"
+    );
     metrics::describe_gauge!(
         "cpts_redis_circuit_open",
         "1 while the circuit to Redis is open (Redis unreachable), 0 when closed"
@@ -129,6 +141,11 @@ pub fn board_load(ok: bool, seconds: f64, slots: Option<usize>) {
     if let Some(n) = slots {
         metrics::gauge!("cpts_board_slots").set(n as f64);
     }
+}
+
+/// Records one import's merge (its transaction, from begin to commit).
+pub fn import_merged(kind: &'static str, took: std::time::Duration) {
+    metrics::histogram!("cpts_import_merge_seconds", "kind" => kind).record(took.as_secs_f64());
 }
 
 #[cfg(test)]

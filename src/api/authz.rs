@@ -135,6 +135,18 @@ pub const MATRIX: &[Rule] = &[
     rule("POST", "/doctors/{rpps}/calendar", "ffffffofff f"),
     rule("DELETE", "/doctors/{rpps}/calendar", "ffffffofff f"),
     rule("PUT", "/doctors/{rpps}/garde", "ffffffofff f"),
+    // Garde wishes: the médecin's own; its coordinator reads them.
+    rule("GET", "/doctors/{rpps}/garde/preferences", "ffffohofff f"),
+    rule(
+        "PUT",
+        "/doctors/{rpps}/garde/preferences/{date}",
+        "ffffffofff f",
+    ),
+    rule(
+        "DELETE",
+        "/doctors/{rpps}/garde/preferences/{date}",
+        "ffffffofff f",
+    ),
     // Cabinets and plans: the coordinator of their CPTS.
     rule("POST", "/cabinets", "ffffooffff f"),
     rule("GET", "/cabinets", "ffffooffff f"),

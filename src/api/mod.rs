@@ -56,6 +56,7 @@ mod imports;
 mod jobs;
 pub mod json;
 mod metrics;
+mod preferences;
 mod rate_limit;
 mod slots;
 mod tableau;
@@ -204,6 +205,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(garde_plans::routes())
         .merge(cabinets::routes())
         .merge(availability::routes())
+        .merge(preferences::routes())
         .merge(slots::routes())
         .merge(audit::routes())
         .merge(holds::routes())

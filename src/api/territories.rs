@@ -36,6 +36,10 @@ pub struct CptsView {
     pub communes: Vec<String>,
     /// The départements its communes lie in.
     pub departements: Vec<String>,
+    /// The month (1–12) its garde reference year starts on: a plan counts each doctor's
+    /// published shifts from the first of that month to its period as prior shifts (fairness
+    /// over the year). 1: the calendar year.
+    pub garde_year_start: u32,
 }
 
 impl From<CptsRecord> for CptsView {
@@ -46,6 +50,7 @@ impl From<CptsRecord> for CptsView {
             name: c.name,
             finess: c.finess.map(String::from),
             communes: c.communes.iter().map(ToString::to_string).collect(),
+            garde_year_start: c.garde_year_start,
         }
     }
 }
@@ -63,6 +68,10 @@ pub struct CptsFields {
     /// 1 to 2000 INSEE codes of communes of the compiled commune list.
     #[schema(value_type = Vec<String>, example = json!(["54395", "54547"]))]
     pub communes: Vec<InseeCode>,
+    /// The month (1–12) the garde reference year starts on; absent: kept (1 for a new CPTS).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 12, example = 1)]
+    pub garde_year_start: Option<u32>,
 }
 
 fn unknown_cpts() -> ApiError {
@@ -145,6 +154,15 @@ async fn put_territory(
             ));
         }
     }
+    if body
+        .garde_year_start
+        .is_some_and(|m| !(1..=12).contains(&m))
+    {
+        errors.push(FieldError::at_pointer(
+            "#/garde_year_start",
+            "a month, 1 to 12",
+        ));
+    }
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
@@ -153,6 +171,7 @@ async fn put_territory(
         name,
         finess: body.finess,
         communes: body.communes,
+        garde_year_start: body.garde_year_start,
     };
     let created = match caller.store(&state).put_cpts(&new).await {
         Ok(created) => created,

@@ -518,6 +518,7 @@ fn read_territories(path: &std::path::Path) -> Result<Vec<crate::store::NewCpts>
                 name,
                 finess,
                 communes: vec![insee],
+                garde_year_start: None,
             }),
         }
     }

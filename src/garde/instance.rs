@@ -148,6 +148,26 @@ pub enum Preference {
 }
 
 impl Preference {
+    /// Its word in `preferences.csv`, the API and the database: `prefer` or `avoid`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preference::Prefer => "prefer",
+            Preference::Avoid => "avoid",
+        }
+    }
+
+    /// The preference of a word of [`Preference::as_str`].
+    ///
+    /// # Errors
+    /// A message for any other word.
+    pub fn from_word(word: &str) -> Result<Self, &'static str> {
+        match word {
+            "prefer" => Ok(Preference::Prefer),
+            "avoid" => Ok(Preference::Avoid),
+            _ => Err("expected prefer or avoid"),
+        }
+    }
+
     /// The per-position score of objective level 3: `avoid` +1, `prefer` −1.
     pub fn score(self) -> i64 {
         match self {

@@ -113,11 +113,7 @@ pub fn parse_extensions(
     while let Some(mut row) = tp.next_row()? {
         let rpps = row.required(0, str::parse::<Rpps>);
         let day = row.required(1, date);
-        let preference = row.required(2, |s| match s {
-            "prefer" => Ok(Preference::Prefer),
-            "avoid" => Ok(Preference::Avoid),
-            _ => Err("expected prefer or avoid"),
-        });
+        let preference = row.required(2, Preference::from_word);
         if let (Some(rpps), Some(date), Some(preference)) = (rpps, day, preference) {
             p_rows.push(PreferenceRow {
                 rpps,

@@ -5,9 +5,17 @@
 //! `max_shifts` and `garde_max_km` are the stored ones; when not declared, `max_shifts` is
 //! the number of days of the period (no limit but one shift a day) and the distance limit is
 //! [`DEFAULT_GARDE_MAX_KM`].
+//!
+//! The optional data of FORMATS.md §3 come from the service (issue 18):
+//! * **pins**: the published positions of the period (every plan's), kept as given;
+//! * **history**: each doctor's published shifts of the garde reference year before the period
+//!   (from the first of the CPTS's `garde_year_start` month; the calendar year by default), every
+//!   cabinet and plan, as its prior shifts;
+//! * **preferences**: the médecins' stored wishes for the period's dates.
 
 use super::{Progress, blocking};
 use crate::domain::MaxKm;
+use crate::garde::instance::{ExtensionFile, HistoryRow, PinnedRow, PreferenceRow};
 use crate::garde::report::{self, Reason};
 use crate::garde::{Cabinet, GardeDoctor, Instance, Period, Window, calendar, schedule};
 use crate::store::{CabinetRow, JobRecord, NewSlot, RosterEntryRow, Store, UnfilledRow};
@@ -90,7 +98,7 @@ pub(super) async fn run(
         }
         if in_plan.contains(cabinet_id.as_str()) {
             if let (Ok(cabinet_id), Ok(rpps)) = (cabinet_id.parse(), rpps.parse()) {
-                pins.push(crate::garde::instance::PinnedRow {
+                pins.push(PinnedRow {
                     cabinet_id,
                     date,
                     rpps,
@@ -120,7 +128,63 @@ pub(super) async fn run(
         period,
         extensions: Default::default(),
     };
-    let inst = with_published_pins(inst, &pins);
+    // Fairness over the reference year: the published shifts before the period.
+    let cpts = job
+        .territory
+        .parse::<crate::domain::Scope>()
+        .ok()
+        .and_then(|s| s.cpts().cloned());
+    let year_month = match &cpts {
+        Some(id) => store
+            .garde_year_start(id)
+            .await
+            .context("reading the CPTS's reference year")?,
+        None => 1,
+    };
+    let year_start = crate::store::reference_year_start(period.start(), year_month);
+    let known: std::collections::HashSet<String> = inst
+        .doctors
+        .iter()
+        .map(|d| d.rpps.as_str().to_owned())
+        .collect();
+    // Shifts at cabinets outside this plan during the period count as served too.
+    let mut prior: BTreeMap<String, u32> = elsewhere.into_iter().collect();
+    for (rpps, n) in store
+        .published_shift_counts(year_start, period.start())
+        .await
+        .context("counting the published shifts of the reference year")?
+    {
+        *prior.entry(rpps.as_str().to_owned()).or_default() += n;
+    }
+    let history: Vec<HistoryRow> = prior
+        .into_iter()
+        .filter(|(rpps, n)| *n > 0 && known.contains(rpps.as_str()))
+        .filter_map(|(rpps, prior_shifts)| {
+            Some(HistoryRow {
+                rpps: rpps.parse().ok()?,
+                prior_shifts,
+            })
+        })
+        .collect();
+    let preferences: Vec<PreferenceRow> = store
+        .garde_preferences_between(period.start(), period.end())
+        .await
+        .context("loading the médecins' wishes")?
+        .into_iter()
+        .filter(|(rpps, _)| known.contains(rpps.as_str()))
+        .map(|(rpps, p)| PreferenceRow {
+            rpps,
+            date: p.date,
+            preference: p.preference,
+        })
+        .collect();
+    tracing::info!(
+        year_start = %year_start,
+        with_history = history.len(),
+        preferences = preferences.len(),
+        "garde plan: history and wishes"
+    );
+    let inst = with_published_pins(inst, &history, &preferences, &pins)?;
     tracing::info!(
         cabinets = inst.cabinets.len(),
         doctors = inst.doctors.len(),
@@ -199,21 +263,38 @@ pub(super) async fn run(
         .context("storing the roster")
 }
 
-/// `inst` with the published positions as pins. A position that no longer holds (its doctor
-/// has no window left in the period, or lowered max_km since) is not pinned, and logged:
-/// the plan fills around the others, and publishing refuses what the database would not hold.
-fn with_published_pins(inst: Instance, pins: &[crate::garde::instance::PinnedRow]) -> Instance {
-    if pins.is_empty() {
-        return inst;
-    }
-    let mut kept: Vec<crate::garde::instance::PinnedRow> = pins.to_vec();
+/// `inst` with the prior shifts, the wishes and the published positions as pins. A position
+/// that no longer holds (its doctor has no window left in the period, or lowered max_km since)
+/// is not pinned, and logged: the plan fills around the others, and publishing refuses what the
+/// database would not hold. History and wishes are filtered to the instance's doctors and the
+/// period beforehand, so they cannot be refused.
+fn with_published_pins(
+    inst: Instance,
+    history: &[HistoryRow],
+    preferences: &[PreferenceRow],
+    pins: &[PinnedRow],
+) -> anyhow::Result<Instance> {
+    let mut kept: Vec<PinnedRow> = pins.to_vec();
     for _ in 0..3 {
-        match inst.clone().with_extensions(&[], &[], &kept) {
-            Ok(pinned) => {
-                tracing::info!(pinned = kept.len(), "published positions kept in the plan");
-                return pinned;
+        match inst.clone().with_extensions(history, preferences, &kept) {
+            Ok(extended) => {
+                if !kept.is_empty() {
+                    tracing::info!(pinned = kept.len(), "published positions kept in the plan");
+                }
+                return Ok(extended);
             }
             Err(e) => {
+                let not_pins: Vec<String> = e
+                    .errors
+                    .iter()
+                    .filter(|r| r.file != ExtensionFile::Pinned)
+                    .map(ToString::to_string)
+                    .collect();
+                anyhow::ensure!(
+                    not_pins.is_empty(),
+                    "the stored history or wishes do not fit the plan: {}",
+                    not_pins.join("; ")
+                );
                 let bad: std::collections::HashSet<usize> =
                     e.errors.iter().map(|r| r.row).collect();
                 tracing::warn!(
@@ -230,7 +311,8 @@ fn with_published_pins(inst: Instance, pins: &[crate::garde::instance::PinnedRow
             }
         }
     }
-    inst
+    inst.with_extensions(history, preferences, &[])
+        .map_err(|e| anyhow::anyhow!("the plan's history or wishes: {e}"))
 }
 
 /// The garde core's cabinet of a stored one.

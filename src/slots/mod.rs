@@ -103,14 +103,13 @@ impl Slots {
 
     /// The free slots of `q`, settled: by start, then integer distance, then id, at most
     /// `q.need`. The board answers when it can, else the database: the same slots. While
-    /// Redis is down the board hears nothing of the other processes, so the database answers.
+    /// Redis is down the board still answers: it reloads every second meanwhile (see
+    /// [`board`]), so searches keep their latency.
     ///
     /// # Errors
     /// [`Error::Store`] when the database must answer and does not.
     pub async fn search(&self, q: &SlotQuery) -> Result<Vec<Found>, Error> {
-        let redis_down = self.cache.as_ref().is_some_and(Cache::is_down);
-        let board = self.board.as_ref().filter(|_| !redis_down);
-        let found = match board.and_then(|b| b.search(q)) {
+        let found = match self.board.as_ref().and_then(|b| b.search(q)) {
             Some(found) => found,
             None => search_in_database(&self.store, q).await?,
         };

@@ -34,8 +34,10 @@ mod garde_plans;
 mod idempotency;
 mod jobs;
 mod patients;
+mod preferences;
 mod proposals;
 mod slots;
+mod staging;
 mod territories;
 mod tokens;
 
@@ -52,6 +54,7 @@ pub use garde_plans::{
 pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, Reservation};
 pub use jobs::{JobRecord, JobStatus, MAX_ATTEMPTS, NewJob};
 pub use patients::{GardeDoctorImport, ImportCounts, WindowCounts};
+pub use preferences::{PreferenceRecord, reference_year_start};
 pub use proposals::{
     BatchInstance, CommitOutcome, CommuneReport, PATIENT_STATUSES, PatientStatus, ProposalFilter,
     ProposalRecord, Transition, Viewer, departement_patterns,
@@ -208,6 +211,9 @@ impl Store {
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
+                    // Imports stage their rows in temporary tables (staging.rs): keep them in
+                    // memory, not in a temporary file.
+                    conn.execute("PRAGMA temp_store = MEMORY").await?;
                     Ok(())
                 })
             }),

@@ -1,6 +1,7 @@
 //! The `patients` table: orphan patients as imported by the CPAM (FORMATS.md §2), and the
 //! doctors' import with its counts (both are CSV imports: all rows or none, upsert by id).
 
+use super::staging::Stage;
 use super::{
     AuditEntry, Error, NULLABLE_FLOAT, Store, append_audit_in, float_or_absent, now,
     templated_values_clause, values_clause,
@@ -125,6 +126,21 @@ async fn count_existing(
     Ok(existing)
 }
 
+/// How many rows of the staging table `stage` already have their `key` in `table`.
+async fn count_staged(
+    tx: &mut Transaction<'_, Any>,
+    stage: &str,
+    table: &str,
+    key: &str,
+) -> Result<u64, Error> {
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM {stage} s WHERE EXISTS \
+         (SELECT 1 FROM {table} t WHERE t.{key} = s.{key})"
+    );
+    let n: i64 = sqlx::query(&sql).fetch_one(&mut **tx).await?.try_get("n")?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// The audit row of an import: counts only, never an id of the file.
 fn import_entry(action: &'static str, kind: &'static str, c: ImportCounts) -> AuditEntry {
     let mut detail = serde_json::json!({
@@ -147,23 +163,35 @@ fn counts(total: usize, existing: u64) -> ImportCounts {
 }
 
 impl Store {
-    /// Inserts or replaces patients by `patient_id`, all or none (one transaction).
+    /// Inserts or replaces patients by `patient_id`, all or none: staged, then merged in one
+    /// short transaction ([`super::staging`]).
     ///
     /// # Errors
     /// [`Error::Unavailable`]; nothing is written on any error.
     pub async fn import_patients(&self, patients: &[Patient]) -> Result<ImportCounts, Error> {
+        let mut stage = Stage::new(
+            self,
+            "stage_patients",
+            "SELECT patient_id, lat, lon, insee, age, ald, css, max_km, updated_at \
+             FROM patients WHERE 1 = 0",
+        )
+        .await?;
+        let done = self.stage_and_merge_patients(&mut stage, patients).await;
+        stage.finish().await;
+        done
+    }
+
+    async fn stage_and_merge_patients(
+        &self,
+        stage: &mut Stage,
+        patients: &[Patient],
+    ) -> Result<ImportCounts, Error> {
+        tracing::info!(kind = "patients", rows = patients.len(), "import staging");
         let at = now();
-        let mut tx = self.begin_write().await?;
-        let ids: Vec<&str> = patients.iter().map(|p| p.id.as_str()).collect();
-        let existing = count_existing(&mut tx, "patients", "patient_id", &ids, "").await?;
         for chunk in patients.chunks(CHUNK) {
             let sql = format!(
-                "INSERT INTO patients (patient_id, lat, lon, insee, age, ald, css, max_km, \
-                 updated_at) VALUES {} \
-                 ON CONFLICT (patient_id) DO UPDATE SET lat = excluded.lat, \
-                 lon = excluded.lon, insee = excluded.insee, age = excluded.age, \
-                 ald = excluded.ald, css = excluded.css, max_km = excluded.max_km, \
-                 updated_at = excluded.updated_at, left_at = NULL",
+                "INSERT INTO stage_patients (patient_id, lat, lon, insee, age, ald, css, max_km, \
+                 updated_at) VALUES {}",
                 templated_values_clause(chunk.len(), &PATIENT_ROW, 1)
             );
             let mut q = sqlx::query(&sql);
@@ -179,8 +207,28 @@ impl Store {
                     .bind(float_or_absent(p.max_km.map(MaxKm::km)))
                     .bind(at);
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut **stage.conn()).await?;
         }
+        // Counts only: the log never names a patient or a doctor.
+        tracing::info!(
+            kind = "patients",
+            rows = patients.len(),
+            "import staged; merging"
+        );
+        let began = std::time::Instant::now();
+        let mut tx = stage.begin().await?;
+        let existing = count_staged(&mut tx, "stage_patients", "patients", "patient_id").await?;
+        sqlx::query(
+            "INSERT INTO patients (patient_id, lat, lon, insee, age, ald, css, max_km, \
+             updated_at) SELECT patient_id, lat, lon, insee, age, ald, css, max_km, updated_at \
+             FROM stage_patients WHERE true \
+             ON CONFLICT (patient_id) DO UPDATE SET lat = excluded.lat, \
+             lon = excluded.lon, insee = excluded.insee, age = excluded.age, \
+             ald = excluded.ald, css = excluded.css, max_km = excluded.max_km, \
+             updated_at = excluded.updated_at, left_at = NULL",
+        )
+        .execute(&mut *tx)
+        .await?;
         let done = counts(patients.len(), existing);
         append_audit_in(
             &mut tx,
@@ -189,6 +237,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        crate::metrics::import_merged("patients", began.elapsed());
         Ok(done)
     }
 
@@ -314,33 +363,29 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`]; nothing is written on any error.
     pub async fn import_doctors(&self, doctors: &[MatchingDoctor]) -> Result<ImportCounts, Error> {
-        let at = now();
-        let mut tx = self.begin_write().await?;
-        let ids: Vec<&str> = doctors.iter().map(|d| d.rpps.as_str()).collect();
-        let existing = count_existing(&mut tx, "doctors", "rpps", &ids, "").await?;
-        let declared = count_existing(
-            &mut tx,
-            "doctors",
-            "rpps",
-            &ids,
-            " AND capacity_updated_at IS NOT NULL",
+        let mut stage = Stage::new(
+            self,
+            "stage_doctors",
+            "SELECT rpps, name, lat, lon, insee, capacity, max_km, updated_at, \
+             imported_capacity, imported_max_km, imported_at FROM doctors WHERE 1 = 0",
         )
         .await?;
+        let done = self.stage_and_merge_doctors(&mut stage, doctors).await;
+        stage.finish().await;
+        done
+    }
+
+    async fn stage_and_merge_doctors(
+        &self,
+        stage: &mut Stage,
+        doctors: &[MatchingDoctor],
+    ) -> Result<ImportCounts, Error> {
+        tracing::info!(kind = "doctors", rows = doctors.len(), "import staging");
+        let at = now();
         for chunk in doctors.chunks(CHUNK) {
-            // The GP's own declaration stands (issue 17): the file's capacity and max_km apply
-            // only where the GP has not declared; they are kept beside it, with their date.
             let sql = format!(
-                "INSERT INTO doctors (rpps, name, lat, lon, insee, capacity, max_km, \
-                 updated_at, imported_capacity, imported_max_km, imported_at) VALUES {} \
-                 ON CONFLICT (rpps) DO UPDATE SET name = excluded.name, lat = excluded.lat, \
-                 lon = excluded.lon, insee = excluded.insee, \
-                 capacity = CASE WHEN doctors.capacity_updated_at IS NULL \
-                   THEN excluded.capacity ELSE doctors.capacity END, \
-                 max_km = CASE WHEN doctors.capacity_updated_at IS NULL \
-                   THEN excluded.max_km ELSE doctors.max_km END, \
-                 imported_capacity = excluded.imported_capacity, \
-                 imported_max_km = excluded.imported_max_km, \
-                 imported_at = excluded.imported_at, updated_at = excluded.updated_at",
+                "INSERT INTO stage_doctors (rpps, name, lat, lon, insee, capacity, max_km, \
+                 updated_at, imported_capacity, imported_max_km, imported_at) VALUES {}",
                 templated_values_clause(chunk.len(), &DOCTOR_ROW, 1)
             );
             let mut q = sqlx::query(&sql);
@@ -358,10 +403,45 @@ impl Store {
                     .bind(float_or_absent(d.max_km.map(MaxKm::km)))
                     .bind(at);
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut **stage.conn()).await?;
         }
+        // Counts only: the log never names a patient or a doctor.
+        tracing::info!(
+            kind = "doctors",
+            rows = doctors.len(),
+            "import staged; merging"
+        );
+        let began = std::time::Instant::now();
+        let mut tx = stage.begin().await?;
+        let existing = count_staged(&mut tx, "stage_doctors", "doctors", "rpps").await?;
+        let declared: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM stage_doctors s WHERE EXISTS (SELECT 1 FROM doctors d \
+             WHERE d.rpps = s.rpps AND d.capacity_updated_at IS NOT NULL)",
+        )
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        // The GP's own declaration stands (issue 17): the file's capacity and max_km apply only
+        // where the GP has not declared; they are kept beside it, with their date.
+        sqlx::query(
+            "INSERT INTO doctors (rpps, name, lat, lon, insee, capacity, max_km, \
+             updated_at, imported_capacity, imported_max_km, imported_at) \
+             SELECT rpps, name, lat, lon, insee, capacity, max_km, updated_at, \
+             imported_capacity, imported_max_km, imported_at FROM stage_doctors WHERE true \
+             ON CONFLICT (rpps) DO UPDATE SET name = excluded.name, lat = excluded.lat, \
+             lon = excluded.lon, insee = excluded.insee, \
+             capacity = CASE WHEN doctors.capacity_updated_at IS NULL \
+               THEN excluded.capacity ELSE doctors.capacity END, \
+             max_km = CASE WHEN doctors.capacity_updated_at IS NULL \
+               THEN excluded.max_km ELSE doctors.max_km END, \
+             imported_capacity = excluded.imported_capacity, \
+             imported_max_km = excluded.imported_max_km, \
+             imported_at = excluded.imported_at, updated_at = excluded.updated_at",
+        )
+        .execute(&mut *tx)
+        .await?;
         let mut done = counts(doctors.len(), existing);
-        done.kept_declared = declared;
+        done.kept_declared = u64::try_from(declared).unwrap_or(0);
         append_audit_in(
             &mut tx,
             self.actor(),
@@ -369,6 +449,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        crate::metrics::import_merged("doctors", began.elapsed());
         Ok(done)
     }
 

@@ -14,6 +14,8 @@ pub struct CptsRecord {
     pub finess: Option<Finess>,
     /// Its communes, sorted.
     pub communes: Vec<InseeCode>,
+    /// The month (1–12) its garde reference year starts on (issue 18; 1: the calendar year).
+    pub garde_year_start: u32,
     /// Unix seconds (0 for the CPTS seeded by the migration).
     pub updated_at: i64,
 }
@@ -32,6 +34,9 @@ pub struct NewCpts {
     pub name: String,
     pub finess: Option<Finess>,
     pub communes: Vec<InseeCode>,
+    /// The month (1–12) its garde reference year starts on; `None` keeps the stored one (1 for
+    /// a new CPTS).
+    pub garde_year_start: Option<u32>,
 }
 
 /// What deleting a CPTS did.
@@ -51,9 +56,11 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn cpts_list(&self) -> Result<Vec<CptsRecord>, Error> {
-        let rows = sqlx::query("SELECT id, name, finess, updated_at FROM cpts ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, name, finess, garde_year_start, updated_at FROM cpts ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let communes =
             sqlx::query("SELECT cpts_id, insee FROM cpts_communes ORDER BY cpts_id, insee")
                 .fetch_all(&self.pool)
@@ -82,10 +89,12 @@ impl Store {
     /// # Errors
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn cpts(&self, id: &CptsId) -> Result<Option<CptsRecord>, Error> {
-        let Some(row) = sqlx::query("SELECT id, name, finess, updated_at FROM cpts WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?
+        let Some(row) = sqlx::query(
+            "SELECT id, name, finess, garde_year_start, updated_at FROM cpts WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?
         else {
             return Ok(None);
         };
@@ -116,25 +125,33 @@ impl Store {
             .await?;
         let finess = c.finess.as_ref().map(Finess::as_str);
         if existed.is_some() {
-            sqlx::query("UPDATE cpts SET name = $1, finess = $2, updated_at = $3 WHERE id = $4")
-                .bind(&c.name)
-                .bind(finess)
-                .bind(now())
-                .bind(c.id.as_str())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE cpts SET name = $1, finess = $2, updated_at = $3, \
+                 garde_year_start = COALESCE($4, garde_year_start) WHERE id = $5",
+            )
+            .bind(&c.name)
+            .bind(finess)
+            .bind(now())
+            .bind(c.garde_year_start.map(i64::from))
+            .bind(c.id.as_str())
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("DELETE FROM cpts_communes WHERE cpts_id = $1")
                 .bind(c.id.as_str())
                 .execute(&mut *tx)
                 .await?;
         } else {
-            sqlx::query("INSERT INTO cpts (id, name, finess, updated_at) VALUES ($1, $2, $3, $4)")
-                .bind(c.id.as_str())
-                .bind(&c.name)
-                .bind(finess)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO cpts (id, name, finess, updated_at, garde_year_start) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(c.id.as_str())
+            .bind(&c.name)
+            .bind(finess)
+            .bind(now())
+            .bind(i64::from(c.garde_year_start.unwrap_or(1)))
+            .execute(&mut *tx)
+            .await?;
         }
         let communes: BTreeSet<&InseeCode> = c.communes.iter().collect();
         let communes: Vec<&InseeCode> = communes.into_iter().collect();
@@ -204,6 +221,12 @@ fn record_of(row: &sqlx::any::AnyRow) -> Result<CptsRecord, Error> {
             .transpose()
             .map_err(|_| Error::Corrupt("cpts.finess"))?,
         communes: Vec::new(),
+        garde_year_start: row
+            .try_get::<i64, _>("garde_year_start")
+            .ok()
+            .and_then(|m| u32::try_from(m).ok())
+            .filter(|m| (1..=12).contains(m))
+            .ok_or(Error::Corrupt("cpts.garde_year_start"))?,
         updated_at: row.try_get("updated_at")?,
     })
 }
@@ -250,6 +273,7 @@ mod tests {
             name: "Test".into(),
             finess: Some("540019832".parse().unwrap()),
             communes: communes.iter().map(|c| c.parse().unwrap()).collect(),
+            garde_year_start: None,
         };
         assert!(store.put_cpts(&new(&["54395", "54547"])).await.unwrap());
         assert!(!store.put_cpts(&new(&["57463"])).await.unwrap());

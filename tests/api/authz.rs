@@ -212,6 +212,12 @@ fn concrete(rule: &Rule, f: &Fixture) -> String {
         .replace("{slot_id}", &slot.to_string())
         .replace("{booking_id}", &f.booking)
         .replace("{feed}", &f.feed)
+        .replace(
+            "{date}",
+            &(chrono::Utc::now() + chrono::Duration::days(30))
+                .date_naive()
+                .to_string(),
+        )
         + if rule.path == "/garde/tableau" || rule.path == "/garde/carence" {
             "?month=2037-03"
         } else {
@@ -249,6 +255,7 @@ fn body(rule: &Rule) -> Option<(&'static str, String)> {
             json(json!({"start": "2037-04-06T17:00:00", "end": "2037-04-06T21:00:00"}))
         }
         ("PUT", "/doctors/{rpps}/garde") => json(json!({"max_shifts": 3, "max_km": 20})),
+        ("PUT", "/doctors/{rpps}/garde/preferences/{date}") => json(json!({"preference": "avoid"})),
         ("POST", "/cabinets") => json(json!({"cabinet_id": "AUTHZ-NEW", "name": "Nouveau",
             "lat": 48.6921, "lon": 6.1844, "insee": "54395", "need": 1})),
         ("PUT", "/cabinets/{cabinet_id}") => json(json!({"name": "Nancy 1", "lat": 48.6921,

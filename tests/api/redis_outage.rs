@@ -1,6 +1,7 @@
 //! Redis is an accelerator, not a dependency: with the test's own Redis SIGKILLed, searches
-//! and bookings answer from the database, holds and events answer 503 `needs-redis`; once it
-//! is back, holds work again and the slot board shows a booking made during the outage.
+//! (from the slot board, reloaded every second meanwhile) and bookings (the database) answer,
+//! holds and events answer 503 `needs-redis`, and another process's booking shows within about
+//! a second; once Redis is back, holds work again and the board is right.
 
 use crate::helpers::{Backend, TestApp, assert_problem};
 use crate::own_redis::{self, OwnRedis};
@@ -30,6 +31,24 @@ async fn free(app: &TestApp, token: &str) -> Vec<i64> {
     slot_ids(&r.json::<Value>().await.unwrap())
 }
 
+/// The free slot ids the board itself gives near Nancy over the next day, sorted; `None` when
+/// it cannot answer (then a search would read the database).
+fn board_free(app: &TestApp) -> Option<Vec<i64>> {
+    let board = app.board.as_ref().expect("the server has a board");
+    let q = cpts::slots::SlotQuery {
+        from: in_minutes(0),
+        to: in_minutes(24 * 60),
+        center: cpts::geo::Coordinates::new(48.6936, 6.1832).unwrap(),
+        radius_m: 10_000.0,
+        need: 10,
+    };
+    board.search(&q).map(|found| {
+        let mut got: Vec<i64> = found.into_iter().map(|(_, f)| f.slot.id).collect();
+        got.sort_unstable();
+        got
+    })
+}
+
 /// Polls `check` every 50 ms until it holds, for at most 20 s (a generous bound, not a
 /// timing assertion); returns how long it took.
 async fn eventually<F, Fut>(what: &str, mut check: F) -> Duration
@@ -55,7 +74,8 @@ async fn outage(backend: Backend) {
     let url = redis.url();
     let Some(app) = TestApp::spawn_with(backend, |c| {
         c.redis_url = Some(Secret::new(url));
-        // No periodic load comes to the rescue: only Redis's return reloads the board.
+        // No periodic load comes to the rescue: only the outage's reloads (every second) and
+        // Redis's return reload the board.
         c.slot_board_seconds = 3600;
     })
     .await
@@ -122,33 +142,26 @@ async fn outage(backend: Backend) {
         .await
         .unwrap();
     assert!(matches!(other, cpts::store::BookOutcome::Booked(_)));
+    // The board still answers, and its outage reloads bring the other process's booking.
+    let seen = eventually("the other process's booking on the board", || async {
+        board_free(&app).is_some_and(|got| got == [ids[0], ids[2]])
+    })
+    .await;
     assert_eq!(free(&app, &token).await, [ids[0], ids[2]]);
-    eprintln!("Redis down: search+booking {booking_ms} ms, hold 503 {hold_ms} ms");
+    eprintln!(
+        "Redis down: search+booking {booking_ms} ms, hold 503 {hold_ms} ms, \
+         another process's booking on the board after {} ms",
+        seen.as_millis()
+    );
 
     redis.restart();
     let back = eventually("a hold after Redis's return", || async {
         app.hold(Some(&token), ids[2]).await.status() == StatusCode::CREATED
     })
     .await;
-    // The board (not the database: Redis is up) shows the other process's booking.
-    let board = app.board.clone().expect("the server has a board");
-    let reloaded = eventually("the board without the outage's bookings", || {
-        let board = board.clone();
-        let want = [ids[0], ids[2]];
-        async move {
-            let q = cpts::slots::SlotQuery {
-                from: in_minutes(0),
-                to: in_minutes(24 * 60),
-                center: cpts::geo::Coordinates::new(48.6936, 6.1832).unwrap(),
-                radius_m: 10_000.0,
-                need: 10,
-            };
-            board.search(&q).is_some_and(|found| {
-                let mut got: Vec<i64> = found.into_iter().map(|(_, f)| f.slot.id).collect();
-                got.sort_unstable();
-                got == want
-            })
-        }
+    // The board (not the database: Redis is up) answers, with the outage's bookings.
+    let reloaded = eventually("the board after Redis's return", || async {
+        board_free(&app).is_some_and(|got| got == [ids[0], ids[2]])
     })
     .await;
     assert_eq!(free(&app, &token).await, [ids[0], ids[2]]);

@@ -7,8 +7,14 @@ use crate::cache::{Cache, EventKind};
 use std::sync::Weak;
 use std::time::Duration;
 
-/// Loads the board every `period`, the first time at once.
-pub(super) async fn reload_loop(board: Weak<Inner>, period: Duration) {
+/// While Redis is down the board hears nothing of the other processes: it reloads this often
+/// (or every `period` if shorter), so that what they booked shows within about a second, as a
+/// search made a moment earlier would (booking such a slot still gets 409).
+pub const OUTAGE_PERIOD: Duration = Duration::from_secs(1);
+
+/// Loads the board every `period` (every [`OUTAGE_PERIOD`] while `cache` is down), the first
+/// time at once.
+pub(super) async fn reload_loop(board: Weak<Inner>, period: Duration, cache: Option<Cache>) {
     loop {
         let Some(inner) = board.upgrade() else {
             return;
@@ -20,7 +26,16 @@ pub(super) async fn reload_loop(board: Weak<Inner>, period: Duration) {
                 tracing::warn!(error = %e, "cannot load the slot board; searches read the database");
             }
         }
-        tokio::time::sleep(period).await;
+        // Checked in steps, so an outage that begins during a long period shortens it.
+        let mut waited = Duration::ZERO;
+        while waited < period {
+            let step = OUTAGE_PERIOD.min(period - waited);
+            tokio::time::sleep(step).await;
+            waited += step;
+            if cache.as_ref().is_some_and(Cache::is_down) {
+                break;
+            }
+        }
     }
 }
 
@@ -40,7 +55,7 @@ pub(super) async fn follow_stream(board: Weak<Inner>, cache: Cache, period: Dura
             // Whatever happened between the lost subscription and this one is in the next load.
             b.invalidate();
         } else {
-            tokio::spawn(reload_loop(board.clone(), period));
+            tokio::spawn(reload_loop(board.clone(), period, Some(cache.clone())));
             loads_started = true;
         }
         let mut feed = match feed {

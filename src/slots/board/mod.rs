@@ -19,7 +19,9 @@
 //!   appends to (`booked`, `freed`, `published`, and `cabinet_changed`, which listeners
 //!   never hear: see [`crate::cache::EventKind`]), within milliseconds. Without Redis
 //!   (development, one process) the periodic load bounds how late another process's change
-//!   shows. An event appended after a crash-interrupted request is lost to the stream; the
+//!   shows; while a configured Redis is down (its circuit open) the board still answers and
+//!   reloads every [`follow::OUTAGE_PERIOD`] (one second), so searches keep their usual
+//!   latency and another process's booking shows within about a second. An event appended after a crash-interrupted request is lost to the stream; the
 //!   next load repairs the board.
 //! * **Order does not matter.** A slot keeps the id of its active booking and the latest
 //!   booking id it has heard of; an event about an older booking than that is ignored, so two
@@ -108,7 +110,7 @@ impl Board {
                 tokio::spawn(follow::follow_stream(weak, cache, self.0.period));
             }
             None => {
-                tokio::spawn(follow::reload_loop(weak, self.0.period));
+                tokio::spawn(follow::reload_loop(weak, self.0.period, None));
             }
         }
     }
