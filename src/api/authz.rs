@@ -156,11 +156,17 @@ pub const MATRIX: &[Rule] = &[
     rule("GET", "/garde/plans", "ffffooffff f"),
     rule("POST", "/garde/plans", "ffffooffff f"),
     rule("GET", "/garde/plans/{id}/roster", "ffffohffff f"),
+    rule("GET", "/garde/plans/{id}/diff", "ffffohffff f"),
     // The tableau de garde: each coordinator gets his own CPTS's cabinets (filtered).
     rule("GET", "/garde/tableau", "ffffooffff f"),
     rule("GET", "/garde/carence", "ffffooffff f"),
     rule("GET", "/garde/plans/{id}/unfilled", "ffffohffff f"),
     rule("POST", "/garde/plans/{id}/publish", "ffffohffff f"),
+    // Repairs (after the publication above): a coordinator takes a doctor off a shift of its
+    // CPTS's cabinets (B: 404); a régulateur lists its SAS's flagged bookings (filtered).
+    rule("POST", "/garde/withdrawals", "ffffohffff f"),
+    rule("GET", "/garde/withdrawals", "ffffooffff f"),
+    rule("GET", "/bookings/flagged", "ffooffffff f"),
     // Slots: régulateurs search, hold and book anywhere (a patient near a border may be sent
     // across it); bookings are read and cancelled by the SAS that made them.
     rule("GET", "/slots", "ffooffffff f"),

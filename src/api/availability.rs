@@ -284,6 +284,9 @@ pub struct GardeView {
     pub max_km: Option<f64>,
     /// The published shifts that have not started yet, by start.
     pub shifts: Vec<ShiftView>,
+    /// The wishes (`prefer`, `avoid`) from today for a year, by date
+    /// (`/doctors/{rpps}/garde/preferences`).
+    pub preferences: Vec<super::preferences::PreferenceView>,
 }
 
 /// One published shift of the médecin.
@@ -298,7 +301,7 @@ pub struct ShiftView {
     pub plan_id: String,
 }
 
-/// The médecin's garde limits and its published shifts to come.
+/// The médecin's garde limits, its published shifts to come and its wishes.
 #[utoipa::path(get, path = "/doctors/{rpps}/garde", tag = "availability",
     security(("bearer" = [])),
     params(("rpps" = String, Path, description = "The médecin's RPPS (its own, or one serving the coordinator's CPTS)")),
@@ -319,7 +322,10 @@ async fn get_garde(
         .garde_of(&rpps, now)
         .await?
         .ok_or_else(unknown_doctor)?;
+    let (from, to) = super::preferences::default_span();
+    let preferences = state.store.garde_preferences_of(&rpps, from, to).await?;
     Ok(Json(GardeView {
+        preferences: preferences.into_iter().map(Into::into).collect(),
         max_shifts,
         max_km,
         shifts: shifts

@@ -35,6 +35,9 @@ pub enum ApiError {
     /// The slot has ended; it cannot be booked any more.
     #[error("this slot has ended; search again for a free one")]
     SlotEnded,
+    /// The slot's doctor was taken off the shift (a garde repair).
+    #[error("the doctor of this slot was taken off the shift; search again for a free one")]
+    SlotWithdrawn,
     /// Another régulateur holds the slot (`cache::holds`); it may be free again soon.
     #[error("another régulateur holds this slot; search again, or retry later")]
     SlotHeld,
@@ -219,6 +222,7 @@ impl ApiError {
             ApiError::Conflict(_)
             | ApiError::SlotTaken
             | ApiError::SlotEnded
+            | ApiError::SlotWithdrawn
             | ApiError::SlotHeld
             | ApiError::AvailabilityOnPublishedRoster(_)
             | ApiError::AlreadyCancelled(_)
@@ -248,6 +252,7 @@ impl ApiError {
             ApiError::Conflict(_) => "/problems/conflict",
             ApiError::SlotTaken => "/problems/slot-taken",
             ApiError::SlotEnded => "/problems/slot-ended",
+            ApiError::SlotWithdrawn => "/problems/slot-withdrawn",
             ApiError::SlotHeld => "/problems/slot-held",
             ApiError::NeedsRedis => "/problems/needs-redis",
             ApiError::RateLimited(_) => "/problems/rate-limited",
@@ -339,6 +344,7 @@ impl From<slots::Error> for ApiError {
             slots::Error::Held => ApiError::SlotHeld,
             slots::Error::Taken => ApiError::SlotTaken,
             slots::Error::Ended => ApiError::SlotEnded,
+            slots::Error::Withdrawn => ApiError::SlotWithdrawn,
             slots::Error::NoSuchSlot => ApiError::NotFound("no slot with this id".to_owned()),
             slots::Error::NoSuchBooking => ApiError::NotFound("no booking with this id".to_owned()),
             slots::Error::AlreadyCancelled { cancelled_at } => ApiError::AlreadyCancelled(format!(

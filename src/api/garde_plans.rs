@@ -27,6 +27,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_plan, list_plans))
         .routes(routes!(plan_roster))
+        .routes(routes!(plan_diff))
         .routes(routes!(plan_unfilled))
         .routes(routes!(publish_plan))
 }
@@ -222,6 +223,9 @@ pub struct Published {
     pub published_at: String,
     /// Consultation slots created.
     pub slots: u64,
+    /// Bookings on the slots of doctors taken off a shift (`/garde/withdrawals`) moved to a
+    /// new slot at the same cabinet and start: a repair kept the patient's appointment.
+    pub bookings_moved: u64,
 }
 
 /// `(date, start, end)` in Europe/Paris of an instant pair.
@@ -288,6 +292,81 @@ async fn plan_roster(
                 end,
                 rpps: e.rpps,
                 distance_m: e.distance_m,
+            }
+        })
+        .collect();
+    Ok(Json(list(plan, items)))
+}
+
+/// A position a plan would add to the published rosters, and the withdrawals it repairs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GainView {
+    pub cabinet_id: String,
+    /// The date, Europe/Paris.
+    pub date: String,
+    /// RFC 3339 with the Europe/Paris offset.
+    pub start: String,
+    pub end: String,
+    /// The doctor who gains the shift.
+    pub rpps: String,
+    pub distance_m: u64,
+    /// The doctors taken off this shift (`/garde/withdrawals`) it replaces.
+    pub replaces: Vec<String>,
+}
+
+/// What publishing a plan would change: its positions not published yet (who gains which
+/// shift), for a coordinator to check a repair plan before publishing it.
+#[utoipa::path(get, path = "/garde/plans/{id}/diff", tag = "garde",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The plan's id")),
+    responses(
+        (status = 200, description = "The positions it adds, by shift", body = PlanList<GainView>),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a coordinator token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such plan in the coordinator's CPTS", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The plan is not computed (yet)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn plan_diff(
+    Coordinateur(caller): Coordinateur,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PlanList<GainView>>, ApiError> {
+    let plan = planned(&state, &caller, &id).await?;
+    let roster = state.store.roster_entries(&id).await?;
+    let (Some(first), Some(last)) = (roster.first(), roster.last()) else {
+        return Ok(Json(list(plan, Vec::new())));
+    };
+    let published: std::collections::HashSet<(String, i64, String)> = state
+        .store
+        .published_positions(first.shift_start, last.shift_start + 1)
+        .await?
+        .into_iter()
+        .collect();
+    let withdrawals = match (
+        chrono::NaiveDate::parse_from_str(&plan.period_start, "%Y-%m-%d"),
+        chrono::NaiveDate::parse_from_str(&plan.period_end, "%Y-%m-%d"),
+    ) {
+        (Ok(from), Ok(to)) => state.store.withdrawals(from, to, None).await?,
+        _ => Vec::new(),
+    };
+    let items = roster
+        .into_iter()
+        .filter(|e| !published.contains(&(e.cabinet_id.clone(), e.shift_start, e.rpps.clone())))
+        .map(|e| {
+            let (date, start, end) = paris(e.shift_start, e.shift_end);
+            let replaces = withdrawals
+                .iter()
+                .filter(|w| w.cabinet_id == e.cabinet_id && w.shift_start == e.shift_start)
+                .map(|w| w.rpps.clone())
+                .collect();
+            GainView {
+                cabinet_id: e.cabinet_id,
+                date,
+                start,
+                end,
+                rpps: e.rpps,
+                distance_m: e.distance_m,
+                replaces,
             }
         })
         .collect();
@@ -362,13 +441,14 @@ async fn publish_plan(
         .publish_garde_plan(&id, &roster, &slots)
         .await?
     {
-        PublishOutcome::Published { at, slots } => {
-            tracing::info!(plan = %id, token = %caller.token_id, slots, "garde plan published");
+        PublishOutcome::Published { at, slots, rehomed } => {
+            tracing::info!(plan = %id, token = %caller.token_id, slots, rehomed, "garde plan published");
             state.slots(state.store.clone()).published(&id).await;
             Ok(Json(Published {
                 plan_id: id,
                 published_at: super::wire::utc(at),
                 slots,
+                bookings_moved: rehomed,
             }))
         }
         PublishOutcome::AlreadyPublished => Err(already_published()),

@@ -58,6 +58,7 @@ pub mod json;
 mod metrics;
 mod preferences;
 mod rate_limit;
+mod repair;
 mod slots;
 mod tableau;
 mod territories;
@@ -206,6 +207,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(cabinets::routes())
         .merge(availability::routes())
         .merge(preferences::routes())
+        .merge(repair::routes())
         .merge(slots::routes())
         .merge(audit::routes())
         .merge(holds::routes())

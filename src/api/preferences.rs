@@ -64,6 +64,37 @@ fn today() -> NaiveDate {
         .date_naive()
 }
 
+/// The dates a list covers by default: from today (Europe/Paris) for a year.
+pub(super) fn default_span() -> (NaiveDate, NaiveDate) {
+    let from = today();
+    (from, from + chrono::Duration::days(MAX_SPAN_DAYS - 1))
+}
+
+/// The `from` and `to` dates of a list (default: [`default_span`]; at most 366 days); 422
+/// naming the parameter.
+pub(super) fn span(query: Option<&str>) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let pairs = super::query_pairs(query, &["from", "to"])?;
+    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v);
+    let from = match get("from") {
+        Some(raw) => parse_date("from", raw)?,
+        None => today(),
+    };
+    let to = match get("to") {
+        Some(raw) => parse_date("to", raw)?,
+        None => from + chrono::Duration::days(MAX_SPAN_DAYS - 1),
+    };
+    if to < from {
+        return Err(ApiError::invalid_parameter("to", "must not be before from"));
+    }
+    if (to - from).num_days() > MAX_SPAN_DAYS {
+        return Err(ApiError::invalid_parameter(
+            "to",
+            format!("at most {MAX_SPAN_DAYS} days after from"),
+        ));
+    }
+    Ok((from, to))
+}
+
 /// An ISO date of 2000–2099, or 422 naming the parameter.
 fn parse_date(name: &str, raw: &str) -> Result<NaiveDate, ApiError> {
     let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
@@ -95,25 +126,7 @@ async fn list_preferences(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<PreferenceView>>, ApiError> {
-    let pairs = super::query_pairs(query.as_deref(), &["from", "to"])?;
-    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v);
-    let from = match get("from") {
-        Some(raw) => parse_date("from", raw)?,
-        None => today(),
-    };
-    let to = match get("to") {
-        Some(raw) => parse_date("to", raw)?,
-        None => from + chrono::Duration::days(MAX_SPAN_DAYS - 1),
-    };
-    if to < from {
-        return Err(ApiError::invalid_parameter("to", "must not be before from"));
-    }
-    if (to - from).num_days() > MAX_SPAN_DAYS {
-        return Err(ApiError::invalid_parameter(
-            "to",
-            format!("at most {MAX_SPAN_DAYS} days after from"),
-        ));
-    }
+    let (from, to) = span(query.as_deref())?;
     if state.store.doctor(&rpps).await?.is_none() {
         return Err(unknown_doctor());
     }

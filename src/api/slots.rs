@@ -436,7 +436,7 @@ async fn search_slots(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a régulateur", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No slot with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`/problems/slot-taken`: the slot holds a booking; `/problems/slot-held`: another régulateur holds it; `/problems/slot-ended`: it has ended", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`/problems/slot-taken`: the slot holds a booking; `/problems/slot-held`: another régulateur holds it; `/problems/slot-ended`: it has ended; `/problems/slot-withdrawn`: its doctor was taken off the shift", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A NIR-shaped or malformed `patient_ref` (`pointer`), or a bad slot id (`parameter`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`/problems/unavailable`: the database or Redis does not answer", body = Problem, content_type = "application/problem+json"),

@@ -11,7 +11,10 @@
 //! * **history**: each doctor's published shifts of the garde reference year before the period
 //!   (from the first of the CPTS's `garde_year_start` month; the calendar year by default), every
 //!   cabinet and plan, as its prior shifts;
-//! * **preferences**: the médecins' stored wishes for the period's dates.
+//! * **preferences**: the médecins' stored wishes for the period's dates;
+//! * **withdrawals**: a doctor taken off a published shift (`/garde/withdrawals`) is kept off it
+//!   (his windows are cut around it), so that a plan over the period is the repair plan: every
+//!   other published position pinned, the hole filled at the optimum.
 
 use super::{Progress, blocking};
 use crate::domain::MaxKm;
@@ -77,6 +80,22 @@ pub(super) async fn run(
             continue;
         };
         windows[d].push(Window { start, end });
+    }
+    // A doctor taken off a published shift (a repair) is not put back on it: his windows are
+    // cut around that shift.
+    for w in store
+        .withdrawals(period.start(), period.end(), None)
+        .await
+        .context("loading the withdrawals")?
+    {
+        let (Some(&d), Some(start), Some(end)) = (
+            index.get(w.rpps.as_str()),
+            DateTime::from_timestamp(w.shift_start, 0),
+            DateTime::from_timestamp(w.shift_end, 0),
+        ) else {
+            continue;
+        };
+        windows[d] = cut(&windows[d], start, end);
     }
     // Published rosters overlapping the period (every plan's): their positions are kept as
     // given (FORMATS.md §3, pinned.csv), and shifts at cabinets outside this plan count in the
@@ -315,6 +334,35 @@ fn with_published_pins(
         .map_err(|e| anyhow::anyhow!("the plan's history or wishes: {e}"))
 }
 
+/// `windows` without the instants of `[start, end)`: a window meeting it is split in two (an
+/// empty part is dropped).
+fn cut(
+    windows: &[Window],
+    start: DateTime<chrono::Utc>,
+    end: DateTime<chrono::Utc>,
+) -> Vec<Window> {
+    let mut out = Vec::with_capacity(windows.len() + 1);
+    for w in windows {
+        if w.end <= start || w.start >= end {
+            out.push(*w);
+            continue;
+        }
+        if w.start < start {
+            out.push(Window {
+                start: w.start,
+                end: start,
+            });
+        }
+        if w.end > end {
+            out.push(Window {
+                start: end,
+                end: w.end,
+            });
+        }
+    }
+    out
+}
+
 /// The garde core's cabinet of a stored one.
 fn cabinet(c: CabinetRow) -> Cabinet {
     Cabinet {
@@ -353,4 +401,40 @@ pub fn slots_of(roster: &[RosterEntryRow], cabinets: Vec<CabinetRow>) -> Vec<New
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2037, 3, 3, h, 0, 0)
+            .single()
+            .expect("a time")
+    }
+
+    fn w(a: u32, b: u32) -> Window {
+        Window {
+            start: at(a),
+            end: at(b),
+        }
+    }
+
+    #[test]
+    fn a_cut_splits_the_windows_it_meets_and_keeps_the_others() {
+        // A shift 17–19 inside a window 8–22: two windows around it.
+        assert_eq!(cut(&[w(8, 22)], at(17), at(19)), [w(8, 17), w(19, 22)]);
+        // Windows that only touch it, or lie elsewhere, stay whole.
+        assert_eq!(
+            cut(&[w(8, 17), w(19, 22), w(1, 2)], at(17), at(19)),
+            [w(8, 17), w(19, 22), w(1, 2)]
+        );
+        // A window inside it, or exactly it, goes; one overlapping an end is trimmed.
+        assert_eq!(cut(&[w(17, 19), w(18, 19)], at(17), at(19)), []);
+        assert_eq!(
+            cut(&[w(16, 18), w(18, 21)], at(17), at(19)),
+            [w(16, 17), w(19, 21)]
+        );
+    }
 }

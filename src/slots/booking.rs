@@ -84,6 +84,7 @@ impl Slots {
             BookOutcome::Booked(b) => Ok(b),
             BookOutcome::Taken => Err(Error::Taken),
             BookOutcome::Ended => Err(Error::Ended),
+            BookOutcome::Withdrawn => Err(Error::Withdrawn),
             BookOutcome::NoSuchSlot => Err(Error::NoSuchSlot),
         }
     }

@@ -56,6 +56,9 @@ pub enum Error {
     /// The slot has ended; it cannot be booked any more.
     #[error("this slot has ended")]
     Ended,
+    /// Its doctor was taken off the shift (a garde repair).
+    #[error("the doctor of this slot was taken off the shift")]
+    Withdrawn,
     #[error("no slot with this id")]
     NoSuchSlot,
     #[error("no booking with this id")]

@@ -40,6 +40,7 @@ mod slots;
 mod staging;
 mod territories;
 mod tokens;
+mod withdrawals;
 
 pub use audit::{Actor, AuditEntry, AuditFilter, AuditRecord, append as append_audit_in};
 pub use availability::{AvailabilityRecord, PublishedShift, Withdrawal};
@@ -64,6 +65,7 @@ pub use slots::{
 };
 pub use territories::{CptsDeletion, CptsRecord, NewCpts};
 pub use tokens::{NewToken, TokenRecord};
+pub use withdrawals::{FlaggedBooking, WithdrawOutcome, WithdrawalRecord};
 
 /// The SQL condition "every territory of the scope in `column` is one of `within`'s", with
 /// its parameters numbered from `$first`, and the values to bind to them, in order. The

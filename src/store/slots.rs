@@ -75,6 +75,8 @@ pub enum BookOutcome {
     Taken,
     /// The slot has ended.
     Ended,
+    /// Its doctor was taken off the shift (a garde repair, migration 0018).
+    Withdrawn,
     NoSuchSlot,
 }
 
@@ -173,7 +175,7 @@ impl Store {
         sqlx::query(&format!(
             "SELECT {SLOT_COLUMNS}, c.name, c.lat, c.lon FROM slots s \
              JOIN cabinets c ON c.cabinet_id = s.cabinet_id \
-             WHERE s.start_at >= $5 AND s.start_at < $6 \
+             WHERE s.start_at >= $5 AND s.start_at < $6 AND s.withdrawn_at IS NULL \
              AND (s.start_at > $7 OR (s.start_at = $7 AND s.id > $8)) \
              AND c.lat >= $1 AND c.lat <= $2 AND c.lon >= $3 AND c.lon <= $4 \
              AND NOT EXISTS (SELECT 1 FROM bookings b \
@@ -220,7 +222,7 @@ impl Store {
               WHERE b.slot_id = s.id AND b.cancelled_at IS NULL) AS active_booking, \
              (SELECT MAX(b.id) FROM bookings b WHERE b.slot_id = s.id) AS last_booking \
              FROM slots s WHERE s.start_at >= $1 AND s.start_at < $2 \
-             ORDER BY s.cabinet_id, s.start_at, s.id"
+             AND s.withdrawn_at IS NULL ORDER BY s.cabinet_id, s.start_at, s.id"
         ))
         .bind(from)
         .bind(to)
@@ -329,6 +331,7 @@ impl Store {
         let inserted = sqlx::query(&format!(
             "INSERT INTO bookings (id, slot_id, patient_ref, booked_by, created_at, sas) \
              SELECT $5, id, $2, $3, $4, $6 FROM slots WHERE id = $1 AND end_at > $4 \
+             AND withdrawn_at IS NULL \
              RETURNING {BOOKING_RETURNING}"
         ))
         .bind(slot_id)
@@ -354,10 +357,18 @@ impl Store {
                 tx.commit().await?;
                 Ok(BookOutcome::Booked(booking))
             }
-            Ok(None) => Ok(match self.slot(slot_id).await? {
-                Some(_) => BookOutcome::Ended,
-                None => BookOutcome::NoSuchSlot,
-            }),
+            Ok(None) => {
+                let withdrawn: Option<Option<i64>> =
+                    sqlx::query_scalar("SELECT withdrawn_at FROM slots WHERE id = $1")
+                        .bind(slot_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                Ok(match withdrawn {
+                    Some(Some(_)) => BookOutcome::Withdrawn,
+                    Some(None) => BookOutcome::Ended,
+                    None => BookOutcome::NoSuchSlot,
+                })
+            }
             Err(Error::Conflict(_)) => Ok(BookOutcome::Taken),
             Err(e) => Err(e),
         }

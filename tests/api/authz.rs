@@ -130,6 +130,19 @@ async fn fixture(app: &TestApp) -> Fixture {
         .await
         .unwrap();
     let window = windows[0]["id"].to_string();
+    // Monday 2 March is one of A's three shifts (a wish decides among equals): the published
+    // position POST /garde/withdrawals takes him off.
+    let r = app
+        .request(
+            Method::PUT,
+            &format!("/doctors/{DOCTOR_A}/garde/preferences/2037-03-02"),
+            Some(&tokens["medecin_a"]),
+        )
+        .json(&json!({"preference": "prefer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     let plan = app
         .run_plan(
             &tokens["coordinateur_a"],
@@ -256,6 +269,8 @@ fn body(rule: &Rule) -> Option<(&'static str, String)> {
         }
         ("PUT", "/doctors/{rpps}/garde") => json(json!({"max_shifts": 3, "max_km": 20})),
         ("PUT", "/doctors/{rpps}/garde/preferences/{date}") => json(json!({"preference": "avoid"})),
+        ("POST", "/garde/withdrawals") => json(json!({"cabinet_id": "NANCY-1",
+            "date": "2037-03-02", "rpps": DOCTOR_A, "reason": "illness"})),
         ("POST", "/cabinets") => json(json!({"cabinet_id": "AUTHZ-NEW", "name": "Nouveau",
             "lat": 48.6921, "lon": 6.1844, "insee": "54395", "need": 1})),
         ("PUT", "/cabinets/{cabinet_id}") => json(json!({"name": "Nancy 1", "lat": 48.6921,

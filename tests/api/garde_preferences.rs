@@ -117,6 +117,26 @@ async fn a_medecin_records_reads_and_clears_its_wishes(app: Arc<TestApp>) {
     let r = app.get(list, Some(&a)).await;
     assert_eq!(r.json::<Value>().await.unwrap(), want);
 
+    // The médecin's garde view lists its wishes of the coming year.
+    let soon = (chrono::Utc::now() + chrono::Duration::days(10))
+        .date_naive()
+        .to_string();
+    let r = app
+        .put_wish(&a, A, &soon, &json!({"preference": "prefer"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let garde: Value = app
+        .get("/doctors/10000000009/garde", Some(&a))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        garde["preferences"],
+        json!([{"date": soon, "preference": "prefer"}]),
+        "{garde}"
+    );
+
     // Cleared: gone (and clearing again is fine).
     for _ in 0..2 {
         let r = app

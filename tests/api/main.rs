@@ -19,6 +19,7 @@ mod doctors;
 mod garde_imports;
 mod garde_plans;
 mod garde_preferences;
+mod garde_repair;
 mod health;
 mod holds;
 mod import_contention;
