@@ -41,12 +41,15 @@ pub enum Withdrawal {
 
 const COLUMNS: &str = "id, rpps, start_at, end_at, created_at, withdrawn_at";
 
-/// Roster entries of published plans for the window's doctor whose shift lies inside it
-/// (FORMATS.md §3: the window covers the shift). `availability` is the outer row.
-const ON_PUBLISHED_ROSTER: &str = "SELECT r.plan_id, r.cabinet_id, r.shift_start, r.shift_end \
-     FROM roster_entries r JOIN garde_plans p ON p.id = r.plan_id \
-     WHERE p.published_at IS NOT NULL AND r.rpps = availability.rpps \
-     AND r.shift_start >= availability.start_at AND r.shift_end <= availability.end_at";
+/// The published positions of the window's doctor whose shift lies inside it (FORMATS.md §3:
+/// the window covers the shift), with their roster entries for the shift's end. The positions,
+/// not the plans' rosters: a doctor taken off a shift (a repair) no longer holds it.
+/// `availability` is the outer row.
+const ON_PUBLISHED_ROSTER: &str = "SELECT p.plan_id, p.cabinet_id, p.shift_start, r.shift_end \
+     FROM published_positions p JOIN roster_entries r ON r.plan_id = p.plan_id \
+     AND r.cabinet_id = p.cabinet_id AND r.shift_start = p.shift_start AND r.rpps = p.rpps \
+     WHERE p.rpps = availability.rpps \
+     AND p.shift_start >= availability.start_at AND r.shift_end <= availability.end_at";
 
 impl TryFrom<AnyRow> for AvailabilityRecord {
     type Error = Error;
@@ -188,12 +191,13 @@ impl Store {
             return Ok(Withdrawal::AlreadyWithdrawn(window));
         }
         let shift = sqlx::query(
-            "SELECT r.plan_id, r.cabinet_id, r.shift_start, r.shift_end \
-             FROM roster_entries r JOIN garde_plans p ON p.id = r.plan_id \
-             JOIN availability a ON a.rpps = r.rpps \
-             WHERE a.id = $1 AND p.published_at IS NOT NULL \
-             AND r.shift_start >= a.start_at AND r.shift_end <= a.end_at \
-             ORDER BY r.shift_start, r.cabinet_id LIMIT 1",
+            "SELECT p.plan_id, p.cabinet_id, p.shift_start, r.shift_end \
+             FROM published_positions p JOIN roster_entries r ON r.plan_id = p.plan_id \
+             AND r.cabinet_id = p.cabinet_id AND r.shift_start = p.shift_start AND r.rpps = p.rpps \
+             JOIN availability a ON a.rpps = p.rpps \
+             WHERE a.id = $1 \
+             AND p.shift_start >= a.start_at AND r.shift_end <= a.end_at \
+             ORDER BY p.shift_start, p.cabinet_id LIMIT 1",
         )
         .bind(id)
         .fetch_optional(&self.pool)

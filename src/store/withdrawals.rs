@@ -250,7 +250,8 @@ fn withdrawal_of(r: &sqlx::any::AnyRow) -> Result<WithdrawalRecord, Error> {
 }
 
 /// Moves each active booking on a withdrawn slot to a free, standing slot of the same cabinet
-/// and start (the replacement's, just published), one by one so that two never take the same
+/// and start (the replacement's, just published, or a colleague's on duty at that time: the
+/// patient is seen at the same place and time), one by one so that two never take the same
 /// slot (the unique index `bookings_one_active_per_slot` would refuse it anyway). Returns how
 /// many moved; the others stay flagged.
 pub(super) async fn rehome_flagged_in(

@@ -227,6 +227,18 @@ async fn a_window_on_a_published_roster_cannot_be_withdrawn(app: Arc<TestApp>) {
         .await
         .unwrap();
     }
+    // A publication places the published plan's row among the published positions (the
+    // roster's truth once published: a repair may take a doctor off).
+    pool.execute(
+        format!(
+            "INSERT INTO published_positions (cabinet_id, shift_start, position, need, \
+             shift_day, rpps, plan_id) VALUES ('NANCY-1', 1772470800, 0, 1, '2026-03-02', \
+             '{me}', 'published')"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
     pool.close().await;
 
     let r = app.delete_window(Some(&token), me.as_str(), &ids[0]).await;
