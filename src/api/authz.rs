@@ -167,6 +167,14 @@ pub const MATRIX: &[Rule] = &[
     rule("POST", "/garde/withdrawals", "ffffohffff f"),
     rule("GET", "/garde/withdrawals", "ffffooffff f"),
     rule("GET", "/bookings/flagged", "ffooffffff f"),
+    // The bourse aux gardes: médecins offer and take; a coordinator lists and approves its
+    // CPTS's offers. The offer ids of the matrix name no offer: the authorised get 404
+    // (tests/api/garde_swaps.rs takes, approves and cancels real ones).
+    rule("POST", "/garde/offers", "ffffffohff f"),
+    rule("GET", "/garde/offers", "ffffooooff f"),
+    rule("POST", "/garde/offers/{id}/take", "ffffffhhff f"),
+    rule("POST", "/garde/offers/{id}/approve", "ffffhhffff f"),
+    rule("DELETE", "/garde/offers/{id}", "ffffffhhff f"),
     // Slots: régulateurs search, hold and book anywhere (a patient near a border may be sent
     // across it); bookings are read and cancelled by the SAS that made them.
     rule("GET", "/slots", "ffooffffff f"),

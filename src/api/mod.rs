@@ -60,6 +60,7 @@ mod preferences;
 mod rate_limit;
 mod repair;
 mod slots;
+mod swaps;
 mod tableau;
 mod territories;
 mod wire;
@@ -208,6 +209,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(availability::routes())
         .merge(preferences::routes())
         .merge(repair::routes())
+        .merge(swaps::routes())
         .merge(slots::routes())
         .merge(audit::routes())
         .merge(holds::routes())

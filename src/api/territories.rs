@@ -40,6 +40,8 @@ pub struct CptsView {
     /// published shifts from the first of that month to its period as prior shifts (fairness
     /// over the year). 1: the calendar year.
     pub garde_year_start: u32,
+    /// Whether a swap of garde shifts (`/garde/offers`) needs the coordinator's approval.
+    pub swap_approval: bool,
 }
 
 impl From<CptsRecord> for CptsView {
@@ -51,6 +53,7 @@ impl From<CptsRecord> for CptsView {
             finess: c.finess.map(String::from),
             communes: c.communes.iter().map(ToString::to_string).collect(),
             garde_year_start: c.garde_year_start,
+            swap_approval: c.swap_approval,
         }
     }
 }
@@ -72,6 +75,10 @@ pub struct CptsFields {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 12, example = 1)]
     pub garde_year_start: Option<u32>,
+    /// Whether swaps of garde shifts need the coordinator's approval; absent: kept (no for a
+    /// new CPTS).
+    #[serde(default)]
+    pub swap_approval: Option<bool>,
 }
 
 fn unknown_cpts() -> ApiError {
@@ -172,6 +179,7 @@ async fn put_territory(
         finess: body.finess,
         communes: body.communes,
         garde_year_start: body.garde_year_start,
+        swap_approval: body.swap_approval,
     };
     let created = match caller.store(&state).put_cpts(&new).await {
         Ok(created) => created,

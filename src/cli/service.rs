@@ -519,6 +519,7 @@ fn read_territories(path: &std::path::Path) -> Result<Vec<crate::store::NewCpts>
                 finess,
                 communes: vec![insee],
                 garde_year_start: None,
+                swap_approval: None,
             }),
         }
     }

@@ -45,11 +45,13 @@ const COLUMNS: &str = "id, rpps, start_at, end_at, created_at, withdrawn_at";
 /// the window covers the shift), with their roster entries for the shift's end. The positions,
 /// not the plans' rosters: a doctor taken off a shift (a repair) no longer holds it.
 /// `availability` is the outer row.
-const ON_PUBLISHED_ROSTER: &str = "SELECT p.plan_id, p.cabinet_id, p.shift_start, r.shift_end \
-     FROM published_positions p JOIN roster_entries r ON r.plan_id = p.plan_id \
-     AND r.cabinet_id = p.cabinet_id AND r.shift_start = p.shift_start AND r.rpps = p.rpps \
-     WHERE p.rpps = availability.rpps \
-     AND p.shift_start >= availability.start_at AND r.shift_end <= availability.end_at";
+const ON_PUBLISHED_ROSTER: &str = "SELECT p.plan_id, p.cabinet_id, p.shift_start, \
+     (SELECT MAX(r.shift_end) FROM roster_entries r WHERE r.plan_id = p.plan_id \
+      AND r.cabinet_id = p.cabinet_id AND r.shift_start = p.shift_start) AS shift_end \
+     FROM published_positions p WHERE p.rpps = availability.rpps \
+     AND p.shift_start >= availability.start_at \
+     AND (SELECT MAX(r.shift_end) FROM roster_entries r WHERE r.plan_id = p.plan_id \
+      AND r.cabinet_id = p.cabinet_id AND r.shift_start = p.shift_start) <= availability.end_at";
 
 impl TryFrom<AnyRow> for AvailabilityRecord {
     type Error = Error;
@@ -193,7 +195,7 @@ impl Store {
         let shift = sqlx::query(
             "SELECT p.plan_id, p.cabinet_id, p.shift_start, r.shift_end \
              FROM published_positions p JOIN roster_entries r ON r.plan_id = p.plan_id \
-             AND r.cabinet_id = p.cabinet_id AND r.shift_start = p.shift_start AND r.rpps = p.rpps \
+             AND r.cabinet_id = p.cabinet_id AND r.shift_start = p.shift_start \
              JOIN availability a ON a.rpps = p.rpps \
              WHERE a.id = $1 \
              AND p.shift_start >= a.start_at AND r.shift_end <= a.end_at \

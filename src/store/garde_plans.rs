@@ -349,9 +349,10 @@ impl Store {
             return Ok(None);
         };
         let shifts = sqlx::query(
-            "SELECT p.cabinet_id, p.shift_start, r.shift_end, p.plan_id \
-             FROM published_positions p JOIN roster_entries r ON r.plan_id = p.plan_id \
-             AND r.cabinet_id = p.cabinet_id AND r.shift_start = p.shift_start AND r.rpps = p.rpps \
+            "SELECT p.cabinet_id, p.shift_start, \
+             (SELECT MAX(r.shift_end) FROM roster_entries r WHERE r.plan_id = p.plan_id \
+              AND r.cabinet_id = p.cabinet_id AND r.shift_start = p.shift_start) AS shift_end, \
+             p.plan_id FROM published_positions p \
              WHERE p.rpps = $1 AND p.shift_start >= $2 ORDER BY p.shift_start, p.cabinet_id",
         )
         .bind(rpps.as_str())

@@ -33,6 +33,7 @@ mod doctors;
 mod garde_plans;
 mod idempotency;
 mod jobs;
+mod offers;
 mod patients;
 mod preferences;
 mod proposals;
@@ -54,6 +55,7 @@ pub use garde_plans::{
 };
 pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, Reservation};
 pub use jobs::{JobRecord, JobStatus, MAX_ATTEMPTS, NewJob};
+pub use offers::{OFFER_EXPIRES_BEFORE_SECONDS, OfferOutcome, OfferRecord, TakeOutcome};
 pub use patients::{GardeDoctorImport, ImportCounts, WindowCounts};
 pub use preferences::{PreferenceRecord, reference_year_start};
 pub use proposals::{

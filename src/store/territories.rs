@@ -16,6 +16,8 @@ pub struct CptsRecord {
     pub communes: Vec<InseeCode>,
     /// The month (1–12) its garde reference year starts on (issue 18; 1: the calendar year).
     pub garde_year_start: u32,
+    /// Whether a swap of garde shifts needs its coordinator's approval (issue 18).
+    pub swap_approval: bool,
     /// Unix seconds (0 for the CPTS seeded by the migration).
     pub updated_at: i64,
 }
@@ -37,6 +39,9 @@ pub struct NewCpts {
     /// The month (1–12) its garde reference year starts on; `None` keeps the stored one (1 for
     /// a new CPTS).
     pub garde_year_start: Option<u32>,
+    /// Whether swaps need the coordinator's approval; `None` keeps the stored one (no for a
+    /// new CPTS).
+    pub swap_approval: Option<bool>,
 }
 
 /// What deleting a CPTS did.
@@ -57,7 +62,7 @@ impl Store {
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn cpts_list(&self) -> Result<Vec<CptsRecord>, Error> {
         let rows = sqlx::query(
-            "SELECT id, name, finess, garde_year_start, updated_at FROM cpts ORDER BY id",
+            "SELECT id, name, finess, garde_year_start, swap_approval, updated_at FROM cpts ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -90,7 +95,7 @@ impl Store {
     /// [`Error::Unavailable`], [`Error::Corrupt`].
     pub async fn cpts(&self, id: &CptsId) -> Result<Option<CptsRecord>, Error> {
         let Some(row) = sqlx::query(
-            "SELECT id, name, finess, garde_year_start, updated_at FROM cpts WHERE id = $1",
+            "SELECT id, name, finess, garde_year_start, swap_approval, updated_at FROM cpts WHERE id = $1",
         )
         .bind(id.as_str())
         .fetch_optional(&self.pool)
@@ -127,13 +132,15 @@ impl Store {
         if existed.is_some() {
             sqlx::query(
                 "UPDATE cpts SET name = $1, finess = $2, updated_at = $3, \
-                 garde_year_start = COALESCE($4, garde_year_start) WHERE id = $5",
+                 garde_year_start = COALESCE($4, garde_year_start), \
+                 swap_approval = COALESCE($6, swap_approval) WHERE id = $5",
             )
             .bind(&c.name)
             .bind(finess)
             .bind(now())
             .bind(c.garde_year_start.map(i64::from))
             .bind(c.id.as_str())
+            .bind(c.swap_approval.map(i64::from))
             .execute(&mut *tx)
             .await?;
             sqlx::query("DELETE FROM cpts_communes WHERE cpts_id = $1")
@@ -142,14 +149,15 @@ impl Store {
                 .await?;
         } else {
             sqlx::query(
-                "INSERT INTO cpts (id, name, finess, updated_at, garde_year_start) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO cpts (id, name, finess, updated_at, garde_year_start, \
+                 swap_approval) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(c.id.as_str())
             .bind(&c.name)
             .bind(finess)
             .bind(now())
             .bind(i64::from(c.garde_year_start.unwrap_or(1)))
+            .bind(i64::from(c.swap_approval.unwrap_or(false)))
             .execute(&mut *tx)
             .await?;
         }
@@ -227,6 +235,7 @@ fn record_of(row: &sqlx::any::AnyRow) -> Result<CptsRecord, Error> {
             .and_then(|m| u32::try_from(m).ok())
             .filter(|m| (1..=12).contains(m))
             .ok_or(Error::Corrupt("cpts.garde_year_start"))?,
+        swap_approval: row.try_get::<i64, _>("swap_approval")? == 1,
         updated_at: row.try_get("updated_at")?,
     })
 }
@@ -274,6 +283,7 @@ mod tests {
             finess: Some("540019832".parse().unwrap()),
             communes: communes.iter().map(|c| c.parse().unwrap()).collect(),
             garde_year_start: None,
+            swap_approval: None,
         };
         assert!(store.put_cpts(&new(&["54395", "54547"])).await.unwrap());
         assert!(!store.put_cpts(&new(&["57463"])).await.unwrap());

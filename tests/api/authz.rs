@@ -130,19 +130,22 @@ async fn fixture(app: &TestApp) -> Fixture {
         .await
         .unwrap();
     let window = windows[0]["id"].to_string();
-    // Monday 2 March is one of A's three shifts (a wish decides among equals): the published
-    // position POST /garde/withdrawals takes him off.
-    let r = app
-        .request(
-            Method::PUT,
-            &format!("/doctors/{DOCTOR_A}/garde/preferences/2037-03-02"),
-            Some(&tokens["medecin_a"]),
-        )
-        .json(&json!({"preference": "prefer"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    // Monday 2 and Tuesday 3 March are two of A's three shifts (wishes decide among equals):
+    // the published positions POST /garde/withdrawals takes him off and POST /garde/offers
+    // offers.
+    for day in ["2037-03-02", "2037-03-03"] {
+        let r = app
+            .request(
+                Method::PUT,
+                &format!("/doctors/{DOCTOR_A}/garde/preferences/{day}"),
+                Some(&tokens["medecin_a"]),
+            )
+            .json(&json!({"preference": "prefer"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
     let plan = app
         .run_plan(
             &tokens["coordinateur_a"],
@@ -208,6 +211,7 @@ fn concrete(rule: &Rule, f: &Fixture) -> String {
         p if p.starts_with("/territories/") => "authz_test".to_owned(),
         p if p.starts_with("/batches/") || p.starts_with("/jobs/") => f.batch.clone(),
         p if p.starts_with("/garde/plans/") => f.plan.clone(),
+        p if p.starts_with("/garde/offers/") => "1234567890123456".to_owned(),
         p if p.starts_with("/proposals/") => f.proposal.clone(),
         p if p.starts_with("/doctors/") => f.window.clone(),
         _ => String::new(),
@@ -269,6 +273,7 @@ fn body(rule: &Rule) -> Option<(&'static str, String)> {
         }
         ("PUT", "/doctors/{rpps}/garde") => json(json!({"max_shifts": 3, "max_km": 20})),
         ("PUT", "/doctors/{rpps}/garde/preferences/{date}") => json(json!({"preference": "avoid"})),
+        ("POST", "/garde/offers") => json(json!({"cabinet_id": "NANCY-1", "date": "2037-03-03"})),
         ("POST", "/garde/withdrawals") => json(json!({"cabinet_id": "NANCY-1",
             "date": "2037-03-02", "rpps": DOCTOR_A, "reason": "illness"})),
         ("POST", "/cabinets") => json(json!({"cabinet_id": "AUTHZ-NEW", "name": "Nouveau",

@@ -20,6 +20,7 @@ mod garde_imports;
 mod garde_plans;
 mod garde_preferences;
 mod garde_repair;
+mod garde_swaps;
 mod health;
 mod holds;
 mod import_contention;
