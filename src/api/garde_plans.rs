@@ -11,7 +11,7 @@ use crate::domain::CabinetId;
 use crate::garde::Period;
 use crate::garde::calendar::paris_time;
 use crate::jobs::{self, GardePlanParams, KIND_GARDE_PLAN};
-use crate::store::{NewJob, PlanRecord, PublishOutcome};
+use crate::store::{NewJob, PlanRecord, PublishOutcome, RosterEntryRow};
 use axum::extract::State;
 use axum::response::Response;
 use chrono::NaiveDate;
@@ -283,19 +283,22 @@ async fn plan_roster(
         .roster_entries(&id)
         .await?
         .into_iter()
-        .map(|e| {
-            let (date, start, end) = paris(e.shift_start, e.shift_end);
-            RosterEntryView {
-                cabinet_id: e.cabinet_id,
-                date,
-                start,
-                end,
-                rpps: e.rpps,
-                distance_m: e.distance_m,
-            }
-        })
+        .map(roster_view)
         .collect();
     Ok(Json(list(plan, items)))
+}
+
+/// A roster row as the API shows it, in Europe/Paris.
+fn roster_view(e: RosterEntryRow) -> RosterEntryView {
+    let (date, start, end) = paris(e.shift_start, e.shift_end);
+    RosterEntryView {
+        cabinet_id: e.cabinet_id,
+        date,
+        start,
+        end,
+        rpps: e.rpps,
+        distance_m: e.distance_m,
+    }
 }
 
 /// A position a plan would add to the published rosters, and the withdrawals it repairs.
@@ -353,19 +356,19 @@ async fn plan_diff(
         .into_iter()
         .filter(|e| !published.contains(&(e.cabinet_id.clone(), e.shift_start, e.rpps.clone())))
         .map(|e| {
-            let (date, start, end) = paris(e.shift_start, e.shift_end);
             let replaces = withdrawals
                 .iter()
                 .filter(|w| w.cabinet_id == e.cabinet_id && w.shift_start == e.shift_start)
                 .map(|w| w.rpps.clone())
                 .collect();
+            let v = roster_view(e);
             GainView {
-                cabinet_id: e.cabinet_id,
-                date,
-                start,
-                end,
-                rpps: e.rpps,
-                distance_m: e.distance_m,
+                cabinet_id: v.cabinet_id,
+                date: v.date,
+                start: v.start,
+                end: v.end,
+                rpps: v.rpps,
+                distance_m: v.distance_m,
                 replaces,
             }
         })

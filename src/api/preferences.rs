@@ -97,9 +97,8 @@ pub(super) fn span(query: Option<&str>) -> Result<(NaiveDate, NaiveDate), ApiErr
 
 /// An ISO date of 2000–2099, or 422 naming the parameter.
 fn parse_date(name: &str, raw: &str) -> Result<NaiveDate, ApiError> {
-    let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .ok()
-        .filter(|d| raw.len() == 10 && (2000..=2099).contains(&d.year()))
+    let date = super::wire::iso_date(raw)
+        .filter(|d| (2000..=2099).contains(&d.year()))
         .ok_or_else(|| {
             ApiError::invalid_parameter(name, "expected a date YYYY-MM-DD of 2000–2099")
         })?;

@@ -12,7 +12,6 @@ use crate::store::{FlaggedBooking, WithdrawOutcome, WithdrawalRecord};
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -111,8 +110,8 @@ async fn withdraw(
             "1 to 64 characters among A-Z, a-z, 0-9, _ . -",
         ));
     }
-    let date = NaiveDate::parse_from_str(&body.date, "%Y-%m-%d").ok();
-    if date.is_none() || body.date.len() != 10 {
+    let date = super::wire::iso_date(&body.date);
+    if date.is_none() {
         errors.push(super::FieldError::at_pointer(
             "#/date",
             "expected a date YYYY-MM-DD",

@@ -34,6 +34,13 @@ pub fn parse_id(name: &str, raw: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::invalid_parameter(name, "expected a positive integer id"))
 }
 
+/// A date written exactly `YYYY-MM-DD` (a Europe/Paris calendar date of a shift or a wish).
+pub fn iso_date(raw: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|_| raw.len() == 10)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -269,22 +269,23 @@ pub(super) async fn rehome_flagged_in(
     .collect::<Result<_, Error>>()?;
     let mut moved = 0;
     for (booking, slot) in flagged {
-        let done = sqlx::query(
-            "UPDATE bookings SET slot_id = (SELECT n.id FROM slots n JOIN slots o \
-               ON n.cabinet_id = o.cabinet_id AND n.start_at = o.start_at \
-               WHERE o.id = $2 AND n.withdrawn_at IS NULL AND NOT EXISTS \
-                 (SELECT 1 FROM bookings x WHERE x.slot_id = n.id AND x.cancelled_at IS NULL) \
-               ORDER BY n.id LIMIT 1) \
-             WHERE id = $1 AND EXISTS (SELECT 1 FROM slots n JOIN slots o \
-               ON n.cabinet_id = o.cabinet_id AND n.start_at = o.start_at \
-               WHERE o.id = $2 AND n.withdrawn_at IS NULL AND NOT EXISTS \
-                 (SELECT 1 FROM bookings x WHERE x.slot_id = n.id AND x.cancelled_at IS NULL))",
+        let target: Option<i64> = sqlx::query_scalar(
+            "SELECT n.id FROM slots n JOIN slots o \
+             ON n.cabinet_id = o.cabinet_id AND n.start_at = o.start_at \
+             WHERE o.id = $1 AND n.withdrawn_at IS NULL AND NOT EXISTS \
+               (SELECT 1 FROM bookings x WHERE x.slot_id = n.id AND x.cancelled_at IS NULL) \
+             ORDER BY n.id LIMIT 1",
         )
-        .bind(booking)
         .bind(slot)
-        .execute(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await?;
-        moved += done.rows_affected();
+        let Some(target) = target else { continue };
+        moved += sqlx::query("UPDATE bookings SET slot_id = $1 WHERE id = $2")
+            .bind(target)
+            .bind(booking)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
     }
     if moved > 0 {
         let entry = AuditEntry::new("booking.rehome", "booking", None)
