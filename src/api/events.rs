@@ -1,6 +1,10 @@
 //! `GET /slots/events`: Server-Sent Events about the slots of an area, for régulateurs (and
 //! coordinators): `held`, `released` (`reason`: `released` or `expired`), `booked` and `freed`
-//! (a booking cancelled), and `published` (a new slot, when a garde plan is published: `plan_id`).
+//! (a booking cancelled), `published` (a new slot, when a garde plan is published: `plan_id`),
+//! and the living roster's: `withdrawn` (its doctor was taken off the shift: `withdrawal_id`,
+//! and `booking_id` when that booking is now flagged), `moved` (a flagged booking moved to this
+//! slot by a repair: `booking_id`, `from_slot_id`) and `swapped` (the slot changed doctor in
+//! the bourse aux gardes: `offer_id`, `rpps`, and `booking_id` when booked).
 //!
 //! Every API process appends changes to one Redis Stream and reads it back
 //! (`cache::events`), so a listener hears of changes made through any process, within a
@@ -257,9 +261,10 @@ impl Listen {
     responses(
         (status = 200, content_type = "text/event-stream", body = String,
          description = "A stream of events, each with `id` (the stream id), `event` (`ready`, \
-                        `held`, `released`, `booked`, `freed`, `published`) and `data` (JSON: \
-                        `slot_id`, `cabinet_id`, `lat`, `lon`, `start`, `end`, and `held_until`, \
-                        `reason` or `booking_id` by kind)"),
+                        `held`, `released`, `booked`, `freed`, `published`, `withdrawn`, \
+                        `moved`, `swapped`) and `data` (JSON: `slot_id`, `cabinet_id`, `lat`, \
+                        `lon`, `start`, `end`, and by kind `held_until`, `reason`, `booking_id`, \
+                        `plan_id`, `withdrawal_id`, `from_slot_id`, `offer_id`, `rpps`)"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a régulateur or a coordinator", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid, missing or unknown parameters (`parameter`)", body = Problem, content_type = "application/problem+json"),

@@ -445,13 +445,16 @@ async fn publish_plan(
         .await?
     {
         PublishOutcome::Published { at, slots, rehomed } => {
-            tracing::info!(plan = %id, token = %caller.token_id, slots, rehomed, "garde plan published");
-            state.slots(state.store.clone()).published(&id).await;
+            let moved = rehomed.len() as u64;
+            tracing::info!(plan = %id, token = %caller.token_id, slots, bookings_moved = moved, "garde plan published");
+            let room = state.slots(state.store.clone());
+            room.published(&id).await;
+            room.moved(&rehomed).await;
             Ok(Json(Published {
                 plan_id: id,
                 published_at: super::wire::utc(at),
                 slots,
-                bookings_moved: rehomed,
+                bookings_moved: moved,
             }))
         }
         PublishOutcome::AlreadyPublished => Err(already_published()),

@@ -146,20 +146,20 @@ async fn withdraw(
         )
         .await?;
     match outcome {
-        WithdrawOutcome::Withdrawn {
-            record,
-            slots_withdrawn,
-        } => {
+        WithdrawOutcome::Withdrawn { record, slots } => {
+            let slots_withdrawn = slots.len() as u64;
             tracing::info!(
                 withdrawal = record.id,
                 slots_withdrawn,
                 bookings_flagged = record.bookings_flagged,
                 "doctor taken off a published shift"
             );
-            // Every process's board drops the withdrawn slots at its next load, started now.
-            if let Ok(id) = record.cabinet_id.parse() {
-                state.slots(state.store.clone()).cabinet_changed(&id).await;
-            }
+            // Every process's board drops the withdrawn slots (it reloads), and the régulateurs
+            // listening to the area hear of them, with the bookings now flagged.
+            state
+                .slots(state.store.clone())
+                .withdrawn(record.id, &slots)
+                .await;
             let body = Withdrawn {
                 withdrawal: record.into(),
                 slots_withdrawn,

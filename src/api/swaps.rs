@@ -1,9 +1,12 @@
 //! The bourse aux gardes (issue 18): a médecin offers one of his published shifts, to any
-//! eligible colleague or to one named colleague (a direct exchange needs both: the offer and
-//! the take); an eligible colleague (available, in range, free that day, under `max_shifts`)
-//! takes it; where the CPTS requires it (`swap_approval`), its coordinator approves. On
-//! completion the position, its slots and their bookings move to the taker in one transaction
-//! (`src/store/offers.rs`), and the boards reload. Offers expire an hour before the shift.
+//! eligible colleague or to one named colleague; an eligible colleague (available, in range,
+//! free that day, under `max_shifts`) takes it; where the CPTS requires it (`swap_approval`),
+//! its coordinator approves. A direct exchange is an offer to a named colleague with
+//! `in_exchange_for`, one of his shifts: the offer is one doctor's agreement, the take the
+//! other's, and both shifts change hands at once. On completion the positions, their slots and
+//! their bookings move in one transaction (`src/store/offers.rs`); a `swapped` event per slot
+//! reaches the boards (they reload) and the régulateurs listening to `/slots/events`. Offers
+//! expire an hour before the (earlier) shift.
 
 use super::auth::Caller;
 use super::{ApiError, AppState, Coordinateur, Json, Medecin, Path, Problem};
@@ -34,10 +37,33 @@ pub struct OfferRequest {
     /// The shift's date, Europe/Paris.
     #[schema(example = "2027-03-02")]
     pub date: String,
-    /// A colleague's RPPS: only he may take it (a direct exchange). Absent: any eligible
-    /// colleague.
+    /// A colleague's RPPS: only he may take it. Absent: any eligible colleague.
     #[serde(default)]
     pub to_rpps: Option<String>,
+    /// A direct exchange: the shift of `to_rpps` (required) that the offerer takes in return,
+    /// when the colleague accepts.
+    #[serde(default)]
+    pub in_exchange_for: Option<ShiftRequest>,
+}
+
+/// One published shift: a cabinet and a date.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftRequest {
+    #[schema(example = "NANCY-2")]
+    pub cabinet_id: String,
+    /// The shift's date, Europe/Paris.
+    #[schema(example = "2027-03-09")]
+    pub date: String,
+}
+
+/// A shift asked in exchange.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShiftView {
+    pub cabinet_id: String,
+    /// RFC 3339 with the Europe/Paris offset.
+    pub start: String,
+    pub end: String,
 }
 
 /// An offer of a published shift.
@@ -57,6 +83,8 @@ pub struct OfferView {
     /// `open`, `taken` (waiting for the coordinator), `done` (moved), `cancelled` or `expired`.
     pub state: String,
     pub expires_at: String,
+    /// A direct exchange: the shift of `to_rpps` that goes to `from_rpps` in return.
+    pub in_exchange_for: Option<ShiftView>,
 }
 
 impl From<OfferRecord> for OfferView {
@@ -71,6 +99,11 @@ impl From<OfferRecord> for OfferView {
             taker_rpps: o.taker_rpps,
             state: o.state,
             expires_at: super::wire::paris(o.expires_at),
+            in_exchange_for: o.exchange.map(|x| ShiftView {
+                cabinet_id: x.cabinet_id,
+                start: super::wire::paris(x.shift_start),
+                end: super::wire::paris(x.shift_end),
+            }),
         }
     }
 }
@@ -101,8 +134,8 @@ fn parse_offer_id(raw: &str) -> Result<i64, ApiError> {
         (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a médecin token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "You hold no published shift at this cabinet that day", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already offered, or the shift starts within the hour", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "You hold no published shift at this cabinet that day, or (exchange) your colleague none at the one asked", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already offered, or the (earlier) shift starts within the hour", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad field (`pointer`)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -146,12 +179,43 @@ async fn offer(
             }
         },
     };
+    let exchange = match &body.in_exchange_for {
+        None => None,
+        Some(back) => {
+            if body.to_rpps.is_none() {
+                errors.push(super::FieldError::at_pointer(
+                    "#/to_rpps",
+                    "an exchange names the colleague whose shift you take in return",
+                ));
+            }
+            if back.cabinet_id.parse::<crate::domain::CabinetId>().is_err() {
+                errors.push(super::FieldError::at_pointer(
+                    "#/in_exchange_for/cabinet_id",
+                    "1 to 64 characters among A-Z, a-z, 0-9, _ . -",
+                ));
+            }
+            let back_date = super::wire::iso_date(&back.date);
+            if back_date.is_none() {
+                errors.push(super::FieldError::at_pointer(
+                    "#/in_exchange_for/date",
+                    "expected a date YYYY-MM-DD",
+                ));
+            }
+            if back_date == date && back.cabinet_id == body.cabinet_id {
+                errors.push(super::FieldError::at_pointer(
+                    "#/in_exchange_for",
+                    "the shift you offer; name another shift of your colleague",
+                ));
+            }
+            back_date.map(|d| (back.cabinet_id.as_str(), d))
+        }
+    };
     let (Some(date), true) = (date, errors.is_empty()) else {
         return Err(ApiError::Invalid(errors));
     };
     match caller
         .store(&state)
-        .offer_shift(&me, &body.cabinet_id, date, to.as_ref(), now())
+        .offer_shift(&me, &body.cabinet_id, date, to.as_ref(), exchange, now())
         .await?
     {
         OfferOutcome::Offered(o) => {
@@ -166,6 +230,9 @@ async fn offer(
         )),
         OfferOutcome::Duplicate => Err(ApiError::Conflict(
             "this shift is already offered".to_owned(),
+        )),
+        OfferOutcome::NoCounterpart => Err(ApiError::NotFound(
+            "your colleague holds no published shift at this cabinet that day".to_owned(),
         )),
     }
 }
@@ -212,14 +279,16 @@ async fn list_offers(
     }
 }
 
-/// Maps a take or approval to its answer; `moved`: announce the move to the boards.
+/// Maps a take or approval to its answer; a completed move is announced (`swapped`).
 async fn answer(state: &AppState, outcome: TakeOutcome) -> Result<Json<OfferView>, ApiError> {
     match outcome {
-        TakeOutcome::Done(o) => {
-            tracing::info!(offer = o.id, "garde shift moved to its taker");
-            if let Ok(id) = o.cabinet_id.parse() {
-                state.slots(state.store.clone()).cabinet_changed(&id).await;
-            }
+        TakeOutcome::Done(o, slots) => {
+            tracing::info!(
+                offer = o.id,
+                slots = slots.len(),
+                "garde shift moved to its taker"
+            );
+            state.slots(state.store.clone()).swapped(o.id, &slots).await;
             Ok(Json(o.into()))
         }
         TakeOutcome::Pending(o) => Ok(Json(o.into())),

@@ -1,5 +1,7 @@
 //! The slot stream: every change of a slot's availability ([`EventKind`]: `held`,
-//! `released`, `booked`, `freed`, `published`, and `cabinet_changed`) appended to one Redis Stream, `slot-events`, capped at about
+//! `released`, `booked`, `freed`, `published`, `withdrawn`, `moved`, `swapped`,
+//! `cabinet_changed`, and the proposals' `proposal`) appended to one Redis Stream,
+//! `slot-events`, capped at about
 //! [`MAXLEN`] entries. The entry id is the Server-Sent Events `id`.
 //!
 //! A stream rather than pub/sub alone: an entry stays readable after it is sent, so a listener
@@ -97,11 +99,20 @@ pub enum EventKind {
     /// `state`; never the patient). No position: `/slots/events` never passes it on, only
     /// `/proposals/events` does, to the GP it is addressed to and CPAM staff of its commune.
     Proposal,
+    /// The slot left the roster: its doctor was taken off the shift (issue 18:
+    /// `withdrawal_id`, and `booking_id` when a booking on it is now flagged for the SAS).
+    Withdrawn,
+    /// A flagged booking moved to this slot, at the same cabinet and time, when a repair was
+    /// published (`booking_id`, `from_slot_id`).
+    Moved,
+    /// The slot changed doctor in the bourse aux gardes (`offer_id`, `rpps`: the doctor now;
+    /// `booking_id` when booked: the booking stands, with the new doctor).
+    Swapped,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::Held,
         EventKind::Released,
         EventKind::Booked,
@@ -109,6 +120,9 @@ impl EventKind {
         EventKind::Published,
         EventKind::CabinetChanged,
         EventKind::Proposal,
+        EventKind::Withdrawn,
+        EventKind::Moved,
+        EventKind::Swapped,
     ];
 
     /// The name on the stream and in Server-Sent Events.
@@ -121,6 +135,9 @@ impl EventKind {
             EventKind::Published => "published",
             EventKind::CabinetChanged => "cabinet_changed",
             EventKind::Proposal => "proposal",
+            EventKind::Withdrawn => "withdrawn",
+            EventKind::Moved => "moved",
+            EventKind::Swapped => "swapped",
         }
     }
 }
@@ -526,7 +543,10 @@ mod tests {
                 "freed",
                 "published",
                 "cabinet_changed",
-                "proposal"
+                "proposal",
+                "withdrawn",
+                "moved",
+                "swapped"
             ]
         );
         for k in EventKind::ALL {

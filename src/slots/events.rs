@@ -3,7 +3,9 @@
 //!
 //! Every event's data is a JSON object describing the slot ([`SlotInfo`]: `slot_id`,
 //! `cabinet_id`, `lat`, `lon`, `start`, `end`) plus the fields of its kind (`booking_id`,
-//! `held_until`, `plan_id`); `cabinet_changed` carries `cabinet_id` only. Holds append theirs
+//! `held_until`, `plan_id`; for the living roster of issue 18, `withdrawal_id` on `withdrawn`,
+//! `from_slot_id` on `moved`, `offer_id` and `rpps` on `swapped`); `cabinet_changed` carries
+//! `cabinet_id` only. Holds append theirs
 //! inside Redis's scripts (`cache::holds`), the rest is appended here. An event is sent after
 //! its change is committed, and a failure to send it never undoes the change: it is logged,
 //! and the boards' next load repairs what they missed.
@@ -13,7 +15,7 @@ pub use crate::cache::{EventKind, SlotInfo};
 use super::{Error, Slots};
 use crate::domain::CabinetId;
 use crate::garde::calendar::paris_rfc3339;
-use crate::store::LocatedSlot;
+use crate::store::{BookingMove, LocatedSlot};
 
 /// What every event about `slot` says of it.
 pub fn slot_info(slot: &LocatedSlot) -> SlotInfo {
@@ -105,6 +107,90 @@ impl Slots {
         if let Err(e) = cache.append_events(EventKind::Published, &data).await {
             tracing::warn!(plan = %plan_id, error = %e, "cannot append the published events");
         }
+    }
+
+    /// After a roster change moved or removed slots `ids` (a withdrawal, a swap, a repair's
+    /// moved bookings): this process's board reloads, and one event of `kind` per slot goes
+    /// to the other processes' boards (they reload) and to the listeners of `/slots/events`
+    /// in the slot's area. `extra` gives each slot's fields of its kind, knowing its active
+    /// booking. The change stands whatever happens here: a failure is logged.
+    async fn roster_changed(
+        &self,
+        kind: EventKind,
+        ids: &[i64],
+        extra: impl Fn(&LocatedSlot, Option<i64>) -> Vec<(&'static str, serde_json::Value)>,
+    ) {
+        if let Some(board) = &self.board {
+            board.invalidate();
+        }
+        let Some(cache) = &self.cache else {
+            return;
+        };
+        if ids.is_empty() {
+            return;
+        }
+        let slots = match self.store.slots_by_id(ids).await {
+            Ok(slots) => slots,
+            Err(e) => {
+                tracing::warn!(%kind, error = %e, "cannot read the changed slots for their events; boards reload on their period");
+                return;
+            }
+        };
+        let data: Vec<String> = slots
+            .iter()
+            .map(|(slot, booking)| event_data(&slot_info(slot), &extra(slot, *booking)))
+            .collect();
+        if let Err(e) = cache.append_events(kind, &data).await {
+            tracing::warn!(%kind, error = %e, "cannot append the roster's events; boards reload on their period");
+        }
+    }
+
+    /// After withdrawal `withdrawal` took a doctor off a shift: `withdrawn` for each of its
+    /// slots `ids`, with the `booking_id` now flagged when one was booked.
+    pub async fn withdrawn(&self, withdrawal: i64, ids: &[i64]) {
+        self.roster_changed(EventKind::Withdrawn, ids, |_, booking| {
+            let mut extra = vec![("withdrawal_id", withdrawal.into())];
+            if let Some(b) = booking {
+                extra.push(("booking_id", b.into()));
+            }
+            extra
+        })
+        .await;
+    }
+
+    /// After offer `offer` moved slots `ids` to another doctor: `swapped` for each, with the
+    /// doctor now and the `booking_id` that stands on it.
+    pub async fn swapped(&self, offer: i64, ids: &[i64]) {
+        self.roster_changed(EventKind::Swapped, ids, |slot, booking| {
+            let mut extra = vec![
+                ("offer_id", offer.into()),
+                ("rpps", slot.slot.rpps.to_string().into()),
+            ];
+            if let Some(b) = booking {
+                extra.push(("booking_id", b.into()));
+            }
+            extra
+        })
+        .await;
+    }
+
+    /// After a repair's publication moved flagged bookings: `moved` on each new slot, with the
+    /// booking and the withdrawn slot it left.
+    pub async fn moved(&self, moves: &[BookingMove]) {
+        let ids: Vec<i64> = moves.iter().map(|m| m.to_slot).collect();
+        self.roster_changed(EventKind::Moved, &ids, |slot, _| {
+            moves
+                .iter()
+                .find(|m| m.to_slot == slot.slot.id)
+                .map(|m| {
+                    vec![
+                        ("booking_id", m.booking_id.into()),
+                        ("from_slot_id", m.from_slot.into()),
+                    ]
+                })
+                .unwrap_or_default()
+        })
+        .await;
     }
 
     /// After cabinet `id` was changed (name or position): this process's board reloads, and

@@ -89,9 +89,13 @@ pub struct NewSlot {
 /// What publishing did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublishOutcome {
-    /// Published now, with this many new slots; `rehomed` flagged bookings (on withdrawn
+    /// Published now, with this many new slots; `rehomed`: the flagged bookings (on withdrawn
     /// slots) moved to a new slot at the same cabinet and start.
-    Published { at: i64, slots: u64, rehomed: u64 },
+    Published {
+        at: i64,
+        slots: u64,
+        rehomed: Vec<super::withdrawals::BookingMove>,
+    },
     /// Published before; nothing changed.
     AlreadyPublished,
     /// No plan with this id.
@@ -653,7 +657,7 @@ impl Store {
         let created = super::slots::insert_slots_in(&mut tx, plan_id, slots).await?;
         let rehomed = super::withdrawals::rehome_flagged_in(&mut tx, self.actor()).await?;
         let entry = AuditEntry::new("garde_plan.publish", "garde_plan", Some(plan_id.to_owned()))
-            .with_detail(serde_json::json!({ "slots": created, "bookings_moved": rehomed }));
+            .with_detail(serde_json::json!({ "slots": created, "bookings_moved": rehomed.len() }));
         append_audit_in(&mut tx, self.actor(), &entry).await?;
         tx.commit().await?;
         Ok(PublishOutcome::Published {

@@ -55,7 +55,7 @@ pub use garde_plans::{
 };
 pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, Reservation};
 pub use jobs::{JobRecord, JobStatus, MAX_ATTEMPTS, NewJob};
-pub use offers::{OFFER_EXPIRES_BEFORE_SECONDS, OfferOutcome, OfferRecord, TakeOutcome};
+pub use offers::{OFFER_EXPIRES_BEFORE_SECONDS, OfferOutcome, OfferRecord, ShiftRef, TakeOutcome};
 pub use patients::{GardeDoctorImport, ImportCounts, WindowCounts};
 pub use preferences::{PreferenceRecord, reference_year_start};
 pub use proposals::{
@@ -67,7 +67,7 @@ pub use slots::{
 };
 pub use territories::{CptsDeletion, CptsRecord, NewCpts};
 pub use tokens::{NewToken, TokenRecord};
-pub use withdrawals::{FlaggedBooking, WithdrawOutcome, WithdrawalRecord};
+pub use withdrawals::{BookingMove, FlaggedBooking, WithdrawOutcome, WithdrawalRecord};
 
 /// The SQL condition "every territory of the scope in `column` is one of `within`'s", with
 /// its parameters numbered from `$first`, and the values to bind to them, in order. The

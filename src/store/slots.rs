@@ -311,6 +311,43 @@ impl Store {
             .collect()
     }
 
+    /// Slots `ids` (in chunks of 500) with their cabinets and active booking, by id: for the
+    /// events of a withdrawal, a swap or a moved booking.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn slots_by_id(&self, ids: &[i64]) -> Result<Vec<(LocatedSlot, Option<i64>)>, Error> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT {SLOT_COLUMNS}, c.name, c.lat, c.lon, \
+                 (SELECT MIN(b.id) FROM bookings b \
+                  WHERE b.slot_id = s.id AND b.cancelled_at IS NULL) AS booking_id \
+                 FROM slots s JOIN cabinets c ON c.cabinet_id = s.cabinet_id \
+                 WHERE s.id IN ({}) ORDER BY s.id",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                out.push((
+                    LocatedSlot {
+                        slot: SlotRecord::try_from(&row)?,
+                        cabinet_name: row.try_get("name")?,
+                        cabinet_coords: Coordinates::new(row.try_get("lat")?, row.try_get("lon")?)
+                            .map_err(|_| Error::Corrupt("cabinets.lat/lon"))?,
+                    },
+                    row.try_get("booking_id")?,
+                ));
+            }
+        }
+        out.sort_by_key(|(slot, _)| slot.slot.id);
+        Ok(out)
+    }
+
     /// Books slot `slot_id` for `patient_ref`, recording who booked (token id and SAS) and
     /// when in the same statement. A slot that has ended is refused; a slot with an active
     /// booking is refused by the unique index, never by a check first.

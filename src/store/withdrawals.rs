@@ -30,12 +30,23 @@ pub struct WithdrawalRecord {
 pub enum WithdrawOutcome {
     Withdrawn {
         record: WithdrawalRecord,
-        slots_withdrawn: u64,
+        /// The ids of the slots withdrawn.
+        slots: Vec<i64>,
     },
     /// No published position of this doctor at this cabinet that day (in the caller's CPTS).
     NotFound,
     /// The shift has started: too late to repair.
     Started,
+}
+
+/// A flagged booking moved by a repair's publication to a slot at the same cabinet and start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BookingMove {
+    pub booking_id: i64,
+    /// The withdrawn slot it was on.
+    pub from_slot: i64,
+    /// Its slot now.
+    pub to_slot: i64,
 }
 
 /// A booking on a withdrawn slot, waiting for a repair.
@@ -112,18 +123,17 @@ impl Store {
         let plan_id: String = removed.try_get("plan_id")?;
         let shift_end = crate::garde::calendar::shift_end(shift_start)
             .ok_or(Error::Corrupt("published_positions.shift_start"))?;
-        let slots = sqlx::query(
+        let slots: Vec<i64> = sqlx::query_scalar(
             "UPDATE slots SET withdrawn_at = $1 WHERE cabinet_id = $2 AND rpps = $3 \
-             AND start_at >= $4 AND start_at < $5 AND withdrawn_at IS NULL",
+             AND start_at >= $4 AND start_at < $5 AND withdrawn_at IS NULL RETURNING id",
         )
         .bind(at)
         .bind(cabinet_id)
         .bind(rpps.as_str())
         .bind(shift_start)
         .bind(shift_end)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .fetch_all(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO garde_withdrawals (id, cabinet_id, shift_start, shift_end, shift_day, \
              rpps, plan_id, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -161,15 +171,12 @@ impl Store {
             "day": day.to_string(),
             "rpps": rpps.as_str(),
             "reason": reason,
-            "slots": slots,
+            "slots": slots.len(),
             "bookings_flagged": record.bookings_flagged,
         }));
         append_audit_in(&mut tx, self.actor(), &entry).await?;
         tx.commit().await?;
-        Ok(WithdrawOutcome::Withdrawn {
-            record,
-            slots_withdrawn: slots,
-        })
+        Ok(WithdrawOutcome::Withdrawn { record, slots })
     }
 
     /// The withdrawals of shifts dated `from` to `to` (inclusive), of `cpts`'s cabinets (None:
@@ -252,12 +259,12 @@ fn withdrawal_of(r: &sqlx::any::AnyRow) -> Result<WithdrawalRecord, Error> {
 /// Moves each active booking on a withdrawn slot to a free, standing slot of the same cabinet
 /// and start (the replacement's, just published, or a colleague's on duty at that time: the
 /// patient is seen at the same place and time), one by one so that two never take the same
-/// slot (the unique index `bookings_one_active_per_slot` would refuse it anyway). Returns how
-/// many moved; the others stay flagged.
+/// slot (the unique index `bookings_one_active_per_slot` would refuse it anyway). Returns the
+/// moves; the others stay flagged.
 pub(super) async fn rehome_flagged_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     actor: Option<&super::Actor>,
-) -> Result<u64, Error> {
+) -> Result<Vec<BookingMove>, Error> {
     let flagged: Vec<(i64, i64)> = sqlx::query(
         "SELECT b.id, b.slot_id FROM bookings b JOIN slots s ON s.id = b.slot_id \
          WHERE b.cancelled_at IS NULL AND s.withdrawn_at IS NOT NULL ORDER BY b.id",
@@ -267,7 +274,7 @@ pub(super) async fn rehome_flagged_in(
     .iter()
     .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
     .collect::<Result<_, Error>>()?;
-    let mut moved = 0;
+    let mut moves = Vec::new();
     for (booking, slot) in flagged {
         let target: Option<i64> = sqlx::query_scalar(
             "SELECT n.id FROM slots n JOIN slots o \
@@ -280,17 +287,24 @@ pub(super) async fn rehome_flagged_in(
         .fetch_optional(&mut **tx)
         .await?;
         let Some(target) = target else { continue };
-        moved += sqlx::query("UPDATE bookings SET slot_id = $1 WHERE id = $2")
+        let moved = sqlx::query("UPDATE bookings SET slot_id = $1 WHERE id = $2")
             .bind(target)
             .bind(booking)
             .execute(&mut **tx)
             .await?
             .rows_affected();
+        if moved == 1 {
+            moves.push(BookingMove {
+                booking_id: booking,
+                from_slot: slot,
+                to_slot: target,
+            });
+        }
     }
-    if moved > 0 {
+    if !moves.is_empty() {
         let entry = AuditEntry::new("booking.rehome", "booking", None)
-            .with_detail(serde_json::json!({ "moved": moved }));
+            .with_detail(serde_json::json!({ "moved": moves.len() }));
         append_audit_in(tx, actor, &entry).await?;
     }
-    Ok(moved)
+    Ok(moves)
 }

@@ -2,9 +2,12 @@
 //! the shift, his slots leave searches and refuse bookings, the booking on one of them is
 //! flagged for the régulateurs; a plan over that day fills the hole with a colleague (the diff
 //! says who gains which shift), and publishing it moves the booking to the colleague's slot at
-//! the same time, so the patient's appointment stands.
+//! the same time, so the patient's appointment stands. A régulateur listening to the area hears
+//! `withdrawn` for each of A's slots (the booked one with its booking, now flagged) and `moved`
+//! for the booking's new slot.
 
 use crate::helpers::{TestApp, assert_problem, both_backends};
+use crate::holds::SseReader;
 use crate::imports::DOCTORS;
 use cpts::domain::Role;
 use reqwest::{Method, StatusCode};
@@ -86,6 +89,20 @@ async fn a_doctor_taken_off_a_shift_is_replaced_and_the_booking_follows(app: Arc
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let booking = r.json::<Value>().await.unwrap()["booking_id"].to_string();
+    let mut listener = if app.has_redis() {
+        let r = app
+            .slot_events(
+                Some(&regulateur),
+                "lat=48.6921&lon=6.1844&radius_km=5",
+                None,
+            )
+            .await;
+        let mut l = SseReader::new(r);
+        assert_eq!(l.expect().await.event, "ready");
+        Some(l)
+    } else {
+        None
+    };
 
     // A falls ill: bad input first, then the withdrawal.
     let withdraw = |body: Value| {
@@ -116,6 +133,28 @@ async fn a_doctor_taken_off_a_shift_is_replaced_and_the_booking_follows(app: Arc
     let done: Value = r.json().await.unwrap();
     assert_eq!(done["slots_withdrawn"], 8, "{done}");
     assert_eq!(done["withdrawal"]["bookings_flagged"], 1, "{done}");
+    if let Some(l) = listener.as_mut() {
+        let mut withdrawn = Vec::new();
+        while withdrawn.len() < 8 {
+            let e = l.expect().await;
+            if e.event == "withdrawn" {
+                withdrawn.push(e.data);
+            }
+        }
+        assert!(
+            withdrawn
+                .iter()
+                .all(|e| e["withdrawal_id"] == done["withdrawal"]["id"]),
+            "{withdrawn:?}"
+        );
+        let flagged: Vec<&Value> = withdrawn
+            .iter()
+            .filter(|e| e.get("booking_id").is_some())
+            .collect();
+        assert_eq!(flagged.len(), 1, "{withdrawn:?}");
+        assert_eq!(flagged[0]["slot_id"], booked_slot);
+        assert_eq!(flagged[0]["booking_id"].to_string(), booking);
+    }
 
     // His slots leave the searches (the board reloads) and refuse bookings.
     app.load_board().await;
@@ -156,6 +195,17 @@ async fn a_doctor_taken_off_a_shift_is_replaced_and_the_booking_follows(app: Arc
     assert_eq!(r.status(), StatusCode::OK);
     let published: Value = r.json().await.unwrap();
     assert_eq!(published["bookings_moved"], 1, "{published}");
+    if let Some(l) = listener.as_mut() {
+        let moved = loop {
+            let e = l.expect().await;
+            if e.event == "moved" {
+                break e.data;
+            }
+        };
+        assert_eq!(moved["booking_id"].to_string(), booking, "{moved}");
+        assert_eq!(moved["from_slot_id"], booked_slot, "{moved}");
+        assert_eq!(moved["start"], booked_start.as_str(), "{moved}");
+    }
 
     // The appointment stands: same booking, same time, B's slot.
     let moved: Value = app

@@ -127,7 +127,12 @@ fn reaction(kind: EventKind, data: &str) -> Reaction {
         EventKind::Booked | EventKind::Freed => {
             change_of(kind, data).map_or(Reaction::Reload, Reaction::Apply)
         }
-        EventKind::Published | EventKind::CabinetChanged => Reaction::Reload,
+        // Slots leave the board, change doctor, or a booking changes slot: a load says all.
+        EventKind::Published
+        | EventKind::CabinetChanged
+        | EventKind::Withdrawn
+        | EventKind::Moved
+        | EventKind::Swapped => Reaction::Reload,
         EventKind::Held | EventKind::Released | EventKind::Proposal => Reaction::None,
     }
 }
@@ -192,6 +197,9 @@ mod tests {
         assert_eq!(reaction(EventKind::Booked, "{}"), Reaction::Reload);
         assert_eq!(reaction(EventKind::Published, data), Reaction::Reload);
         assert_eq!(reaction(EventKind::CabinetChanged, "{}"), Reaction::Reload);
+        for kind in [EventKind::Withdrawn, EventKind::Moved, EventKind::Swapped] {
+            assert_eq!(reaction(kind, data), Reaction::Reload, "{kind}");
+        }
         assert_eq!(reaction(EventKind::Held, data), Reaction::None);
         assert_eq!(reaction(EventKind::Released, data), Reaction::None);
     }
