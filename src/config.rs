@@ -137,6 +137,38 @@ pub struct Config {
     /// at the handshake; a client without one may still use a bearer token.
     #[arg(long, env = "CPTS_TLS_CLIENT_CA", requires = "tls_cert")]
     pub tls_client_ca: Option<std::path::PathBuf>,
+
+    /// People sign in with this OpenID Connect issuer (Pro Santé Connect:
+    /// `https://auth.esante.gouv.fr/auth/realms/esante-wallet`); unset: no sign-in, API tokens
+    /// only. Needs --oidc-client-id, --oidc-client-secret and --public-url.
+    #[arg(long, env = "CPTS_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// The client id the issuer registered for this service.
+    #[arg(long, env = "CPTS_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// The client secret the issuer gave this service.
+    #[arg(long, env = "CPTS_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<Secret>,
+
+    /// Scopes asked besides `openid`, space-separated (Pro Santé Connect: `scope_all`).
+    #[arg(long, env = "CPTS_OIDC_SCOPES", default_value = "scope_all")]
+    pub oidc_scopes: String,
+
+    /// `acr_values` asked of the issuer (Pro Santé Connect: `eidas1`); empty: none.
+    #[arg(long, env = "CPTS_OIDC_ACR_VALUES", default_value = "eidas1")]
+    pub oidc_acr_values: String,
+
+    /// This service as browsers reach it (`https://cpts.example.fr`): the sign-in callback is
+    /// `{public-url}/auth/callback`, registered with the issuer; `https://` makes the session
+    /// cookie `Secure`.
+    #[arg(long, env = "CPTS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// A session lasts this many hours from sign-in.
+    #[arg(long, env = "CPTS_SESSION_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=72))]
+    pub session_hours: u64,
 }
 
 /// Why a configuration cannot run.
@@ -153,6 +185,11 @@ pub enum ConfigError {
          repeated); make one with `openssl rand -base64 48`"
     )]
     WeakTokenKey,
+    #[error(
+        "--oidc-issuer needs --oidc-client-id, --oidc-client-secret and --public-url \
+         (CPTS_OIDC_CLIENT_ID, CPTS_OIDC_CLIENT_SECRET, CPTS_PUBLIC_URL)"
+    )]
+    OidcIncomplete,
 }
 
 impl Config {
@@ -184,7 +221,46 @@ impl Config {
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_scopes: "scope_all".to_owned(),
+            oidc_acr_values: "eidas1".to_owned(),
+            public_url: None,
+            session_hours: 12,
         }
+    }
+
+    /// The sign-in settings, with an issuer configured (`None`: no sign-in).
+    ///
+    /// # Errors
+    /// [`ConfigError::OidcIncomplete`] naming what the issuer needs and lacks.
+    pub fn oidc(&self) -> Result<Option<crate::signin::OidcSettings>, ConfigError> {
+        let Some(issuer) = &self.oidc_issuer else {
+            return Ok(None);
+        };
+        let (Some(client_id), Some(secret), Some(public_url)) = (
+            &self.oidc_client_id,
+            &self.oidc_client_secret,
+            &self.public_url,
+        ) else {
+            return Err(ConfigError::OidcIncomplete);
+        };
+        Ok(Some(crate::signin::OidcSettings {
+            issuer: issuer.clone(),
+            client_id: client_id.clone(),
+            client_secret: secret.expose().to_owned(),
+            public_url: public_url.clone(),
+            scopes: self
+                .oidc_scopes
+                .split_whitespace()
+                .filter(|s| *s != "openid")
+                .map(str::to_owned)
+                .collect(),
+            acr_values: Some(self.oidc_acr_values.trim())
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned),
+        }))
     }
 
     /// The TLS files, when `cpts serve` terminates TLS itself.
@@ -236,6 +312,7 @@ impl Config {
                 Some(_) => {}
             }
         }
+        self.oidc()?;
         Ok(())
     }
 

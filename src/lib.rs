@@ -28,6 +28,8 @@ pub mod jobs;
 pub mod matching;
 /// `/metrics`: Prometheus counters and histograms of requests, jobs, the board, Redis, streams.
 pub mod metrics;
+/// Sign-in of people with OpenID Connect (Pro Santé Connect): the authorization code flow.
+pub mod signin;
 /// Consultation slots at run time: the slot board, search, booking, typed slot events.
 pub mod slots;
 /// Generic optimisation: min-cost flow and MILP glue, indices and integer costs only.

@@ -7,7 +7,7 @@
 //!
 //! No HTTP here (`api::auth` turns this into extractors) and no SQL (`store` keeps the rows).
 
-use crate::domain::{Role, Rpps, Scope, Territory, TerritoryError};
+use crate::domain::{Identity, Role, Rpps, Scope, Territory, TerritoryError};
 use crate::store::{self, NewToken, Store, TokenRecord};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -91,6 +91,10 @@ pub enum CreateError {
     CertificateTaken,
     #[error("a certificate subject needs a CN")]
     EmptySubject,
+    #[error("this identity holds this role and scope already")]
+    GrantTaken,
+    #[error("a medecin is granted to its own RPPS: rpps:<RPPS> with the same RPPS")]
+    GrantRpps,
     #[error("cannot store the token")]
     Store(#[from] store::Error),
 }
@@ -138,7 +142,66 @@ pub async fn create_expiring(
     label: &str,
     expires_at: Option<i64>,
 ) -> Result<Minted, CreateError> {
-    mint(store, key, role, rpps, scope, label, expires_at, None).await
+    mint(
+        store,
+        key,
+        role,
+        rpps,
+        scope,
+        label,
+        expires_at,
+        Reach::Bearer,
+    )
+    .await
+}
+
+/// How a principal is reached besides its bearer secret.
+enum Reach {
+    /// By the secret only.
+    Bearer,
+    /// Over mutual TLS, by this client certificate subject (CN, OU).
+    Certificate(String, String),
+    /// By people who sign in as this identity.
+    Identity(Identity),
+}
+
+/// Grants `role` bound to `scope` to `identity`: a principal that people signing in as that
+/// identity act under (OpenID Connect), stored as a token row whose bearer secret is never
+/// shown. A médecin is granted to its own RPPS only. Returns the row's id: `cpts token revoke`
+/// or `DELETE /grants/{id}` revokes the grant and ends its sessions.
+///
+/// # Errors
+/// As [`create_expiring`]; [`CreateError::GrantTaken`] when the identity holds this role and
+/// scope already; [`CreateError::GrantRpps`] for a médecin grant to another identity.
+pub async fn grant(
+    store: &Store,
+    key: &TokenKey,
+    identity: &Identity,
+    role: Role,
+    scope: Scope,
+    label: &str,
+) -> Result<String, CreateError> {
+    let rpps = match (role, identity) {
+        (Role::Medecin, Identity::Rpps(r)) => Some(r.clone()),
+        (Role::Medecin, Identity::Subject(_)) => return Err(CreateError::GrantRpps),
+        _ => None,
+    };
+    match mint(
+        store,
+        key,
+        role,
+        rpps,
+        scope,
+        label,
+        None,
+        Reach::Identity(identity.clone()),
+    )
+    .await
+    {
+        Ok(minted) => Ok(minted.id),
+        Err(CreateError::Store(store::Error::Conflict(_))) => Err(CreateError::GrantTaken),
+        Err(e) => Err(e),
+    }
 }
 
 /// Maps the client certificate subject `cn`/`ou` to a new principal of `role` bound to
@@ -162,7 +225,7 @@ pub async fn map_certificate(
     if cn.trim().is_empty() {
         return Err(CreateError::EmptySubject);
     }
-    let subject = Some((cn.to_owned(), ou.to_owned()));
+    let subject = Reach::Certificate(cn.to_owned(), ou.to_owned());
     match mint(store, key, role, rpps, scope, label, None, subject).await {
         Ok(minted) => Ok(minted.id),
         Err(CreateError::Store(store::Error::Conflict(_))) => Err(CreateError::CertificateTaken),
@@ -179,7 +242,7 @@ async fn mint(
     scope: Scope,
     label: &str,
     expires_at: Option<i64>,
-    certificate: Option<(String, String)>,
+    reach: Reach,
 ) -> Result<Minted, CreateError> {
     match (role, &rpps) {
         (Role::Medecin, None) => return Err(CreateError::MissingRpps),
@@ -218,7 +281,14 @@ async fn mint(
             hash: key.hash(&token),
             expires_at,
             scope,
-            certificate,
+            certificate: match &reach {
+                Reach::Certificate(cn, ou) => Some((cn.clone(), ou.clone())),
+                _ => None,
+            },
+            oidc_subject: match &reach {
+                Reach::Identity(identity) => Some(identity.to_string()),
+                _ => None,
+            },
         })
         .await?;
     Ok(Minted { id, token })

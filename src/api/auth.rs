@@ -127,7 +127,8 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        // A bearer token wins; without one, a client certificate mapped to a principal.
+        // A bearer token wins; without one, a client certificate mapped to a principal; then a
+        // signed-in person's session cookie, whose state-changing requests carry its CSRF token.
         let record = match (bearer(parts), parts.extensions.get::<ClientIdentity>()) {
             (Some(presented), _) => state
                 .token_cache
@@ -139,7 +140,15 @@ impl FromRequestParts<AppState> for Caller {
                 .token_for_certificate(&identity.cn, &identity.ou, chrono::Utc::now().timestamp())
                 .await?
                 .ok_or(ApiError::Unauthenticated)?,
-            (None, None) => return Err(ApiError::Unauthenticated),
+            (None, None) => {
+                let session = super::signin::session_of(parts, state)
+                    .await?
+                    .ok_or(ApiError::Unauthenticated)?;
+                if !parts.method.is_safe() {
+                    super::signin::check_csrf(parts, &session.csrf)?;
+                }
+                session.grant
+            }
         };
         tracing::Span::current().record("token", record.id.as_str());
         Ok(Caller {

@@ -82,6 +82,10 @@ pub const MATRIX: &[Rule] = &[
     rule("GET", "/territories/{id}", "ooooooooooo"),
     rule("PUT", "/territories/{id}", "ffffffffffo"),
     rule("DELETE", "/territories/{id}", "ffffffffffo"),
+    // Grants of roles to people who sign in (OpenID Connect): the admin's.
+    rule("POST", "/grants", "ffffffffffo"),
+    rule("GET", "/grants", "ffffffffffo"),
+    rule("DELETE", "/grants/{id}", "ffffffffffo"),
     // The audit trail: auditeurs, each of its own territory (filtered, not refused).
     rule("GET", "/audit", "ffffffffoof"),
     // CPAM: imports of their own départements (B's import of a 54 commune is a 422).

@@ -20,6 +20,11 @@ pub enum ApiError {
     /// Authenticated, but this role (or this médecin) may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// A state-changing request of a signed-in session without its CSRF token.
+    #[error(
+        "a signed-in session's state-changing request needs its CSRF token in X-CSRF-Token (GET /auth/session gives it)"
+    )]
+    Csrf,
     /// No such resource or route.
     #[error("{0}")]
     NotFound(String),
@@ -216,7 +221,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Csrf => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_)
@@ -247,6 +252,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => "/problems/unauthenticated",
             ApiError::Forbidden(_) => "/problems/forbidden",
+            ApiError::Csrf => "/problems/csrf",
             ApiError::NotFound(_) => "/problems/not-found",
             ApiError::MethodNotAllowed => "/problems/method-not-allowed",
             ApiError::Conflict(_) => "/problems/conflict",

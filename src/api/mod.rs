@@ -48,6 +48,7 @@ mod doctors;
 pub mod error;
 mod events;
 mod garde_plans;
+mod grants;
 mod headers;
 mod health;
 mod holds;
@@ -59,6 +60,7 @@ mod metrics;
 mod preferences;
 mod rate_limit;
 mod repair;
+pub mod signin;
 mod slots;
 mod swaps;
 mod tableau;
@@ -120,6 +122,10 @@ pub struct AppState {
     pub streams: Arc<events::StreamGate>,
     /// Open and refused connections, counted by the accept loop (for `/metrics`).
     pub connections: Arc<crate::startup::ConnectionStats>,
+    /// Sign-in of people with OpenID Connect (`--oidc-issuer`); `None`: API tokens only.
+    pub signin: Option<Arc<crate::signin::SignIn>>,
+    /// How long a session lasts from sign-in (`--session-hours`).
+    pub session_seconds: i64,
 }
 
 impl AppState {
@@ -215,6 +221,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(holds::routes())
         .merge(events::routes())
         .merge(territories::routes())
+        .merge(grants::routes())
         .split_for_parts();
     (router, with_uri_text_rule(doc))
 }
@@ -298,6 +305,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/metrics", get(metrics::metrics))
+        .merge(signin::routes())
         .fallback(|| async { ApiError::NotFound("no such resource".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // Inside the request span and the timeout, so a 429 is logged like any answer.

@@ -9,7 +9,8 @@ mod verify;
 
 pub use garde::GardeArgs;
 pub use service::{
-    CertAction, CertArgs, ServeArgs, TerritoryAction, TerritoryArgs, TokenAction, TokenArgs,
+    CertAction, CertArgs, GrantAction, GrantArgs, ServeArgs, TerritoryAction, TerritoryArgs,
+    TokenAction, TokenArgs,
 };
 
 use clap::{Parser, Subcommand};
@@ -78,6 +79,8 @@ pub enum Command {
     Territory(TerritoryArgs),
     /// Map client certificates (mutual TLS) to principals.
     Cert(CertArgs),
+    /// Grant roles to people who sign in with OpenID Connect (Pro Santé Connect).
+    Grant(GrantArgs),
     /// Retention: erase the patients attached to a médecin traitant before a date.
     Purge(service::PurgeArgs),
     /// Apply the pending database migrations and exit.
@@ -106,6 +109,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Token(a) => service::token(a),
         Command::Territory(a) => service::territory(a),
         Command::Cert(a) => service::cert(a),
+        Command::Grant(a) => service::grant(a),
         Command::Purge(a) => service::purge(a),
         Command::Migrate(config) => service::migrate(&config),
         Command::Fixtures(a) => exit_code(crate::fixtures::run(&a)),

@@ -529,6 +529,111 @@ fn read_territories(path: &std::path::Path) -> Result<Vec<crate::store::NewCpts>
     Ok(out)
 }
 
+/// `cpts grant …`: roles of people who sign in with OpenID Connect (issue 16).
+#[derive(Debug, clap::Args)]
+pub struct GrantArgs {
+    #[command(subcommand)]
+    pub action: GrantAction,
+}
+
+/// What to do with grants.
+#[derive(Debug, clap::Subcommand)]
+pub enum GrantAction {
+    /// Grant a role and its territory to an identity: `rpps:<RPPS>` for a professional signing
+    /// in with Pro Santé Connect, `sub:<subject>` for a staff identity of another issuer. A
+    /// médecin is granted to its own RPPS. Revoke with `cpts token revoke ID`.
+    Add {
+        /// `rpps:10000000009` or `sub:alice`.
+        #[arg(long)]
+        identity: crate::domain::Identity,
+        #[arg(long)]
+        role: Role,
+        /// As `cpts token create --territory`.
+        #[arg(long = "territory", value_name = "TERRITORY")]
+        territories: Vec<Territory>,
+        #[arg(long, conflicts_with = "territories")]
+        national: bool,
+        #[arg(long, default_value = "")]
+        label: String,
+        #[command(flatten)]
+        db: TokenStore,
+    },
+    /// Every grant, live or revoked.
+    List {
+        #[command(flatten)]
+        db: TokenStore,
+    },
+}
+
+/// `cpts grant add|list`.
+pub fn grant(args: GrantArgs) -> ExitCode {
+    report(runtime().and_then(|rt| rt.block_on(grant_async(args))))
+}
+
+async fn grant_async(args: GrantArgs) -> anyhow::Result<ExitCode> {
+    match args.action {
+        GrantAction::List { db } => {
+            let config = db.config();
+            let store = open(&config).await?;
+            store.migrate().await.context("migrating")?;
+            let grants = store.grants().await.context("reading the grants")?;
+            store.close().await;
+            println!("id\tidentity\trole\tscope\tstate");
+            for g in grants {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    g.id,
+                    g.oidc_subject.unwrap_or_default(),
+                    g.role,
+                    g.scope,
+                    if g.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "live"
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        GrantAction::Add {
+            identity,
+            role,
+            territories,
+            national,
+            label,
+            db,
+        } => {
+            let scope = match Scope::for_role(role, territories, national) {
+                Ok(scope) => scope,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
+                }
+            };
+            let config = db.config();
+            let store = open(&config).await?;
+            store.migrate().await.context("migrating")?;
+            let key = TokenKey::new(config.token_key_bytes());
+            let granted = tokens::grant(&store, &key, &identity, role, scope.clone(), &label).await;
+            store.close().await;
+            match granted {
+                Ok(id) => {
+                    eprintln!(
+                        "granted {role} ({scope}) to {identity}: {id}; revoke: cpts token revoke {id}"
+                    );
+                    println!("{id}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e @ CreateError::Store(_)) => Err(e).context("granting"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(super::EXIT_BAD_INPUT))
+                }
+            }
+        }
+    }
+}
+
 /// `cpts cert …`: machine clients over mutual TLS (issue 16).
 #[derive(Debug, clap::Args)]
 pub struct CertArgs {

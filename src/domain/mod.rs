@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod doctor;
+pub mod identity;
 pub mod ids;
 pub mod insee;
 pub mod patient;
@@ -14,6 +15,7 @@ pub mod text;
 
 pub use batch::{AssignmentRow, UnmatchedRow};
 pub use doctor::MatchingDoctor;
+pub use identity::{Identity, IdentityError};
 pub use ids::{CabinetId, IdError, PatientId, Rpps, RppsError};
 pub use insee::{Departement, InseeCode, InseeError};
 pub use patient::{MaxKm, MaxKmError, Patient, Tier};

@@ -31,6 +31,8 @@ pub enum Error {
     Cache(#[from] cache::Error),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    SignIn(#[from] crate::signin::SignInError),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -99,7 +101,15 @@ impl Application {
             board
         });
         let clock = crate::clock::Clock::system();
+        let signin = config
+            .oidc()?
+            .map(crate::signin::SignIn::new)
+            .transpose()?
+            .map(Arc::new);
         let state = AppState {
+            signin,
+            session_seconds: i64::try_from(config.session_hours.saturating_mul(3600))
+                .unwrap_or(i64::MAX),
             clock: clock.clone(),
             store: store.clone(),
             cache: cache.clone(),

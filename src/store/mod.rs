@@ -37,6 +37,7 @@ mod offers;
 mod patients;
 mod preferences;
 mod proposals;
+mod sessions;
 mod slots;
 mod staging;
 mod territories;
@@ -62,6 +63,7 @@ pub use proposals::{
     BatchInstance, CommitOutcome, CommuneReport, PATIENT_STATUSES, PatientStatus, ProposalFilter,
     ProposalRecord, Transition, Viewer, departement_patterns,
 };
+pub use sessions::{LOGIN_TTL_SECONDS, PendingLogin, SessionRecord};
 pub use slots::{
     BoardSlotRow, BookOutcome, BookingRecord, BoundingBox, CancelOutcome, LocatedSlot, SlotRecord,
 };

@@ -20,6 +20,9 @@ pub struct NewToken {
     pub scope: Scope,
     /// A client certificate subject (CN, OU) this principal is reached by over mutual TLS.
     pub certificate: Option<(String, String)>,
+    /// The identity this principal is granted to (`rpps:…`, `sub:…`): people who sign in with
+    /// OpenID Connect act under it.
+    pub oidc_subject: Option<String>,
 }
 
 /// A stored token.
@@ -40,6 +43,8 @@ pub struct TokenRecord {
     pub scope: Scope,
     /// The client certificate subject (CN, OU) mapped to this principal, if any.
     pub certificate: Option<(String, String)>,
+    /// The identity (`rpps:…`, `sub:…`) this principal is granted to, if any.
+    pub oidc_subject: Option<String>,
 }
 
 impl TryFrom<AnyRow> for TokenRecord {
@@ -64,12 +69,13 @@ impl TryFrom<AnyRow> for TokenRecord {
             expires_at: row.try_get("expires_at")?,
             scope: scope.parse().map_err(|_| Error::Corrupt("tokens.scope"))?,
             certificate: cert_cn.map(|cn| (cn, cert_ou)),
+            oidc_subject: row.try_get("oidc_subject")?,
         })
     }
 }
 
 const COLUMNS: &str = "id, role, rpps, label, hash, created_at, revoked_at, expires_at, scope, \
-     cert_cn, cert_ou";
+     cert_cn, cert_ou, oidc_subject";
 
 impl Store {
     /// The active principal a client certificate with this subject is mapped to: not revoked,
@@ -96,6 +102,40 @@ impl Store {
         .transpose()
     }
 
+    /// The live grants of `identity` (not revoked, not expired at `now`), oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn grants_of(&self, identity: &str, now: i64) -> Result<Vec<TokenRecord>, Error> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM tokens WHERE oidc_subject = $1 AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at, id"
+        ))
+        .bind(identity)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(TokenRecord::try_from)
+        .collect()
+    }
+
+    /// Every grant (a principal granted to an identity), live or revoked, newest first.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn grants(&self) -> Result<Vec<TokenRecord>, Error> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM tokens WHERE oidc_subject IS NOT NULL \
+             ORDER BY created_at DESC, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(TokenRecord::try_from)
+        .collect()
+    }
+
     /// Every token, newest first: active, expired and revoked (for `cpts token list`).
     ///
     /// # Errors
@@ -119,7 +159,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO tokens (id, role, rpps, label, hash, created_at, expires_at, scope, \
-             cert_cn, cert_ou) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             cert_cn, cert_ou, oidc_subject) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&t.id)
         .bind(t.role.as_str())
@@ -131,6 +171,7 @@ impl Store {
         .bind(t.scope.to_string())
         .bind(t.certificate.as_ref().map(|(cn, _)| cn.as_str()))
         .bind(t.certificate.as_ref().map_or("", |(_, ou)| ou.as_str()))
+        .bind(t.oidc_subject.as_deref())
         .execute(&mut *tx)
         .await?;
         let entry = AuditEntry::new("token.create", "token", Some(t.id.clone())).with_detail(
@@ -138,6 +179,7 @@ impl Store {
                 "role": t.role.as_str(),
                 "scope": t.scope.to_string(),
                 "expires_at": t.expires_at,
+                "granted_to": t.oidc_subject,
             }),
         );
         append_audit_in(&mut tx, self.actor(), &entry).await?;

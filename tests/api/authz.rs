@@ -29,6 +29,7 @@ struct Fixture {
     booking: String,
     proposal: String,
     feed: String,
+    grant: String,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -191,8 +192,21 @@ async fn fixture(app: &TestApp) -> Fixture {
         .unwrap()
         .trim_start_matches("/calendar/")
         .to_owned();
+    // A grant of a role to a person who signs in.
+    let r = app
+        .request(Method::POST, "/grants", Some(&tokens["admin"]))
+        .json(&json!({"identity": "sub:authz-staff", "role": "cpam", "scope": "dep:54"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let grant = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Fixture {
         tokens,
+        grant,
         batch,
         plan,
         window,
@@ -212,6 +226,7 @@ fn concrete(rule: &Rule, f: &Fixture) -> String {
         p if p.starts_with("/batches/") || p.starts_with("/jobs/") => f.batch.clone(),
         p if p.starts_with("/garde/plans/") => f.plan.clone(),
         p if p.starts_with("/garde/offers/") => "1234567890123456".to_owned(),
+        p if p.starts_with("/grants/") => f.grant.clone(),
         p if p.starts_with("/proposals/") => f.proposal.clone(),
         p if p.starts_with("/doctors/") => f.window.clone(),
         _ => String::new(),
@@ -247,6 +262,10 @@ fn body(rule: &Rule) -> Option<(&'static str, String)> {
     let json = |v: Value| Some(("application/json", v.to_string()));
     match (rule.method, rule.path) {
         ("PUT", "/territories/{id}") => json(json!({"name": "Test authz", "communes": ["54395"]})),
+        ("POST", "/grants") => json(
+            json!({"identity": "rpps:10000000009", "role": "coordinateur",
+                                           "scope": "cpts:grand_nancy"}),
+        ),
         ("POST", "/imports/patients") => Some((
             "text/csv",
             "patient_id,lat,lon,insee,age,ald,css\nP2,48.6921,6.1844,54395,40,0,0\n".to_owned(),

@@ -213,7 +213,7 @@ async fn a_shift_is_offered_taken_once_and_moves_with_its_slots_and_bookings(app
         assert!(
             swapped
                 .iter()
-                .all(|e| e["rpps"] == winner && e["offer_id"].to_string() == id),
+                .all(|e| e["rpps"] == winner && e["offer_id"] == offer["id"]),
             "{swapped:?}"
         );
         let booked: Vec<&Value> = swapped

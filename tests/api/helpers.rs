@@ -66,7 +66,7 @@ const PG_PREFIX: &str = "cpts_test_";
 /// dropped at the next start; younger ones may belong to a run in progress elsewhere.
 const SWEEP_AFTER: Duration = Duration::from_secs(3600);
 
-fn is_ci() -> bool {
+pub fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 

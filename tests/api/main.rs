@@ -27,6 +27,7 @@ mod import_contention;
 mod imports;
 mod limits;
 mod mtls;
+mod oidc;
 #[path = "../common/redis.rs"]
 mod own_redis;
 mod proposals;
