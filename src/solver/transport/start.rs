@@ -9,11 +9,11 @@
 //! * From `SCALED_START_SOURCES` sources: the optimal prices of a coarser copy of the problem
 //!   (costs and penalties divided by `SCALE`), times `SCALE` ([`Transport::coarse_prices`]),
 //!   itself started the same way: cost scaling, with the exact successive shortest paths at
-//!   every level. One price for all sinks left the region instance (1 M sources, 5,000 sinks,
-//!   500,000 places) with 202,000 free places of priced sinks, filled by 2,591 primal-dual
-//!   phases of about 6 ms; each phase fills at most one place per sink in deficit by a tight
-//!   path, since the sources a sink can draw sit at distinct distances, so the phases number
-//!   at least the largest deficit of a sink. A coarse copy has few distinct distances, so few
+//!   every level. One price for all sinks left most places of priced sinks free (103,873 of
+//!   150,000 on the 300,000-patient grand-est instance), and the region's first solve took
+//!   2,591 primal-dual phases of about 6 ms to fill them: a phase usually fills one place per
+//!   sink in deficit by a tight path, since the sources a sink can draw sit at distinct
+//!   distances, so the phases number about the largest deficit of a sink. A coarse copy has few distinct distances, so few
 //!   phases; its prices, scaled back, leave each fine sink a few units out of place (the
 //!   rounding of its sources' costs), and the phases at the fine level are few too.
 
