@@ -12,9 +12,12 @@
 //!
 //! Successive shortest paths from a *pseudoflow*, on a graph of sinks only:
 //!
-//! * Start (`start.rs`): every sink at one price from a ladder (0 and levels just below the
-//!   penalties), the one that leaves the least work; every source at its best response (a
-//!   sink, or unassigned); then a few sweeps of block auction. Every
+//! * Start (`start.rs`): prices for the sinks; from [`SCALED_START_SOURCES`] sources, the
+//!   optimal prices of a coarser copy of the problem (costs divided by [`SCALE`], solved the
+//!   same way, recursively), scaled back: cost scaling, exact at every level; below that, one
+//!   price for all sinks from a ladder (0 and levels just below the penalties), the one that
+//!   leaves the least work. Every source at its best response (a sink, or unassigned); then a
+//!   few sweeps of block auction. Every
 //!   source is at a best response to the prices, so the reduced-cost optimality conditions
 //!   hold; sinks loaded beyond capacity hold *excess*, sinks with a price and free places are
 //!   in *deficit* (a priced sink must end full).
@@ -25,8 +28,10 @@
 //!   p(b)`) or to `T` (unassign `q`, `penalty(q) − c(q,a) + p(a) − p(T)`); and `a → T` while `a`
 //!   has spare capacity (`p(a) − p(T)`).
 //! * Each excess unit is routed along a shortest path to `T` or to a sink in deficit; then `T`
-//!   fills the deficits left, in primal-dual phases (one Dijkstra, then every tight path it
-//!   opens; `T`'s edges: a sink's flow to `T` shrinks, or an unassigned source is assigned). Potentials of the settled nodes are updated as `p += δ − δ(target)`, so
+//!   fills the deficits left, in primal-dual phases (one Dijkstra, stopped once it has
+//!   settled [`PHASE_TARGETS`] sinks in deficit or all of them, then every tight path it opens,
+//!   found by a depth-first search with a current arc per node; `T`'s edges: a sink's flow to
+//!   `T` shrinks, or an unassigned source is assigned). Potentials of the settled nodes are updated as `p += δ − δ(target)`, so
 //!   `p(T)` never moves and reduced costs stay ≥ 0.
 //! * The composite edges leaving each sink are kept in lazy min-heaps, one per neighbouring
 //!   sink, updated when a source is attached: settling a sink costs O(its neighbours), not
@@ -43,6 +48,30 @@
 //! One Dijkstra per unit out of place, on `m + 1` nodes; settling a sink costs O(its
 //! neighbouring sinks), plus heap pops of stale entries (at most the entries pushed, K per
 //! attach). O(units × settled · (neighbours + log m)) in all; the start keeps the units few.
+//! The scaled start adds a copy of the arcs per level (levels: log_SCALE of the largest cost,
+//! three for a region's metres) and each level's own routing, which is small: a coarse copy
+//! has few distinct costs, so few phases, and each finer level starts a few units per sink
+//! away from its optimum.
+//!
+//! # Why cost scaling, and not another flow algorithm
+//!
+//! A profile of the region instance (1 M sources, 5,000 sinks, 500,000 places, `cpts
+//! fixtures --area grand-est --patients 1000000 --doctors 12500`) showed the flow's time in
+//! the primal-dual phases filling deficits: 16.3 s of its 22.3 s in the first solve, 2,591
+//! phases, each a Dijkstra over many sinks. One price for all sinks leaves most places of
+//! priced sinks free (103,873 of 150,000 on the 300,000-patient instance), and a phase
+//! usually fills one place per sink in deficit along a tight path (the sources a sink can draw
+//! sit at distinct distances). Scaled prices leave the region 28,549 free places and 328
+//! units of excess. The successive shortest paths stay: their potentials are the certificate
+//! `matching::verify` checks, they resume after pricing, and their optimality argument is
+//! unchanged; only the starting prices differ, and any prices ≤ 0 with every source at a best
+//! response are a valid start. Tried and left out: primal-dual phases for the excess too (a
+//! Dijkstra from every sink in excess at once: the re-routing after the region's first
+//! pricing round took 10.4 s in 768 phases, against 5.7 s at one search per unit before,
+//! each phase exploring nearly every sink), a reverse
+//! block auction for the deficits (the deficits moved between neighbours rather than shrank),
+//! and factors 8, 16, 64 and 128 (no faster than 32 on the region; 8 holds four copies and
+//! 2 GB).
 //!
 //! # Determinism
 //!
@@ -56,6 +85,13 @@ mod start;
 
 /// Sweeps of [`Transport::raise_prices`] before the exact routing.
 const PRICE_SWEEPS: usize = 6;
+
+/// Sources from which [`Transport::new`] starts from the prices of coarser copies of the
+/// problem (`start.rs`); below, the price ladder is as good and the copies cost more than they
+/// save.
+pub const SCALED_START_SOURCES: usize = 50_000;
+/// Cost divisor between one copy of the problem and the next coarser one.
+const SCALE: i64 = 32;
 
 /// Distinct penalties beyond which the starting prices are all 0.
 const MAX_PRICE_LEVELS: usize = 8;
@@ -144,8 +180,12 @@ pub struct Stats {
     pub settled: u64,
     /// Composite edges relaxed over all searches.
     pub relaxed: u64,
-    /// Primal-dual phases filling deficits (counted in `searches` too).
+    /// Primal-dual phases, routing excess or filling deficits (counted in `searches` too).
     pub phases: u64,
+    /// Units in excess after the start (price ladder and block auctions).
+    pub start_excess: u64,
+    /// Free places of priced sinks after the start.
+    pub start_deficit: u64,
 }
 
 impl Transport {
@@ -156,12 +196,34 @@ impl Transport {
     /// # Errors
     /// [`Error::PenaltyTooSmall`], [`Error::SinkOutOfRange`], [`Error::TooLarge`].
     pub fn new(capacity: Vec<u32>, penalty: Vec<i64>, arcs: &[Arcs]) -> Result<Self, Error> {
+        let scaled = penalty.len() >= SCALED_START_SOURCES;
+        Self::build(capacity, penalty, arcs, scaled)
+    }
+
+    /// [`Transport::new`], starting from the optimal prices of coarser copies of the problem
+    /// when `scaled` (see `start.rs`), else from the price ladder.
+    fn build(
+        capacity: Vec<u32>,
+        penalty: Vec<i64>,
+        arcs: &[Arcs],
+        scaled: bool,
+    ) -> Result<Self, Error> {
         let n = penalty.len();
         let m = capacity.len();
         if n >= (1 << 31) || m >= (1 << 31) {
             return Err(Error::TooLarge);
         }
-        let mut t = Self {
+        let mut t = Self::empty(capacity, penalty);
+        t.set_arcs(arcs)?;
+        t.prepare(scaled);
+        Ok(t)
+    }
+
+    /// A problem without arcs, flow or prices yet.
+    fn empty(capacity: Vec<u32>, penalty: Vec<i64>) -> Self {
+        let n = penalty.len();
+        let m = capacity.len();
+        Self {
             m,
             capacity,
             penalty,
@@ -187,22 +249,35 @@ impl Transport {
             pred_src: vec![NONE; m + 1],
             frontier: Frontier::new(m + 1),
             stats: Stats::default(),
-        };
-        t.set_arcs(arcs)?;
-        t.place_at_starting_prices();
-        t.raise_prices(PRICE_SWEEPS);
-        t.rebuild_edges();
-        for d in 0..m {
+        }
+    }
+
+    /// The starting pseudoflow of the arcs set: prices (from coarser copies when `scaled`, else
+    /// the ladder), every source at a best response, block auction, then the edge heaps and
+    /// what each sink sends to the terminal.
+    fn prepare(&mut self, scaled: bool) {
+        match scaled.then(|| self.coarse_prices()).flatten() {
+            Some(pot) => self.place_at_prices(pot),
+            None => self.place_at_starting_prices(),
+        }
+        self.raise_prices(PRICE_SWEEPS);
+        self.rebuild_edges();
+        for d in 0..self.m {
             // A sink with a price must end full (complementary slackness): until then it is
             // in deficit, and the terminal fills it.
-            t.to_t[d] = if t.pot[d] < 0 {
-                t.capacity[d]
+            self.to_t[d] = if self.pot[d] < 0 {
+                self.capacity[d]
             } else {
-                (t.held[d].len() as u32).min(t.capacity[d])
+                (self.held[d].len() as u32).min(self.capacity[d])
             };
-            t.t_deficit += t.excess(d);
+            let e = self.excess(d);
+            self.t_deficit += e;
+            if e > 0 {
+                self.stats.start_excess += e as u64;
+            } else {
+                self.stats.start_deficit += e.unsigned_abs();
+            }
         }
-        Ok(t)
     }
 
     fn set_arcs(&mut self, arcs: &[Arcs]) -> Result<(), Error> {
@@ -511,6 +586,8 @@ impl Transport {
         self.frontier.push_or_decrease(t, &self.dist);
         let mut dmax = 0;
         let mut reached = 0;
+        // Nothing settled after the last target can lie on a tight path to one.
+        let wanted = PHASE_TARGETS.min((0..self.m).filter(|&d| self.excess(d) < 0).count());
         while let Some(u) = self.frontier.pop(&self.dist) {
             let ui = u as usize;
             let du = self.dist[ui];
@@ -522,7 +599,7 @@ impl Transport {
             self.stats.settled += 1;
             if u != t && self.excess(ui) < 0 {
                 reached += 1;
-                if reached >= PHASE_TARGETS {
+                if reached >= wanted {
                     break;
                 }
             }
@@ -554,7 +631,6 @@ impl Transport {
                     continue;
                 }
                 on_path[a] = true;
-                cursor[a] = 0;
                 path.push(a as u32);
             }
             let u = *path.last().expect("the path is not empty");
@@ -570,7 +646,6 @@ impl Transport {
             match self.next_tight_move(u, &mut cursor[ui], &dead, &on_path) {
                 Some(b) => {
                     on_path[b as usize] = true;
-                    cursor[b as usize] = 0;
                     path.push(b);
                 }
                 None => {

@@ -1,9 +1,23 @@
-//! Where the exact routing starts from: one price for all sinks, from a ladder, then a short
-//! block auction.
-//! Both keep every source at a best response to the sink prices, so the pseudoflow they leave
-//! satisfies the reduced-cost conditions and [`Transport::solve`] only routes what is left.
+//! Where the exact routing starts from: prices, every source at a best response to them, then a
+//! short block auction. Every source stays at a best response to the sink prices, so the
+//! pseudoflow left satisfies the reduced-cost conditions and [`Transport::solve`] only routes
+//! what is left; the prices only change the amount of work, never the optimum.
+//!
+//! # Which prices
+//!
+//! * Small problems: one price for all sinks, from a ladder ([`Transport::place_at_starting_prices`]).
+//! * From `SCALED_START_SOURCES` sources: the optimal prices of a coarser copy of the problem
+//!   (costs and penalties divided by `SCALE`), times `SCALE` ([`Transport::coarse_prices`]),
+//!   itself started the same way: cost scaling, with the exact successive shortest paths at
+//!   every level. One price for all sinks left most places of priced sinks free (103,873 of
+//!   150,000 on the 300,000-patient grand-est instance), and the region's first solve took
+//!   2,591 primal-dual phases of about 6 ms to fill them: a phase usually fills one place per
+//!   sink in deficit by a tight path, since the sources a sink can draw sit at distinct
+//!   distances, so the phases number about the largest deficit of a sink. A coarse copy has few distinct distances, so few
+//!   phases; its prices, scaled back, leave each fine sink a few units out of place (the
+//!   rounding of its sources' costs), and the phases at the fine level are few too.
 
-use super::{EXCESS_WEIGHT, MAX_PRICE_LEVELS, NONE, Transport};
+use super::{EXCESS_WEIGHT, MAX_PRICE_LEVELS, NONE, SCALE, Stats, Transport};
 
 impl Transport {
     /// Sets one starting price for every sink (`pot = −price`) and places every source at its
@@ -146,6 +160,60 @@ impl Transport {
             }
             if !changed {
                 break;
+            }
+        }
+    }
+}
+
+impl Transport {
+    /// The optimal prices of a coarser copy of this problem, scaled back: costs divided by
+    /// [`SCALE`] (rounded down, an order-preserving map), penalties divided and plus 1 (so they
+    /// still exceed every arc cost), solved exactly (starting, in turn, from a coarser copy),
+    /// and its potentials times [`SCALE`]. `None` when every cost is below [`SCALE`]: the copy
+    /// would have no distances left. Adds the copy's work to [`Transport::stats`].
+    ///
+    /// # Complexity
+    /// One copy of the arcs; the coarse solve's work, which shrinks with the distinct costs.
+    pub(super) fn coarse_prices(&mut self) -> Option<Vec<i64>> {
+        let cmax = self.cost.iter().copied().max()?;
+        if cmax < SCALE {
+            return None;
+        }
+        let penalty = self.penalty.iter().map(|&p| p / SCALE + 1).collect();
+        let mut coarse = Self::empty(self.capacity.clone(), penalty);
+        coarse.start.clone_from(&self.start);
+        coarse.head.clone_from(&self.head);
+        coarse.cost = self.cost.iter().map(|&c| c / SCALE).collect();
+        coarse.prepare(true);
+        coarse.solve();
+        let Stats {
+            searches,
+            settled,
+            relaxed,
+            phases,
+            ..
+        } = coarse.stats;
+        self.stats.searches += searches;
+        self.stats.settled += settled;
+        self.stats.relaxed += relaxed;
+        self.stats.phases += phases;
+        Some(
+            coarse
+                .pot
+                .iter()
+                .map(|&p| p.saturating_mul(SCALE).min(0))
+                .collect(),
+        )
+    }
+
+    /// Sets the sink potentials `pot` (each ≤ 0: a price `−pot` ≥ 0) and places every source at
+    /// its best response.
+    pub(super) fn place_at_prices(&mut self, pot: Vec<i64>) {
+        debug_assert!(pot.len() == self.m && pot.iter().all(|&p| p <= 0));
+        self.pot = pot;
+        for q in 0..self.sources() {
+            if let Some((d, c)) = self.best_response(q) {
+                self.attach(q as u32, d, c);
             }
         }
     }

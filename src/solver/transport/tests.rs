@@ -19,6 +19,21 @@ fn brute(capacity: &[u32], penalty: &[i64], arcs: &[Arcs]) -> i64 {
     go(0, &mut capacity.to_vec(), penalty, arcs)
 }
 
+/// Capacities respected, every assigned source on one of its arcs, the cost recomputed.
+fn check_feasibility(t: &Transport, capacity: &[u32]) {
+    let mut load = vec![0u32; capacity.len()];
+    for q in 0..t.sources() {
+        let d = t.assignment()[q];
+        if d != UNASSIGNED {
+            assert!(t.arcs(q).any(|(s, _)| s == d), "source {q} off its arcs");
+            load[d as usize] += 1;
+        }
+    }
+    for (d, (&l, &c)) in load.iter().zip(capacity).enumerate() {
+        assert!(l <= c, "sink {d} holds {l} > {c}");
+    }
+}
+
 fn check_optimality(t: &Transport) {
     for q in 0..t.sources() {
         let pq = t.source_potential(q);
@@ -107,5 +122,79 @@ fn random_small_problems_match_brute_force() {
         t.solve();
         assert_eq!(t.total_cost(), brute(&capacity, &penalty, &all));
         check_optimality(&t);
+    }
+}
+
+/// A random problem with costs up to `max_cost` and the matching's three penalty levels.
+fn random_problem(
+    next: &mut impl FnMut(u64) -> u64,
+    n: usize,
+    m: usize,
+    max_cost: u64,
+) -> (Vec<u32>, Vec<i64>, Vec<Arcs>) {
+    let capacity: Vec<u32> = (0..m).map(|_| next(4) as u32).collect();
+    let mut arcs: Vec<Arcs> = vec![Vec::new(); n];
+    for list in &mut arcs {
+        for d in 0..m as u32 {
+            if next(3) > 0 {
+                list.push((d, next(max_cost) as i64));
+            }
+        }
+    }
+    let level = max_cost as i64 + 1;
+    let penalty: Vec<i64> = (0..n).map(|_| level * (1 + next(3) as i64)).collect();
+    (capacity, penalty, arcs)
+}
+
+#[test]
+fn the_scaled_start_reaches_the_brute_force_optimum() {
+    // Costs up to 5,000 (three coarser copies at SCALE 32), problems small enough for brute
+    // force; then the warm path (arcs added) as in `random_small_problems_match_brute_force`.
+    let mut seed = 11u64;
+    let mut next = |k: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % k
+    };
+    for round in 0..300 {
+        let n = 1 + next(7) as usize;
+        let m = 1 + next(4) as usize;
+        let max_cost = if round % 2 == 0 { 5000 } else { 70 };
+        let (capacity, penalty, arcs) = random_problem(&mut next, n, m, max_cost);
+        let mut t = Transport::build(capacity.clone(), penalty.clone(), &arcs, true).unwrap();
+        t.solve();
+        assert_eq!(
+            t.total_cost(),
+            brute(&capacity, &penalty, &arcs),
+            "round {round}"
+        );
+        check_optimality(&t);
+        check_feasibility(&t, &capacity);
+    }
+}
+
+#[test]
+fn the_scaled_start_and_the_ladder_reach_the_same_cost() {
+    // Larger than brute force allows: the two starts against each other, each checked by its
+    // potentials (reduced costs ≥ 0) and for feasibility.
+    let mut seed = 5u64;
+    let mut next = |k: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % k
+    };
+    for round in 0..40 {
+        let n = 100 + next(400) as usize;
+        let m = 2 + next(30) as usize;
+        let (capacity, penalty, arcs) = random_problem(&mut next, n, m, 20_000);
+        let mut scaled = Transport::build(capacity.clone(), penalty.clone(), &arcs, true).unwrap();
+        scaled.solve();
+        let mut ladder = Transport::build(capacity.clone(), penalty.clone(), &arcs, false).unwrap();
+        ladder.solve();
+        assert_eq!(scaled.total_cost(), ladder.total_cost(), "round {round}");
+        check_optimality(&scaled);
+        check_feasibility(&scaled, &capacity);
     }
 }
