@@ -124,6 +124,11 @@ pub struct Config {
     #[arg(long, env = "CPTS_MAX_EVENT_STREAMS_PER_TOKEN", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub max_event_streams_per_token: u64,
 
+    /// The service's public base URL (`https://cpts.example.fr`), which the FHIR answers'
+    /// `fullUrl`s and agenda links start with; unset: `http://` + the request's `Host`.
+    #[arg(long, env = "CPTS_PUBLIC_URL", value_parser = public_url)]
+    pub public_url: Option<String>,
+
     /// Terminate TLS: the server's certificate chain (PEM, leaf first); needs --tls-key.
     #[arg(long, env = "CPTS_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -137,6 +142,17 @@ pub struct Config {
     /// at the handshake; a client without one may still use a bearer token.
     #[arg(long, env = "CPTS_TLS_CLIENT_CA", requires = "tls_cert")]
     pub tls_client_ca: Option<std::path::PathBuf>,
+}
+
+/// An `http://` or `https://` base URL without a query, a fragment or a trailing slash.
+fn public_url(raw: &str) -> Result<String, String> {
+    let uri: axum::http::Uri = raw.parse().map_err(|_| "not a URL".to_owned())?;
+    let ok = matches!(uri.scheme_str(), Some("http" | "https"))
+        && uri.authority().is_some()
+        && uri.query().is_none()
+        && !raw.contains('#');
+    ok.then(|| raw.trim_end_matches('/').to_owned())
+        .ok_or_else(|| "expected an http:// or https:// URL without query".to_owned())
 }
 
 /// Why a configuration cannot run.
@@ -181,6 +197,7 @@ impl Config {
             max_connections_per_ip: 256,
             max_event_streams: 1000,
             max_event_streams_per_token: 8,
+            public_url: None,
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
