@@ -124,6 +124,13 @@ pub struct Config {
     #[arg(long, env = "CPTS_MAX_EVENT_STREAMS_PER_TOKEN", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub max_event_streams_per_token: u64,
 
+    /// The service's public base URL (`https://cpts.example.fr`), as browsers and the SAS
+    /// reach it: the FHIR answers' `fullUrl`s and agenda links start with it (unset: `http://`
+    /// and the request's `Host`), the sign-in callback is `{public-url}/auth/callback`
+    /// (registered with the issuer), and `https://` makes the session cookie `Secure`.
+    #[arg(long, env = "CPTS_PUBLIC_URL", value_parser = public_url)]
+    pub public_url: Option<String>,
+
     /// Terminate TLS: the server's certificate chain (PEM, leaf first); needs --tls-key.
     #[arg(long, env = "CPTS_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -160,15 +167,20 @@ pub struct Config {
     #[arg(long, env = "CPTS_OIDC_ACR_VALUES", default_value = "eidas1")]
     pub oidc_acr_values: String,
 
-    /// This service as browsers reach it (`https://cpts.example.fr`): the sign-in callback is
-    /// `{public-url}/auth/callback`, registered with the issuer; `https://` makes the session
-    /// cookie `Secure`.
-    #[arg(long, env = "CPTS_PUBLIC_URL")]
-    pub public_url: Option<String>,
-
     /// A session lasts this many hours from sign-in.
     #[arg(long, env = "CPTS_SESSION_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=72))]
     pub session_hours: u64,
+}
+
+/// An `http://` or `https://` base URL without a query, a fragment or a trailing slash.
+fn public_url(raw: &str) -> Result<String, String> {
+    let uri: axum::http::Uri = raw.parse().map_err(|_| "not a URL".to_owned())?;
+    let ok = matches!(uri.scheme_str(), Some("http" | "https"))
+        && uri.authority().is_some()
+        && uri.query().is_none()
+        && !raw.contains('#');
+    ok.then(|| raw.trim_end_matches('/').to_owned())
+        .ok_or_else(|| "expected an http:// or https:// URL without query".to_owned())
 }
 
 /// Why a configuration cannot run.
@@ -218,6 +230,7 @@ impl Config {
             max_connections_per_ip: 256,
             max_event_streams: 1000,
             max_event_streams_per_token: 8,
+            public_url: None,
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
@@ -226,7 +239,6 @@ impl Config {
             oidc_client_secret: None,
             oidc_scopes: "scope_all".to_owned(),
             oidc_acr_values: "eidas1".to_owned(),
-            public_url: None,
             session_hours: 12,
         }
     }

@@ -14,6 +14,8 @@ pub mod clock;
 pub mod config;
 /// Value types that cannot be wrong: RPPS, INSEE, patient ids, tiers.
 pub mod domain;
+/// FHIR R4 for the SAS: resources, the SAS profiles, Bundle assembly, search parameters.
+pub mod fhir;
 /// Deterministic instances built from the reference data in fixtures/.
 pub mod fixtures;
 /// Cabinet de garde rosters (FORMATS.md §3): calendar, exact schedule, reports, slots.

@@ -53,6 +53,7 @@ pub async fn seed(
                     need: 1,
                     slot_minutes: 15,
                     phone: None,
+                    address: None,
                 },
                 &"grand_nancy".parse()?,
             )

@@ -189,6 +189,19 @@ pub const MATRIX: &[Rule] = &[
     rule("GET", "/bookings", "ffooffffff f"),
     rule("GET", "/bookings/{booking_id}", "ffohffffff f"),
     rule("DELETE", "/bookings/{booking_id}", "ffohffffff f"),
+    // FHIR for the SAS (issue 19): régulateurs (and the SAS aggregator's certificate, mapped to
+    // a régulateur token) read the slots of any territory, as on /slots; the capabilities are
+    // public. The matrix's Schedule id names none: the authorised get 404.
+    Rule {
+        method: "GET",
+        path: "/fhir/metadata",
+        expect: "ooooooooooo",
+        public: true,
+    },
+    rule("GET", "/fhir/Slot", "ffooffffff f"),
+    rule("GET", "/fhir/Slot/{id}", "ffooffffff f"),
+    rule("GET", "/fhir/Schedule/{id}", "ffhhffffff f"),
+    rule("GET", "/fhir/Practitioner", "ffooffffff f"),
 ];
 
 /// The expectation of principal `i` on `rule`, spaces ignored (they group the columns).

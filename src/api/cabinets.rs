@@ -3,7 +3,7 @@
 //! lengths) are the garde core's ([`crate::garde::instance`]).
 
 use super::{ApiError, AppState, Coordinateur, FieldError, Json, Path, Problem, parse_param};
-use crate::domain::{CabinetId, InseeCode};
+use crate::domain::{Address, CabinetId, InseeCode};
 use crate::garde::instance::{DEFAULT_SLOT_MINUTES, MAX_NEED, check_slot_minutes};
 
 /// Farthest a cabinet may lie from the centre of the commune its INSEE code names, in km.
@@ -52,6 +52,11 @@ pub struct NewCabinet {
     #[schema(value_type = Option<String>, example = "03 83 12 34 56")]
     #[serde(default)]
     pub phone: Option<crate::domain::Phone>,
+    /// Its postal address, all three parts or none; the SAS's FHIR Location shows it.
+    /// Editable while slots are published.
+    #[schema(value_type = Option<AddressView>)]
+    #[serde(default)]
+    pub address: Option<Address>,
 }
 
 /// Every field of a cabinet but its id (`PUT` replaces them all).
@@ -71,6 +76,33 @@ pub struct CabinetFields {
     #[schema(value_type = Option<String>, example = "03 83 12 34 56")]
     #[serde(default)]
     pub phone: Option<crate::domain::Phone>,
+    /// Absent or null: none.
+    #[schema(value_type = Option<AddressView>)]
+    #[serde(default)]
+    pub address: Option<Address>,
+}
+
+/// A cabinet's postal address.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AddressView {
+    /// Number and street, one line of printable text (1–200 characters).
+    #[schema(example = "12 rue Saint-Dizier")]
+    pub line: String,
+    #[schema(example = "Nancy")]
+    pub city: String,
+    /// Five digits, 01000 to 98999.
+    #[schema(example = "54000")]
+    pub postcode: String,
+}
+
+impl From<Address> for AddressView {
+    fn from(a: Address) -> Self {
+        Self {
+            line: a.line.as_str().to_owned(),
+            city: a.city.as_str().to_owned(),
+            postcode: a.postcode.into(),
+        }
+    }
 }
 
 /// A cabinet de garde.
@@ -87,6 +119,8 @@ pub struct CabinetView {
     pub slot_minutes: u32,
     /// `03 83 12 34 56`; null: none.
     pub phone: Option<String>,
+    /// Null: none.
+    pub address: Option<AddressView>,
 }
 
 impl From<CabinetRow> for CabinetView {
@@ -100,6 +134,7 @@ impl From<CabinetRow> for CabinetView {
             need: c.need,
             slot_minutes: c.slot_minutes,
             phone: c.phone.as_ref().map(crate::domain::Phone::grouped),
+            address: c.address.map(AddressView::from),
         }
     }
 }
@@ -163,6 +198,7 @@ impl CabinetFields {
                 need: self.need,
                 slot_minutes,
                 phone: self.phone,
+                address: self.address,
             }),
             _ => Err(ApiError::Invalid(errors)),
         }
@@ -201,6 +237,7 @@ async fn create_cabinet(
         need: body.need,
         slot_minutes: body.slot_minutes,
         phone: body.phone,
+        address: body.address,
     }
     .into_row(id)?;
     let cpts = caller.cpts().ok_or_else(|| {

@@ -47,6 +47,7 @@ mod docs;
 mod doctors;
 pub mod error;
 mod events;
+mod fhir;
 mod garde_plans;
 mod grants;
 mod headers;
@@ -126,6 +127,9 @@ pub struct AppState {
     pub signin: Option<Arc<crate::signin::SignIn>>,
     /// How long a session lasts from sign-in (`--session-hours`).
     pub session_seconds: i64,
+    /// The service's public base URL (`--public-url`), for the FHIR answers' links; `None`:
+    /// `http://` + the request's `Host`.
+    pub public_url: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -177,7 +181,8 @@ impl Default for Limits {
         (name = "availability", description = "GPs' garde availability windows and limits"),
         (name = "slots", description = "Free consultation slots near a patient; bookings"),
         (name = "audit", description = "The append-only audit trail, for auditeur tokens"),
-        (name = "territories", description = "The CPTS tokens and cabinets are bound to; managed by admin tokens")
+        (name = "territories", description = "The CPTS tokens and cabinets are bound to; managed by admin tokens"),
+        (name = "fhir", description = "FHIR R4 for the SAS (IG ans.fhir.fr.sas): the garde's free slots, application/fhir+json; errors are OperationOutcome")
     )
 )]
 struct ApiDoc;
@@ -222,6 +227,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(events::routes())
         .merge(territories::routes())
         .merge(grants::routes())
+        .merge(fhir::routes())
         .split_for_parts();
     (router, with_uri_text_rule(doc))
 }

@@ -1,6 +1,7 @@
 //! Value types that cannot be wrong. No I/O, no async, no SQL; nothing else of the crate but
 //! [`crate::geo::Coordinates`], which is a value type too.
 
+pub mod address;
 pub mod batch;
 pub mod doctor;
 pub mod identity;
@@ -13,6 +14,7 @@ pub mod role;
 pub mod territory;
 pub mod text;
 
+pub use address::{Address, AddressError, Postcode, PostcodeError};
 pub use batch::{AssignmentRow, UnmatchedRow};
 pub use doctor::MatchingDoctor;
 pub use identity::{Identity, IdentityError};

@@ -39,10 +39,10 @@ pub mod search;
 
 pub use board::{Board, Change, HORIZON_DAYS, LOOKBACK_SECONDS, Snapshot};
 pub use events::{EventKind, event_data, slot_info};
-pub use search::{Found, SlotQuery, search_in_database, settle};
+pub use search::{DoctorQuery, Found, SlotQuery, search_in_database, settle};
 
 use crate::cache::{self, Cache};
-use crate::store::{self, Store};
+use crate::store::{self, LocatedSlot, Store};
 
 /// Why a slot operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +117,18 @@ impl Slots {
             None => search_in_database(&self.store, q).await?,
         };
         Ok(settle(found, q.need))
+    }
+
+    /// The free slots of the doctors of `q`, by start and id: published, not withdrawn, not
+    /// booked. The board answers when it can, else the database: the same slots.
+    ///
+    /// # Errors
+    /// [`Error::Store`] when the database must answer and does not.
+    pub async fn search_doctors(&self, q: &DoctorQuery) -> Result<Vec<LocatedSlot>, Error> {
+        match self.board.as_ref().and_then(|b| b.search_doctors(q)) {
+            Some(found) => Ok(found),
+            None => Ok(self.store.free_slots_of(q.from, q.to, &q.doctors).await?),
+        }
     }
 
     /// The holder (a token id) of each slot of `slot_ids`, in order; nobody holds anything

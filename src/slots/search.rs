@@ -21,6 +21,15 @@ pub struct SlotQuery {
     pub need: usize,
 }
 
+/// A search of the free slots of some doctors (the FHIR interface's, by RPPS): the window
+/// `[from, to)` in Unix seconds and the doctors; every slot found, by start and id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DoctorQuery {
+    pub from: i64,
+    pub to: i64,
+    pub doctors: Vec<crate::domain::Rpps>,
+}
+
 /// A free slot found, with its integer distance in metres from the search point
 /// (FORMATS.md §1).
 pub type Found = (u32, LocatedSlot);

@@ -125,6 +125,7 @@ impl Application {
                 request_timeout: Duration::from_secs(config.request_timeout_seconds),
             },
             connections: Arc::clone(&connections),
+            public_url: config.public_url.as_deref().map(Arc::from),
             streams: Arc::new(api::StreamGate::new(
                 usize::try_from(config.max_event_streams).unwrap_or(usize::MAX),
                 usize::try_from(config.max_event_streams_per_token).unwrap_or(usize::MAX),

@@ -4,7 +4,8 @@
 use super::{AuditEntry, CabinetRow, Error, Store, append_audit_in, now};
 use crate::domain::{CabinetId, CptsId};
 
-const COLUMNS: &str = "cabinet_id, name, lat, lon, insee, need, slot_minutes, phone";
+const COLUMNS: &str = "cabinet_id, name, lat, lon, insee, need, slot_minutes, phone, \
+     address_line, address_city, address_postcode";
 
 /// What updating a cabinet did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +32,11 @@ fn cabinet_entry(action: &'static str, c: &CabinetRow) -> AuditEntry {
         .with_detail(serde_json::json!({ "need": c.need, "slot_minutes": c.slot_minutes }))
 }
 
+/// One part of a cabinet's address, to bind (NULL without an address).
+fn address_part(c: &CabinetRow, part: fn(&crate::domain::Address) -> &str) -> Option<String> {
+    c.address.as_ref().map(|a| part(a).to_owned())
+}
+
 impl Store {
     /// Creates a cabinet of the CPTS `cpts`.
     ///
@@ -40,7 +46,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "INSERT INTO cabinets ({COLUMNS}, updated_at, cpts_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
         .bind(c.id.as_str())
         .bind(&c.name)
@@ -50,6 +56,9 @@ impl Store {
         .bind(i64::from(c.need))
         .bind(i64::from(c.slot_minutes))
         .bind(c.phone.as_ref().map(|p| p.as_str().to_owned()))
+        .bind(address_part(c, |a| a.line.as_str()))
+        .bind(address_part(c, |a| a.city.as_str()))
+        .bind(address_part(c, |a| a.postcode.as_str()))
         .bind(now())
         .bind(cpts.as_str())
         .execute(&mut *tx)
@@ -77,7 +86,8 @@ impl Store {
         // its name may change. Slots follow their cabinet, so a move would move them too.
         let done = sqlx::query(
             "UPDATE cabinets SET name = $1, lat = $2, lon = $3, insee = $4, need = $5, \
-             slot_minutes = $6, updated_at = $7, phone = $10 WHERE cabinet_id = $8 \
+             slot_minutes = $6, updated_at = $7, phone = $10, address_line = $11, \
+             address_city = $12, address_postcode = $13 WHERE cabinet_id = $8 \
              AND (CAST($9 AS TEXT) IS NULL OR cpts_id = $9) \
              AND (NOT EXISTS (SELECT 1 FROM slots WHERE slots.cabinet_id = $8 AND slots.end_at > $7) \
                   OR (lat = $2 AND lon = $3 AND insee = $4 AND need = $5 AND slot_minutes = $6))",
@@ -92,6 +102,9 @@ impl Store {
         .bind(c.id.as_str())
         .bind(within.map(CptsId::as_str))
         .bind(c.phone.as_ref().map(|p| p.as_str().to_owned()))
+        .bind(address_part(c, |a| a.line.as_str()))
+        .bind(address_part(c, |a| a.city.as_str()))
+        .bind(address_part(c, |a| a.postcode.as_str()))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {

@@ -34,6 +34,8 @@ pub struct CabinetRow {
     pub slot_minutes: u32,
     /// The number it is reached at (the tableau de garde names it).
     pub phone: Option<crate::domain::Phone>,
+    /// Its postal address (the SAS's FHIR Location needs it), when known.
+    pub address: Option<crate::domain::Address>,
 }
 
 /// A doctor with garde availability, as a plan reads it.
@@ -165,7 +167,29 @@ impl TryFrom<AnyRow> for CabinetRow {
                 Err(sqlx::Error::ColumnNotFound(_)) => None,
                 Err(e) => return Err(e.into()),
             },
+            address: address_of(&row)?,
         })
+    }
+}
+
+/// The address columns of a cabinet row: all three or none; `None` for queries that read no
+/// address (a plan's).
+pub(super) fn address_of(row: &AnyRow) -> Result<Option<crate::domain::Address>, Error> {
+    let parts = (
+        row.try_get::<Option<String>, _>("address_line"),
+        row.try_get::<Option<String>, _>("address_city"),
+        row.try_get::<Option<String>, _>("address_postcode"),
+    );
+    match parts {
+        (Ok(Some(line)), Ok(Some(city)), Ok(Some(postcode))) => {
+            crate::domain::Address::new(&line, &city, &postcode)
+                .map(Some)
+                .map_err(|_| Error::Corrupt("cabinets.address"))
+        }
+        (Ok(None), Ok(None), Ok(None)) => Ok(None),
+        (Err(sqlx::Error::ColumnNotFound(_)), ..) => Ok(None),
+        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => Err(e.into()),
+        _ => Err(Error::Corrupt("cabinets.address")),
     }
 }
 

@@ -30,6 +30,7 @@ mod batches;
 mod cabinets;
 mod calendar;
 mod doctors;
+mod fhir;
 mod garde_plans;
 mod idempotency;
 mod jobs;
@@ -50,6 +51,7 @@ pub use batches::Page;
 pub use cabinets::{CabinetDeletion, CabinetUpdate};
 pub use calendar::{CarenceRow, DoctorShift, TableauRow};
 pub use doctors::DoctorRecord;
+pub use fhir::{CptsRef, PlaceRow};
 pub use garde_plans::{
     CabinetRow, GardeDoctorRow, NewSlot, PlanRecord, PublishOutcome, RosterEntryRow, UnfilledRow,
     WindowRow,

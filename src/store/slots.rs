@@ -210,6 +210,50 @@ impl Store {
         .collect()
     }
 
+    /// The free slots of the doctors of `rpps` starting in `[from, to)`, with their cabinets,
+    /// by start and id: published, not withdrawn, without an active booking (the slot room's
+    /// search by doctor when its board cannot answer).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn free_slots_of(
+        &self,
+        from: i64,
+        to: i64,
+        rpps: &[Rpps],
+    ) -> Result<Vec<LocatedSlot>, Error> {
+        if rpps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {SLOT_COLUMNS}, c.name, c.lat, c.lon FROM slots s \
+             JOIN cabinets c ON c.cabinet_id = s.cabinet_id \
+             WHERE s.start_at >= $1 AND s.start_at < $2 AND s.withdrawn_at IS NULL \
+             AND s.rpps IN ({}) \
+             AND NOT EXISTS (SELECT 1 FROM bookings b \
+                             WHERE b.slot_id = s.id AND b.cancelled_at IS NULL) \
+             ORDER BY s.start_at, s.id",
+            super::fhir::placeholders(3, rpps.len())
+        );
+        let mut query = sqlx::query(&sql).persistent(false).bind(from).bind(to);
+        for r in rpps {
+            query = query.bind(r.as_str());
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok(LocatedSlot {
+                    slot: SlotRecord::try_from(&row)?,
+                    cabinet_name: row.try_get("name")?,
+                    cabinet_coords: Coordinates::new(row.try_get("lat")?, row.try_get("lon")?)
+                        .map_err(|_| Error::Corrupt("cabinets.lat/lon"))?,
+                })
+            })
+            .collect()
+    }
+
     /// The slots starting in `[from, to)` with their booking state, by cabinet, start and id:
     /// what the slot board (`slots::board`) loads. One statement, so one snapshot of the data.
     ///

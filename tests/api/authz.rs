@@ -229,6 +229,9 @@ fn concrete(rule: &Rule, f: &Fixture) -> String {
         p if p.starts_with("/grants/") => f.grant.clone(),
         p if p.starts_with("/proposals/") => f.proposal.clone(),
         p if p.starts_with("/doctors/") => f.window.clone(),
+        "/fhir/Slot/{id}" => f.slot.to_string(),
+        // The shape of a Schedule id, naming none.
+        "/fhir/Schedule/{id}" => format!("{DOCTOR_A}-0000000000000000"),
         _ => String::new(),
     };
     let slot = if rule.path.ends_with("/hold") {
@@ -250,10 +253,11 @@ fn concrete(rule: &Rule, f: &Fixture) -> String {
                 .date_naive()
                 .to_string(),
         )
-        + if rule.path == "/garde/tableau" || rule.path == "/garde/carence" {
-            "?month=2037-03"
-        } else {
-            ""
+        + &match rule.path {
+            "/garde/tableau" | "/garde/carence" => "?month=2037-03".to_owned(),
+            "/fhir/Slot" => format!("?schedule.actor:Practitioner.identifier=8{DOCTOR_A}"),
+            "/fhir/Practitioner" => format!("?identifier=8{DOCTOR_A}"),
+            _ => String::new(),
         }
 }
 

@@ -16,6 +16,7 @@ mod cabinets;
 mod calendar;
 mod connections;
 mod doctors;
+mod fhir;
 mod garde_imports;
 mod garde_plans;
 mod garde_preferences;

@@ -65,6 +65,7 @@ pub async fn store_cabinet(app: &TestApp, id: &str, lat: f64, lon: f64) {
                 need: 1,
                 slot_minutes: 15,
                 phone: None,
+                address: None,
             },
             &"grand_nancy".parse().unwrap(),
         )

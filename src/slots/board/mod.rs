@@ -41,7 +41,7 @@ pub mod snapshot;
 pub use snapshot::{Change, Snapshot};
 
 use super::Error;
-use super::search::{Found, SlotQuery};
+use super::search::{DoctorQuery, Found, SlotQuery};
 use crate::cache::Cache;
 use crate::store::{BoardSlotRow, CabinetRow, LocatedSlot, Store};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -137,6 +137,22 @@ impl Board {
         match &state.snapshot {
             Some(s) if usable && s.covers(q) => Some(s.search(q)),
             // A window outside the board: a load would not bring it in.
+            Some(_) if usable => None,
+            _ => {
+                drop(state);
+                self.request_load();
+                None
+            }
+        }
+    }
+
+    /// The free slots of the doctors of `q`, by start and id, or `None` when the board cannot
+    /// answer (as [`Board::search`]): then read the database.
+    pub fn search_doctors(&self, q: &DoctorQuery) -> Option<Vec<LocatedSlot>> {
+        let state = self.read();
+        let usable = !state.stale && self.fresh(state.loaded_at, Instant::now());
+        match &state.snapshot {
+            Some(s) if usable && s.covers_window(q.from, q.to) => Some(s.search_doctors(q)),
             Some(_) if usable => None,
             _ => {
                 drop(state);

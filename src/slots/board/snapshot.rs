@@ -1,7 +1,7 @@
 //! One load of the board: an in-memory index of the slots by cabinet and start, with their
 //! booking state. Pure: no I/O, no locks, no clock; [`super::Board`] shares and refreshes it.
 
-use super::super::search::{Found, SlotQuery};
+use super::super::search::{DoctorQuery, Found, SlotQuery};
 use crate::domain::{CabinetId, Rpps};
 use crate::geo::{Coordinates, cost_m, degree_box, haversine_m};
 use crate::store::{BoardSlotRow, LocatedSlot, SlotRecord};
@@ -173,7 +173,7 @@ impl Snapshot {
 
     /// True when the window of `q` lies within what this snapshot holds.
     pub fn covers(&self, q: &SlotQuery) -> bool {
-        self.from <= q.from && q.to <= self.to
+        self.covers_window(q.from, q.to)
     }
 
     /// The free slots of `q` (which [`Snapshot::covers`] must hold), as
@@ -226,6 +226,35 @@ impl Snapshot {
             }
         }
         found
+    }
+
+    /// The free slots of the doctors of `q` (which [`Snapshot::covers_window`] must hold),
+    /// by start and id, as [`crate::store::Store::free_slots_of`] gives them.
+    ///
+    /// # Complexity
+    /// O(C log n) to find the window in each of the C cabinets' lists, then the slots of the
+    /// window.
+    pub fn search_doctors(&self, q: &DoctorQuery) -> Vec<LocatedSlot> {
+        let wanted: Vec<bool> = self.doctors.iter().map(|d| q.doctors.contains(d)).collect();
+        if !wanted.contains(&true) {
+            return Vec::new();
+        }
+        let mut found: Vec<(i64, i64, LocatedSlot)> = Vec::new();
+        for cab in &self.cabinets {
+            let p = cab.slots.partition_point(|s| s.start_at < q.from);
+            for s in cab.slots[p..].iter().take_while(|s| s.start_at < q.to) {
+                if s.active.is_none() && wanted[s.doctor as usize] {
+                    found.push((s.start_at, s.id, self.located(cab, s)));
+                }
+            }
+        }
+        found.sort_by_key(|(start, id, _)| (*start, *id));
+        found.into_iter().map(|(_, _, f)| f).collect()
+    }
+
+    /// True when the window `[from, to)` lies within what this snapshot holds.
+    pub fn covers_window(&self, from: i64, to: i64) -> bool {
+        self.from <= from && to <= self.to
     }
 }
 

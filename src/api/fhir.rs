@@ -1,0 +1,446 @@
+//! FHIR R4 for the SAS (issue 19), under `/fhir`: the slot search as the SAS's aggregator sends
+//! it (INT_R04 for CPTS, INT_R01), the reads of a Slot and a Schedule, the Practitioner search
+//! by RPPS and the CapabilityStatement. This file reads the request, asks the slot room
+//! ([`crate::slots`], the same search and board as `GET /slots`, by doctor) and `store`, and
+//! hands the rows to [`crate::fhir`], which shapes the resources.
+//!
+//! Who: régulateurs, and the SAS aggregator's machine principal (a client certificate mapped
+//! by `cpts cert map` to a régulateur token), read the slots of any territory, as on `/slots`.
+//! `GET /fhir/metadata` answers without a token.
+//!
+//! Every answer is `application/fhir+json` (or `application/json+fhir` when that is the type
+//! `Accept` asks for); every error, 401 and 403 included, is an OperationOutcome.
+
+use super::auth::Regulateur;
+use super::wire::negotiate;
+use super::{ApiError, AppState, Path};
+use crate::domain::{CabinetId, Rpps};
+use crate::fhir::resources::Resource;
+use crate::fhir::{self, Links, OperationOutcome, SlotSearch, sas};
+use crate::slots::DoctorQuery;
+use crate::store::PlaceRow;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use std::collections::HashMap;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(metadata))
+        .routes(routes!(search_slots))
+        .routes(routes!(read_slot))
+        .routes(routes!(read_schedule))
+        .routes(routes!(search_practitioners))
+}
+
+/// A FHIR R4 resource in JSON (a Bundle, a Slot, a Schedule, a CapabilityStatement), as the
+/// SAS's profiles shape it; see the README's FHIR section.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FhirResource {
+    #[serde(rename = "resourceType")]
+    #[schema(example = "Bundle")]
+    pub resource_type: String,
+}
+
+/// A FHIR OperationOutcome: every error of the `/fhir` routes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FhirOutcome {
+    #[serde(rename = "resourceType")]
+    #[schema(example = "OperationOutcome")]
+    pub resource_type: String,
+    /// `{severity, code, diagnostics, expression}`.
+    #[schema(value_type = Vec<Object>)]
+    pub issue: Vec<serde_json::Value>,
+}
+
+/// A failed FHIR request: its status and OperationOutcome.
+#[derive(Debug)]
+pub struct FhirError(StatusCode, OperationOutcome);
+
+impl From<ApiError> for FhirError {
+    fn from(e: ApiError) -> Self {
+        let status = e.status();
+        if status.is_server_error() {
+            tracing::error!(error = ?e, "request failed");
+        }
+        // FHIR's IssueType codes.
+        let code = match status {
+            StatusCode::UNAUTHORIZED => "login",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::NOT_FOUND => "not-found",
+            StatusCode::NOT_ACCEPTABLE => "not-supported",
+            StatusCode::TOO_MANY_REQUESTS => "throttled",
+            s if s.is_server_error() => "transient",
+            _ => "invalid",
+        };
+        let diagnostics = e.problem().detail;
+        Self(status, OperationOutcome::error(code, diagnostics))
+    }
+}
+
+impl From<crate::store::Error> for FhirError {
+    fn from(e: crate::store::Error) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl From<crate::slots::Error> for FhirError {
+    fn from(e: crate::slots::Error) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl IntoResponse for FhirError {
+    fn into_response(self) -> Response {
+        let unauthenticated = self.0 == StatusCode::UNAUTHORIZED;
+        let mut response = fhir_json(self.0, fhir::FHIR_JSON, &Resource::OperationOutcome(self.1));
+        if unauthenticated {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+fn fhir_json(status: StatusCode, media: &'static str, body: &impl Serialize) -> Response {
+    let bytes = serde_json::to_vec(body).expect("a FHIR resource always serializes");
+    (status, [(header::CONTENT_TYPE, media)], bytes).into_response()
+}
+
+/// The FHIR media type `Accept` prefers, or a 406.
+fn accepted(headers: &HeaderMap) -> Result<&'static str, FhirError> {
+    match negotiate(
+        headers,
+        &[fhir::FHIR_JSON, fhir::FHIR_JSON_LEGACY, "application/json"],
+    ) {
+        // Plain JSON is served as FHIR JSON.
+        Some(fhir::FHIR_JSON_LEGACY) => Ok(fhir::FHIR_JSON_LEGACY),
+        Some(_) => Ok(fhir::FHIR_JSON),
+        None => Err(ApiError::NotAcceptable(fhir::FHIR_JSON).into()),
+    }
+}
+
+/// A régulateur (or the SAS's mapped certificate), else the 401/403 as an OperationOutcome.
+fn reader(caller: Result<Regulateur, ApiError>) -> Result<Regulateur, FhirError> {
+    caller.map_err(FhirError::from)
+}
+
+/// Where our answers point: `--public-url`, else `http://` + the request's `Host`.
+fn links(state: &AppState, headers: &HeaderMap) -> Links {
+    if let Some(base) = &state.public_url {
+        return Links::at(base);
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.parse::<axum::http::uri::Authority>().is_ok())
+        .unwrap_or("localhost");
+    Links::at(&format!("http://{host}"))
+}
+
+fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The capabilities of this server: what the `/fhir` routes implement.
+#[utoipa::path(get, path = "/fhir/metadata", tag = "fhir",
+    responses(
+        (status = 200, description = "The CapabilityStatement", body = FhirResource, content_type = "application/fhir+json"),
+        (status = 406, description = "`Accept` refuses FHIR JSON", body = FhirOutcome, content_type = "application/fhir+json"),
+    ))]
+async fn metadata(headers: HeaderMap) -> Result<Response, FhirError> {
+    let media = accepted(&headers)?;
+    Ok(fhir_json(
+        StatusCode::OK,
+        media,
+        &fhir::capabilities::statement(),
+    ))
+}
+
+/// The free slots of 1 to 25 practitioners as a searchset Bundle (INT_R04, INT_R01).
+#[utoipa::path(get, path = "/fhir/Slot", tag = "fhir",
+    security(("bearer" = [])),
+    params(
+        ("start" = Option<Vec<String>>, Query, description = "`ge…` and `le…` (or `gt`, `lt`): an RFC 3339 instant, a Europe/Paris date-time, or a date; at most 31 days apart (default: the next 7 days)"),
+        ("schedule.actor:Practitioner.identifier" = String, Query, description = "`urn:oid:1.2.250.1.71.4.2.1|8<RPPS>`, 1 to 25, comma-separated; the system and the `8` are optional"),
+        ("status" = Option<String>, Query, description = "`free` (the default and the only value)"),
+        ("_count" = Option<u32>, Query, description = "0 to 1000 Slots in the page; `total` counts them all"),
+        ("_include" = Option<Vec<String>>, Query, description = "`Slot:schedule`, `Slot:service-type-reference`"),
+        ("_include:iterate" = Option<Vec<String>>, Query, description = "`Schedule:actor`, `HealthcareService:organization`"),
+    ),
+    responses(
+        (status = 200, description = "A searchset Bundle: the Slots (`match`), then the included Schedules, Practitioners, PractitionerRoles, HealthcareServices and Organizations (`include`)", body = FhirResource, content_type = "application/fhir+json"),
+        (status = 400, description = "A search parameter cannot be understood (`expression` names it)", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 401, description = "No valid token or certificate", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 403, description = "Not a régulateur", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 406, description = "`Accept` refuses FHIR JSON", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 503, description = "The database does not answer", body = FhirOutcome, content_type = "application/fhir+json"),
+    ))]
+async fn search_slots(
+    caller: Result<Regulateur, ApiError>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, FhirError> {
+    reader(caller)?;
+    let media = accepted(&headers)?;
+    let now = chrono::Utc::now().timestamp();
+    let search = SlotSearch::parse(&query_pairs(&uri), now).map_err(|bad| {
+        FhirError(
+            StatusCode::BAD_REQUEST,
+            OperationOutcome::bad_parameters(&bad),
+        )
+    })?;
+    let room = state.slots(state.store.clone());
+    let found = room
+        .search_doctors(&DoctorQuery {
+            from: search.from,
+            to: search.to,
+            doctors: search.practitioners.clone(),
+        })
+        .await?;
+    let total = found.len() as u64;
+    let page: Vec<_> = found
+        .into_iter()
+        .take(search.count.unwrap_or(usize::MAX))
+        .map(|f| f.slot)
+        .collect();
+    let (places, names) = context(&state, &page).await?;
+    let links = links(&state, &headers);
+    let self_url = self_link(&links, &search);
+    tracing::debug!(
+        practitioners = search.practitioners.len(),
+        total,
+        "fhir slot search"
+    );
+    let bundle = sas::searchset(
+        &links,
+        self_url,
+        total,
+        &page,
+        &places,
+        &names,
+        search.includes,
+    );
+    Ok(fhir_json(StatusCode::OK, media, &Resource::Bundle(bundle)))
+}
+
+/// The cabinets (with their CPTS) and the doctors' names of a page of slots.
+async fn context(
+    state: &AppState,
+    slots: &[crate::store::SlotRecord],
+) -> Result<(HashMap<CabinetId, PlaceRow>, HashMap<Rpps, String>), FhirError> {
+    let mut cabinets: Vec<CabinetId> = slots.iter().map(|s| s.cabinet_id.clone()).collect();
+    cabinets.sort();
+    cabinets.dedup();
+    let mut doctors: Vec<Rpps> = slots.iter().map(|s| s.rpps.clone()).collect();
+    doctors.sort();
+    doctors.dedup();
+    let places = state
+        .store
+        .places(&cabinets)
+        .await?
+        .into_iter()
+        .map(|p| (p.cabinet.id.clone(), p))
+        .collect();
+    let names = state.store.doctor_names(&doctors).await?;
+    Ok((places, names))
+}
+
+/// The search as understood, in the SAS's own spelling.
+fn self_link(links: &Links, s: &SlotSearch) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    let i = s.includes;
+    for (on, name, value) in [
+        (i.schedule, "_include", "Slot:schedule"),
+        (i.actors, "_include:iterate", "Schedule:actor"),
+        (i.service, "_include", "Slot:service-type-reference"),
+        (
+            i.organization,
+            "_include:iterate",
+            "HealthcareService:organization",
+        ),
+    ] {
+        if on {
+            q.append_pair(name, value);
+        }
+    }
+    q.append_pair("start", &format!("ge{}", sas_instant(s.from)));
+    q.append_pair("start", &format!("lt{}", sas_instant(s.to)));
+    let ids: Vec<String> = s
+        .practitioners
+        .iter()
+        .map(|r| format!("{}|{}", sas::RPPS_SYSTEM, sas::idnps(r)))
+        .collect();
+    q.append_pair(fhir::search::PRACTITIONER_PARAMETER, &ids.join(","));
+    q.append_pair("status", "free");
+    if let Some(n) = s.count {
+        q.append_pair("_count", &n.to_string());
+    }
+    format!("{}/Slot?{}", links.fhir_base, q.finish())
+}
+
+fn sas_instant(t: i64) -> String {
+    crate::garde::calendar::paris_rfc3339(t)
+}
+
+fn not_found(what: &str) -> FhirError {
+    FhirError(
+        StatusCode::NOT_FOUND,
+        OperationOutcome::error("not-found", format!("no {what} with this id")),
+    )
+}
+
+/// A Slot, free or busy (a withdrawn slot is gone: 404).
+#[utoipa::path(get, path = "/fhir/Slot/{id}", tag = "fhir",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The slot id")),
+    responses(
+        (status = 200, description = "The Slot (`status` free or busy)", body = FhirResource, content_type = "application/fhir+json"),
+        (status = 401, description = "No valid token or certificate", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 403, description = "Not a régulateur", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 404, description = "No such slot", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 406, description = "`Accept` refuses FHIR JSON", body = FhirOutcome, content_type = "application/fhir+json"),
+    ))]
+async fn read_slot(
+    caller: Result<Regulateur, ApiError>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Result<Response, FhirError> {
+    reader(caller)?;
+    let media = accepted(&headers)?;
+    let id = raw
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| not_found("Slot"))?;
+    let (slot, booked) = state
+        .store
+        .slot_state(id)
+        .await?
+        .ok_or_else(|| not_found("Slot"))?;
+    let places = state
+        .store
+        .places(std::slice::from_ref(&slot.cabinet_id))
+        .await?;
+    let links = links(&state, &headers);
+    let resource = sas::slot(&links, &slot, !booked, places.first());
+    Ok(fhir_json(StatusCode::OK, media, &Resource::Slot(resource)))
+}
+
+/// The Schedule of a doctor at a cabinet (a Slot's `schedule`).
+#[utoipa::path(get, path = "/fhir/Schedule/{id}", tag = "fhir",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "`{rpps}-{cabinet key}`, as a Slot refers to it")),
+    responses(
+        (status = 200, description = "The Schedule", body = FhirResource, content_type = "application/fhir+json"),
+        (status = 401, description = "No valid token or certificate", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 403, description = "Not a régulateur", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 404, description = "No such schedule", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 406, description = "`Accept` refuses FHIR JSON", body = FhirOutcome, content_type = "application/fhir+json"),
+    ))]
+async fn read_schedule(
+    caller: Result<Regulateur, ApiError>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Result<Response, FhirError> {
+    reader(caller)?;
+    let media = accepted(&headers)?;
+    let (rpps, key) = sas::parse_schedule_id(&raw).ok_or_else(|| not_found("Schedule"))?;
+    // The key is a digest: find the cabinet it names among the cabinets (a few hundred).
+    let cabinet = state
+        .store
+        .cabinets(None)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .find(|id| sas::cabinet_key(id) == key)
+        .ok_or_else(|| not_found("Schedule"))?;
+    if !state.store.has_slots_at(&rpps, &cabinet).await? {
+        return Err(not_found("Schedule"));
+    }
+    let resource = sas::schedule(&rpps, &cabinet);
+    Ok(fhir_json(
+        StatusCode::OK,
+        media,
+        &Resource::Schedule(resource),
+    ))
+}
+
+/// The practitioner of an RPPS, as a searchset (empty when we do not know him).
+#[utoipa::path(get, path = "/fhir/Practitioner", tag = "fhir",
+    security(("bearer" = [])),
+    params(("identifier" = String, Query, description = "`urn:oid:1.2.250.1.71.4.2.1|8<RPPS>`; the system and the `8` are optional")),
+    responses(
+        (status = 200, description = "A searchset Bundle of 0 or 1 Practitioner", body = FhirResource, content_type = "application/fhir+json"),
+        (status = 400, description = "No identifier, or not an RPPS", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 401, description = "No valid token or certificate", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 403, description = "Not a régulateur", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 406, description = "`Accept` refuses FHIR JSON", body = FhirOutcome, content_type = "application/fhir+json"),
+    ))]
+async fn search_practitioners(
+    caller: Result<Regulateur, ApiError>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, FhirError> {
+    reader(caller)?;
+    let media = accepted(&headers)?;
+    let pairs = query_pairs(&uri);
+    let values: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "identifier")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let rpps = match values.as_slice() {
+        [one] => fhir::search::practitioner(one),
+        _ => Err("give one identifier: urn:oid:1.2.250.1.71.4.2.1|8<RPPS>".to_owned()),
+    }
+    .map_err(|detail| {
+        FhirError(
+            StatusCode::BAD_REQUEST,
+            OperationOutcome::bad_parameters(&[fhir::BadParameter {
+                parameter: "identifier".to_owned(),
+                detail,
+            }]),
+        )
+    })?;
+    let names = state
+        .store
+        .doctor_names(std::slice::from_ref(&rpps))
+        .await?;
+    let links = links(&state, &headers);
+    let entry: Vec<_> = names
+        .get(&rpps)
+        .map(|name| {
+            let p = Resource::Practitioner(sas::practitioner(&rpps, Some(name)));
+            sas::entry(&links, p, "match")
+        })
+        .into_iter()
+        .collect();
+    let bundle = fhir::Bundle {
+        meta: None,
+        kind: "searchset",
+        total: Some(entry.len() as u64),
+        link: vec![fhir::resources::BundleLink {
+            relation: "self",
+            url: format!(
+                "{}/Practitioner?identifier={}%7C{}",
+                links.fhir_base,
+                sas::RPPS_SYSTEM,
+                sas::idnps(&rpps)
+            ),
+        }],
+        entry,
+    };
+    Ok(fhir_json(StatusCode::OK, media, &Resource::Bundle(bundle)))
+}
