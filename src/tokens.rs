@@ -434,6 +434,14 @@ pub fn parse_expires_in(s: &str, now: i64) -> Result<i64, String> {
 }
 
 /// Lowercase hexadecimal of `bytes`.
+/// 32 random bytes from the OS-seeded CSPRNG, in hex: calendar feed secrets, session ids,
+/// CSRF tokens.
+pub(crate) fn random_secret() -> String {
+    let mut bytes = [0u8; SECRET_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    hex(&bytes)
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use fmt::Write;
     bytes

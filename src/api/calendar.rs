@@ -14,7 +14,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use icalendar::{CalendarDateTime, Component, EventLike};
-use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -66,9 +65,7 @@ async fn renew_calendar(
     OwnRpps(rpps, caller): OwnRpps,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = crate::tokens::hex(&bytes);
+    let secret = crate::tokens::random_secret();
     if !caller
         .store(&state)
         .renew_calendar(&rpps, &hash(&secret))

@@ -52,14 +52,6 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// 32 random bytes, in hex: session ids and CSRF tokens.
-fn random_secret() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    crate::tokens::hex(&bytes)
-}
-
 /// The value of the session cookie, if the request has one.
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers
@@ -228,7 +220,7 @@ async fn callback(
             "no role is granted to this identity here; ask your administrator".to_owned(),
         ));
     };
-    let session = random_secret();
+    let session = crate::tokens::random_secret();
     let expires_at = at.saturating_add(state.session_seconds);
     state
         .store
@@ -236,7 +228,7 @@ async fn callback(
             &state.token_key.hash(&session),
             &grant.id,
             &identity.to_string(),
-            &random_secret(),
+            &crate::tokens::random_secret(),
             at,
             expires_at,
         )

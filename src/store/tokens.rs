@@ -77,6 +77,10 @@ impl TryFrom<AnyRow> for TokenRecord {
 const COLUMNS: &str = "id, role, rpps, label, hash, created_at, revoked_at, expires_at, scope, \
      cert_cn, cert_ou, oidc_subject";
 
+/// [`COLUMNS`] of the `tokens` table under the alias `t`, for joins.
+pub(super) const COLUMNS_OF_T: &str = "t.id, t.role, t.rpps, t.label, t.hash, t.created_at, \
+     t.revoked_at, t.expires_at, t.scope, t.cert_cn, t.cert_ou, t.oidc_subject";
+
 impl Store {
     /// The active principal a client certificate with this subject is mapped to: not revoked,
     /// not expired at `now` (Unix seconds).
