@@ -1,5 +1,8 @@
 # The `cpts` binary for docker-compose.yml (api and worker services).
 FROM rust:1.95-bookworm AS build
+# Node.js and npm: build.rs installs the web app's front-end packages (web/package-lock.json).
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked && cp target/release/cpts /usr/local/bin/cpts

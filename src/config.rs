@@ -170,6 +170,64 @@ pub struct Config {
     /// A session lasts this many hours from sign-in.
     #[arg(long, env = "CPTS_SESSION_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=72))]
     pub session_hours: u64,
+
+    /// The web app's sign-in page also takes an API token (`true`, `false`); by default only
+    /// when no --oidc-issuer is set, as in development.
+    #[arg(long, env = "CPTS_TOKEN_SIGNIN")]
+    pub token_signin: Option<bool>,
+
+    /// A tile URL template for the web app's maps (`https://tile.openstreetmap.org/{z}/{x}/{y}.png`,
+    /// an IGN WMTS URL); unset: the maps draw the communes the binary carries, with no tile
+    /// server.
+    #[arg(long, env = "CPTS_MAP_TILES", value_parser = tile_url)]
+    pub map_tiles: Option<String>,
+
+    /// The SAS's FHIR base (`https://…/fhir`): bookings made, cancelled or moved are sent there
+    /// as FrAppointmentSAS (INT_R03), over mutual TLS, from the durable outbox; unset: they
+    /// wait in the outbox. Needs --sas-client-cert, --sas-client-key and --public-url.
+    #[arg(long, env = "CPTS_SAS_URL", value_parser = https_url)]
+    pub sas_url: Option<String>,
+
+    /// Our client certificate for the SAS (PEM, leaf first).
+    #[arg(long, env = "CPTS_SAS_CLIENT_CERT", requires = "sas_client_key")]
+    pub sas_client_cert: Option<std::path::PathBuf>,
+
+    /// The private key of --sas-client-cert (PEM).
+    #[arg(long, env = "CPTS_SAS_CLIENT_KEY", requires = "sas_client_cert")]
+    pub sas_client_key: Option<std::path::PathBuf>,
+
+    /// Trust only these CAs (PEM bundle) for the SAS's server certificate; unset: the web's
+    /// roots (webpki-roots).
+    #[arg(long, env = "CPTS_SAS_CA")]
+    pub sas_ca: Option<std::path::PathBuf>,
+
+    /// First wait before sending a failed appointment again, in seconds; it doubles at each
+    /// failure up to --sas-retry-max-seconds.
+    #[arg(long, env = "CPTS_SAS_RETRY_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub sas_retry_seconds: u64,
+
+    /// Longest wait between two sends of a failing appointment, in seconds.
+    #[arg(long, env = "CPTS_SAS_RETRY_MAX_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub sas_retry_max_seconds: u64,
+}
+
+/// An `https://` or `http://` tile URL template with `{z}`, `{x}` and `{y}`.
+fn tile_url(raw: &str) -> Result<String, String> {
+    let ok = (raw.starts_with("https://") || raw.starts_with("http://"))
+        && ["{z}", "{x}", "{y}"].iter().all(|p| raw.contains(p))
+        && !raw
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '\'');
+    ok.then(|| raw.to_owned())
+        .ok_or_else(|| "expected an http(s) URL template with {z}, {x} and {y}".to_owned())
+}
+
+/// An `https://` base URL without a query or a fragment; a trailing slash dropped.
+fn https_url(raw: &str) -> Result<String, String> {
+    let url = public_url(raw)?;
+    url.starts_with("https://")
+        .then_some(url)
+        .ok_or_else(|| "expected an https:// URL (the SAS is reached over mutual TLS)".to_owned())
 }
 
 /// An `http://` or `https://` base URL without a query, a fragment or a trailing slash.
@@ -202,6 +260,11 @@ pub enum ConfigError {
          (CPTS_OIDC_CLIENT_ID, CPTS_OIDC_CLIENT_SECRET, CPTS_PUBLIC_URL)"
     )]
     OidcIncomplete,
+    #[error(
+        "--sas-url needs --sas-client-cert, --sas-client-key and --public-url \
+         (CPTS_SAS_CLIENT_CERT, CPTS_SAS_CLIENT_KEY, CPTS_PUBLIC_URL)"
+    )]
+    SasIncomplete,
 }
 
 impl Config {
@@ -240,7 +303,44 @@ impl Config {
             oidc_scopes: "scope_all".to_owned(),
             oidc_acr_values: "eidas1".to_owned(),
             session_hours: 12,
+            token_signin: None,
+            map_tiles: None,
+            sas_url: None,
+            sas_client_cert: None,
+            sas_client_key: None,
+            sas_ca: None,
+            sas_retry_seconds: 5,
+            sas_retry_max_seconds: 300,
         }
+    }
+
+    /// The appointment feedback's settings, with a SAS configured (`None`: the outbox only
+    /// fills).
+    ///
+    /// # Errors
+    /// [`ConfigError::SasIncomplete`] naming what the SAS needs and lacks.
+    pub fn feedback(&self) -> Result<Option<crate::feedback::Settings>, ConfigError> {
+        let Some(url) = &self.sas_url else {
+            return Ok(None);
+        };
+        let (Some(cert), Some(key), Some(public_url)) = (
+            &self.sas_client_cert,
+            &self.sas_client_key,
+            &self.public_url,
+        ) else {
+            return Err(ConfigError::SasIncomplete);
+        };
+        Ok(Some(crate::feedback::Settings {
+            sas_url: url.clone(),
+            client_cert: cert.clone(),
+            client_key: key.clone(),
+            ca: self.sas_ca.clone(),
+            public_url: public_url.clone(),
+            retry: std::time::Duration::from_secs(self.sas_retry_seconds),
+            retry_max: std::time::Duration::from_secs(
+                self.sas_retry_max_seconds.max(self.sas_retry_seconds),
+            ),
+        }))
     }
 
     /// The sign-in settings, with an issuer configured (`None`: no sign-in).
@@ -325,6 +425,7 @@ impl Config {
             }
         }
         self.oidc()?;
+        self.feedback()?;
         Ok(())
     }
 
@@ -427,6 +528,30 @@ mod tests {
         assert_eq!(c.validate(), Ok(()));
         c.token_key = Some(Secret::new("nS4kq0Vb8wLZt2YhR7pXcE1mJ9uAfG3dK6oQyT5iWsM="));
         assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_sas_needs_https_a_client_certificate_and_a_public_url() {
+        let mut c = Config::for_database("sqlite://x.db");
+        assert_eq!(c.feedback(), Ok(None));
+        c.sas_url = Some("https://sas.example.fr/fhir".to_owned());
+        assert_eq!(c.validate(), Err(ConfigError::SasIncomplete));
+        c.sas_client_cert = Some("cert.pem".into());
+        c.sas_client_key = Some("key.pem".into());
+        assert_eq!(c.validate(), Err(ConfigError::SasIncomplete));
+        c.public_url = Some("https://cpts.example.fr".to_owned());
+        c.sas_retry_max_seconds = 1;
+        let s = c.feedback().unwrap().unwrap();
+        assert_eq!(s.sas_url, "https://sas.example.fr/fhir");
+        assert_eq!(
+            s.retry_max,
+            std::time::Duration::from_secs(5),
+            "never below the first wait"
+        );
+        assert!(
+            Cli::try_parse_from(["cpts", "--sas-url", "http://sas.example.fr/fhir"]).is_err(),
+            "plain HTTP is refused"
+        );
     }
 
     #[test]

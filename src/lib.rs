@@ -14,6 +14,8 @@ pub mod clock;
 pub mod config;
 /// Value types that cannot be wrong: RPPS, INSEE, patient ids, tiers.
 pub mod domain;
+/// Appointment feedback to the SAS (INT_R03): the sender of the durable outbox, over mTLS.
+pub mod feedback;
 /// FHIR R4 for the SAS: resources, the SAS profiles, Bundle assembly, search parameters.
 pub mod fhir;
 /// Deterministic instances built from the reference data in fixtures/.
@@ -44,3 +46,5 @@ pub mod store;
 pub mod telemetry;
 /// API tokens: minting, keyed hash, verification.
 pub mod tokens;
+/// The web app: the screens of each role, in French with the DSFR; assets embedded from npm.
+pub mod web;

@@ -15,6 +15,9 @@
 //! | `cpts_event_streams_open` | gauge | |
 //! | `cpts_connections_open` | gauge | |
 //! | `cpts_connections_refused_total` | counter | connections closed at once by a cap |
+//! | `cpts_sas_appointments_sent_total` | counter | `kind` (`create`, `update`): appointments the SAS acknowledged (INT_R03) |
+//! | `cpts_sas_appointment_failures_total` | counter | `kind`: sends refused or unanswered, to be retried |
+//! | `cpts_sas_appointment_retries_total` | counter | sends after a failure or a lost answer |
 //!
 //! Nothing here names a patient, a doctor or a token: labels are route templates, methods,
 //! statuses and job kinds.
@@ -105,6 +108,18 @@ fn describe() {
     metrics::describe_counter!(
         "cpts_connections_refused_total",
         "Connections closed at once because a connection cap was reached"
+    );
+    metrics::describe_counter!(
+        "cpts_sas_appointments_sent_total",
+        "Appointments (INT_R03) the SAS acknowledged, by kind (create, update)"
+    );
+    metrics::describe_counter!(
+        "cpts_sas_appointment_failures_total",
+        "Appointment sends the SAS refused or did not answer, by kind; retried with backoff"
+    );
+    metrics::describe_counter!(
+        "cpts_sas_appointment_retries_total",
+        "Appointment sends after a failure or a lost answer"
     );
 }
 

@@ -61,7 +61,10 @@ async fn result_of(store: &Store, job: &str) -> (serde_json::Value, Vec<String>,
     let j = store.job(job).await.unwrap().unwrap();
     let summary: serde_json::Value = serde_json::from_str(j.result.as_deref().unwrap()).unwrap();
     let a = store.batch_assignments(job, u64::MAX / 4, 0).await.unwrap();
-    let u = store.batch_unmatched(job, u64::MAX / 4, 0).await.unwrap();
+    let u = store
+        .batch_unmatched(job, &Default::default(), u64::MAX / 4, 0)
+        .await
+        .unwrap();
     assert_eq!(a.total as usize, a.items.len());
     assert_eq!(u.total as usize, u.items.len());
     let a: Vec<String> = a
@@ -127,6 +130,7 @@ async fn crash_and_take_over(url: String, dir: std::path::PathBuf) {
             epci: None,
         },
         default_max_km: MaxKm::new(10.0).unwrap(),
+        without: Vec::new(),
     })
     .unwrap();
     let enqueue = |id: &'static str| {

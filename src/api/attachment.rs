@@ -139,6 +139,13 @@ async fn commit_batch(
     }
     let job = job_of_kind(&state, &caller, &id, KIND_BATCH, "batch").await?;
     require_succeeded(&job, "batch")?;
+    let params: crate::jobs::BatchParams =
+        serde_json::from_str(&job.params).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    if !params.without.is_empty() {
+        return Err(ApiError::Conflict(
+            "this batch is a what-if (doctors left out): it cannot be committed".to_owned(),
+        ));
+    }
     let now = state.clock.now();
     let deadline_at = now + i64::from(days) * DAY;
     match caller

@@ -82,6 +82,8 @@ pub const MATRIX: &[Rule] = &[
     rule("GET", "/territories/{id}", "ooooooooooo"),
     rule("PUT", "/territories/{id}", "ffffffffffo"),
     rule("DELETE", "/territories/{id}", "ffffffffffo"),
+    // The commune list the binary carries: public reference data, for every principal.
+    rule("GET", "/communes", "ooooooooooo"),
     // Grants of roles to people who sign in (OpenID Connect): the admin's.
     rule("POST", "/grants", "ffffffffffo"),
     rule("GET", "/grants", "ffffffffffo"),
@@ -101,6 +103,7 @@ pub const MATRIX: &[Rule] = &[
     rule("POST", "/batches", "offfffffff f"),
     rule("GET", "/batches/{id}/assignments", "ohffffffff f"),
     rule("GET", "/batches/{id}/unmatched", "ohffffffff f"),
+    rule("GET", "/batches/{id}/map", "ohffffffff f"),
     rule("GET", "/batches/{id}/instance", "ohffffffff f"),
     rule("POST", "/batches/{id}/commit", "ohffffffff f"),
     // Proposals: the GP they are addressed to, and CPAM staff of the patient's département.

@@ -7,11 +7,12 @@
 
 use super::jobs::{JobView, job_of_kind, require_succeeded};
 use super::{ApiError, AppState, CpamStaff, Json, Path, Problem};
+use crate::domain::Tier;
 use crate::domain::{InseeCode, MaxKm};
 use crate::jobs::{self, BatchParams, KIND_BATCH, TerritoryParams};
 use crate::matching::DEFAULT_MAX_KM;
 use crate::matching::territory::communes_of_epci;
-use crate::store::NewJob;
+use crate::store::{NewJob, UnmatchedFilter};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -31,6 +32,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_batch, list_batches))
         .routes(routes!(batch_assignments))
         .routes(routes!(batch_unmatched))
+        .routes(routes!(batch_map))
 }
 
 /// Where the batch's patients live.
@@ -55,7 +57,15 @@ pub struct BatchRequest {
     #[schema(value_type = Option<f64>, exclusive_minimum = 0.0, maximum = 200.0, example = 10.0)]
     #[serde(default)]
     pub default_max_km: Option<MaxKm>,
+    /// A what-if: leave these doctors (RPPS, at most 500) out, as if they retired, and see the
+    /// shortfall. Such a batch cannot be committed.
+    #[schema(value_type = Option<Vec<String>>)]
+    #[serde(default)]
+    pub without: Vec<crate::domain::Rpps>,
 }
+
+/// Most doctors a what-if leaves out.
+pub const MAX_WITHOUT: usize = 500;
 
 /// The matching batches, newest first (their jobs: status, progress, summary).
 #[utoipa::path(get, path = "/batches", tag = "batches",
@@ -99,6 +109,12 @@ async fn create_batch(
     Json(request): Json<BatchRequest>,
 ) -> Result<Response, ApiError> {
     super::check_max_km("#/default_max_km", request.default_max_km)?;
+    if request.without.len() > MAX_WITHOUT {
+        return Err(ApiError::invalid_field(
+            "#/without",
+            format!("at most {MAX_WITHOUT} doctors"),
+        ));
+    }
     let epci_given = matches!(request.territory, Territory::Epci(_));
     let territory = match request.territory {
         Territory::Insee(codes) => {
@@ -148,6 +164,12 @@ async fn create_batch(
         default_max_km: request
             .default_max_km
             .unwrap_or(MaxKm::new(DEFAULT_MAX_KM).expect("the default limit is > 0")),
+        without: {
+            let mut without = request.without;
+            without.sort_unstable();
+            without.dedup();
+            without
+        },
     };
     let id = jobs::new_id();
     let params_json =
@@ -253,6 +275,134 @@ pub struct PageView<T> {
     pub offset: u64,
     /// The next page, when there is one.
     pub next: Option<String>,
+}
+
+/// Filters of `GET /batches/{id}/unmatched`.
+#[derive(Debug, IntoParams)]
+#[allow(dead_code)]
+#[into_params(parameter_in = Query)]
+pub struct UnmatchedQuery {
+    /// Only this tier: 1 (ALD), 2 (70+ or CSS) or 3.
+    pub tier: Option<u8>,
+    /// Only this reason: `no_doctor_in_range` or `capacity_exhausted`.
+    pub reason: Option<String>,
+}
+
+/// `tier` and `reason` of a query string; other parameters are ignored.
+fn unmatched_filter(query: Option<&str>) -> Result<UnmatchedFilter, ApiError> {
+    let mut filter = UnmatchedFilter::default();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "tier" => {
+                filter.tier = Some(
+                    value
+                        .parse::<u8>()
+                        .ok()
+                        .and_then(Tier::from_number)
+                        .ok_or_else(|| ApiError::invalid_parameter("tier", "expected 1, 2 or 3"))?,
+                );
+            }
+            "reason" => {
+                if !matches!(value.as_ref(), "no_doctor_in_range" | "capacity_exhausted") {
+                    return Err(ApiError::invalid_parameter(
+                        "reason",
+                        "expected no_doctor_in_range or capacity_exhausted",
+                    ));
+                }
+                filter.reason = Some(value.into_owned());
+            }
+            _ => {}
+        }
+    }
+    Ok(filter)
+}
+
+/// One commune of a batch's map.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MapCommuneView {
+    pub insee: String,
+    /// From the compiled commune list (absent for a code it lacks).
+    pub name: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    /// The batch's patients living there.
+    pub patients: u64,
+    /// Of them, those left without a proposal.
+    pub unmatched: u64,
+    /// Of the unmatched, those of tier 1 (ALD).
+    pub unmatched_tier1: u64,
+}
+
+/// One doctor of a batch's map: a GP with capacity, where he practises.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MapDoctorView {
+    pub rpps: String,
+    pub name: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub insee: String,
+    /// His places at the batch.
+    pub capacity: u64,
+    /// The batch's patients assigned to him.
+    pub assigned: u64,
+}
+
+/// A batch aggregated for a map: by commune, never by patient.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchMapView {
+    pub communes: Vec<MapCommuneView>,
+    pub doctors: Vec<MapDoctorView>,
+}
+
+/// A batch by commune (patients, unmatched) and its doctors with capacity, for its map.
+#[utoipa::path(get, path = "/batches/{id}/map", tag = "batches",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The batch's job id")),
+    responses(
+        (status = 200, description = "The batch's communes and doctors", body = BatchMapView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such batch in the caller's territory", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The batch has not succeeded (yet)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn batch_map(
+    CpamStaff(caller): CpamStaff,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<BatchMapView>, ApiError> {
+    let job = job_of_kind(&state, &caller, &id, KIND_BATCH, "batch").await?;
+    require_succeeded(&job, "batch")?;
+    let map = state.store.batch_map(&id).await?;
+    let communes = map
+        .communes
+        .into_iter()
+        .map(|c| {
+            let found = crate::geo::commune_by_code(&c.insee);
+            MapCommuneView {
+                name: found.as_ref().map(|m| m.name.clone()),
+                lat: found.as_ref().map(|m| m.coords.lat()),
+                lon: found.as_ref().map(|m| m.coords.lon()),
+                insee: c.insee,
+                patients: c.patients,
+                unmatched: c.unmatched,
+                unmatched_tier1: c.unmatched_tier1,
+            }
+        })
+        .collect();
+    let doctors = map
+        .doctors
+        .into_iter()
+        .map(|d| MapDoctorView {
+            rpps: d.rpps,
+            name: d.name,
+            lat: d.lat,
+            lon: d.lon,
+            insee: d.insee,
+            capacity: d.capacity,
+            assigned: d.assigned,
+        })
+        .collect();
+    Ok(Json(BatchMapView { communes, doctors }))
 }
 
 /// One line of `assignments.csv`.
@@ -363,16 +513,16 @@ async fn batch_assignments(
 /// The unmatched patients of a batch, with their reasons, by `patient_id`.
 #[utoipa::path(get, path = "/batches/{id}/unmatched", tag = "batches",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "The batch's job id"), Pagination),
+    params(("id" = String, Path, description = "The batch's job id"), Pagination, UnmatchedQuery),
     responses(
-        (status = 200, description = "A page (JSON), or the whole `unmatched.csv` with `Accept: text/csv`", 
+        (status = 200, description = "A page (JSON), or the whole `unmatched.csv` with `Accept: text/csv`, of the patients that pass the filters", 
             content((PageView<UnmatchedView> = "application/json"), (String = "text/csv"))),
         (status = 406, description = "The Accept header refuses both JSON and CSV (q-values are honoured)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a CPAM token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such batch in the caller's territory", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The batch has not succeeded (yet)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid `limit` or `offset` (`parameter`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `limit`, `offset`, `tier` or `reason` (`parameter`)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn batch_unmatched(
     CpamStaff(caller): CpamStaff,
@@ -382,10 +532,14 @@ async fn batch_unmatched(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (limit, offset) = Pagination::parse(query.as_deref())?;
+    let filter = unmatched_filter(query.as_deref())?;
     let job = job_of_kind(&state, &caller, &id, KIND_BATCH, "batch").await?;
     require_succeeded(&job, "batch")?;
     if wants_csv(&headers)? {
-        let page = state.store.batch_unmatched(&id, u64::MAX, 0).await?;
+        let page = state
+            .store
+            .batch_unmatched(&id, &filter, u64::MAX, 0)
+            .await?;
         let rows = page
             .items
             .into_iter()
@@ -400,10 +554,20 @@ async fn batch_unmatched(
             .collect();
         return csv_response(&["patient_id", "tier", "reason", "detail"], rows);
     }
-    let page = state.store.batch_unmatched(&id, limit, offset).await?;
+    let page = state
+        .store
+        .batch_unmatched(&id, &filter, limit, offset)
+        .await?;
+    let filters: String = [
+        filter.tier.map(|t| format!("tier={}&", t.number())),
+        filter.reason.as_ref().map(|r| format!("reason={r}&")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     Ok(Json(PageView {
         next: next_link(
-            &format!("/batches/{id}/unmatched"),
+            &format!("/batches/{id}/unmatched?{}", filters.trim_end_matches('&')),
             limit,
             offset,
             page.total,

@@ -43,6 +43,7 @@ mod availability;
 mod batches;
 mod cabinets;
 mod calendar;
+mod communes;
 mod docs;
 mod doctors;
 pub mod error;
@@ -130,6 +131,8 @@ pub struct AppState {
     /// The service's public base URL (`--public-url`), for the FHIR answers' links; `None`:
     /// `http://` + the request's `Host`.
     pub public_url: Option<Arc<str>>,
+    /// How the web app is served (`crate::web`).
+    pub web: Arc<crate::web::WebSettings>,
 }
 
 impl AppState {
@@ -226,6 +229,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(holds::routes())
         .merge(events::routes())
         .merge(territories::routes())
+        .merge(communes::routes())
         .merge(grants::routes())
         .merge(fhir::routes())
         .split_for_parts();
@@ -312,6 +316,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/metrics", get(metrics::metrics))
         .merge(signin::routes())
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::NotFound("no such resource".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // Inside the request span and the timeout, so a 429 is logged like any answer.

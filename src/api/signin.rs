@@ -53,7 +53,7 @@ fn now() -> i64 {
 }
 
 /// The value of the session cookie, if the request has one.
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -68,7 +68,7 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
 ///
 /// # Errors
 /// [`ApiError`] when the database cannot be read.
-pub(super) async fn session_of(
+pub(crate) async fn session_of(
     parts: &Parts,
     state: &AppState,
 ) -> Result<Option<SessionRecord>, ApiError> {
@@ -85,12 +85,21 @@ pub(super) async fn session_of(
 ///
 /// # Errors
 /// [`ApiError::Csrf`].
-pub(super) fn check_csrf(parts: &Parts, csrf: &str) -> Result<(), ApiError> {
+pub(crate) fn check_csrf(parts: &Parts, csrf: &str) -> Result<(), ApiError> {
     let sent = parts
         .headers
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    check_csrf_value(sent, csrf)
+}
+
+/// Refuses a CSRF token `sent` (a header, a form's hidden field) that is not the session's,
+/// compared in constant time.
+///
+/// # Errors
+/// [`ApiError::Csrf`].
+pub(crate) fn check_csrf_value(sent: &str, csrf: &str) -> Result<(), ApiError> {
     let same = sent.len() == csrf.len()
         && sent
             .bytes()
@@ -102,7 +111,7 @@ pub(super) fn check_csrf(parts: &Parts, csrf: &str) -> Result<(), ApiError> {
 
 /// A path of this service to go back to after sign-in: `/` unless `raw` is a local path
 /// (never `//host` or a scheme, which would send the person elsewhere).
-fn local_path(raw: Option<&str>) -> String {
+pub(crate) fn local_path(raw: Option<&str>) -> String {
     match raw {
         Some(p)
             if p.starts_with('/')
@@ -138,7 +147,7 @@ fn provider_error(e: &crate::signin::SignInError) -> ApiError {
     }
 }
 
-fn see_other(location: &str) -> Result<Response, ApiError> {
+pub(crate) fn see_other(location: &str) -> Result<Response, ApiError> {
     let location = HeaderValue::from_str(location)
         .map_err(|_| ApiError::Internal("a redirect URL is not a header value".into()))?;
     Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
@@ -164,7 +173,11 @@ async fn login(
 }
 
 /// The session cookie: set to `value` for `max_age` seconds, or cleared.
-fn session_set_cookie(value: &str, max_age: i64, secure: bool) -> Result<HeaderValue, ApiError> {
+pub(crate) fn session_set_cookie(
+    value: &str,
+    max_age: i64,
+    secure: bool,
+) -> Result<HeaderValue, ApiError> {
     let cookie = cookie::Cookie::build((SESSION_COOKIE, value.to_owned()))
         .path("/")
         .http_only(true)
@@ -220,24 +233,46 @@ async fn callback(
             "no role is granted to this identity here; ask your administrator".to_owned(),
         ));
     };
+    tracing::info!(token = %grant.id, "signed in");
+    start_session(
+        &state,
+        &grant.id,
+        &identity.to_string(),
+        &pending.return_to,
+        signin.secure_cookie(),
+    )
+    .await
+}
+
+/// Opens a session of `subject` under the principal `token_id` (a grant, or the token the web
+/// app's sign-in form took) and sends the browser to `target` with its cookie.
+///
+/// # Errors
+/// [`ApiError`] when the session cannot be stored.
+pub(crate) async fn start_session(
+    state: &AppState,
+    token_id: &str,
+    subject: &str,
+    target: &str,
+    secure: bool,
+) -> Result<Response, ApiError> {
+    let at = now();
     let session = crate::tokens::random_secret();
-    let expires_at = at.saturating_add(state.session_seconds);
     state
         .store
         .open_session(
             &state.token_key.hash(&session),
-            &grant.id,
-            &identity.to_string(),
+            token_id,
+            subject,
             &crate::tokens::random_secret(),
             at,
-            expires_at,
+            at.saturating_add(state.session_seconds),
         )
         .await?;
-    tracing::info!(token = %grant.id, "signed in");
-    let mut response = see_other(&pending.return_to)?;
+    let mut response = see_other(target)?;
     response.headers_mut().insert(
         SET_COOKIE,
-        session_set_cookie(&session, state.session_seconds, signin.secure_cookie())?,
+        session_set_cookie(&session, state.session_seconds, secure)?,
     );
     Ok(response)
 }

@@ -33,6 +33,11 @@ pub struct MatchArgs {
     /// [default --out: out/<name of DIR>-whatif].
     #[arg(long, value_delimiter = ',', value_parser = parse_rpps_list)]
     pub without: Vec<Rpps>,
+    /// Warm re-batch: start from the output folder of a previous batch on an earlier version
+    /// of this instance (patients added or removed, capacities changed, exclusions added).
+    /// Same exact optimum and a fresh certificate; only the work changes.
+    #[arg(long, value_name = "PREVIOUS_OUT", conflicts_with = "without")]
+    pub warm: Option<PathBuf>,
 }
 
 pub(super) fn parse_max_km(s: &str) -> Result<f64, String> {
@@ -111,9 +116,18 @@ fn run_inner(args: &MatchArgs) -> anyhow::Result<()> {
     });
 
     let step = Step::start("load");
-    let mut inst = import::load_matching_instance(&args.dir, default)?;
-    let checksum = checksum(&args.dir)?;
+    // The checksum streams the files again: on the other core while this one parses them.
+    let (inst, checksum) = rayon::join(
+        || import::load_matching_instance(&args.dir, default),
+        || checksum(&args.dir),
+    );
+    let (mut inst, checksum) = (inst?, checksum?);
     let retired = resolve_without(&inst, &args.without)?;
+    let previous = args
+        .warm
+        .as_deref()
+        .map(|dir| previous_batch(&inst, dir))
+        .transpose()?;
     let t_load = step.finish();
 
     // What-if: the base batch first, then the same instance with the doctors retired.
@@ -129,7 +143,12 @@ fn run_inner(args: &MatchArgs) -> anyhow::Result<()> {
     };
 
     let step = Step::start(if whatif { "what-if batch" } else { "solve" });
-    let sol = matching::flow::solve_with(&inst, &mut |stage, f| step.update(stage, f))?;
+    let sol = match &previous {
+        Some(previous) => matching::flow::solve_warm_with(&inst, previous, &mut |stage, f| {
+            step.update(stage, f);
+        })?,
+        None => matching::flow::solve_with(&inst, &mut |stage, f| step.update(stage, f))?,
+    };
     step.finish();
     sol.matching
         .check(&inst)
@@ -172,6 +191,48 @@ fn run_inner(args: &MatchArgs) -> anyhow::Result<()> {
         print_whatif(&out, base, &sol, c);
     }
     Ok(())
+}
+
+/// What the batch in `dir` (assignments.csv, certificate.json) leaves for a warm re-batch of
+/// `inst`: patients and doctors are matched by id; those no longer in the instance are dropped.
+///
+/// # Errors
+/// When a file of `dir` cannot be read or breaks its format.
+fn previous_batch(inst: &Instance, dir: &Path) -> anyhow::Result<matching::flow::Previous> {
+    use std::collections::HashMap;
+    let (assignments, certificate) = import::read_warm_start(dir)
+        .with_context(|| format!("reading the previous batch {}", dir.display()))?;
+    let doctor: HashMap<&str, u32> = (0..inst.doctors.len() as u32)
+        .map(|d| (inst.doctors[d as usize].rpps.as_str(), d))
+        .collect();
+    let patient: HashMap<&str, u32> = (0..inst.patients.len() as u32)
+        .map(|q| (inst.patients[q as usize].id.as_str(), q))
+        .collect();
+    let mut previous = matching::flow::Previous {
+        bound: certificate.bound,
+        potential: vec![None; inst.doctors.len()],
+        doctor_of: vec![None; inst.patients.len()],
+    };
+    for (rpps, &p) in &certificate.doctor_potential {
+        if let Some(&d) = doctor.get(rpps.as_str()) {
+            previous.potential[d as usize] = Some(p);
+        }
+    }
+    let mut kept = 0u64;
+    for a in &assignments {
+        let q = patient.get(a.row.patient.as_str());
+        let d = doctor.get(a.row.rpps.as_str());
+        if let (Some(&q), Some(&d)) = (q, d) {
+            previous.doctor_of[q as usize] = Some(d);
+            kept += 1;
+        }
+    }
+    tracing::debug!(
+        assignments = assignments.len(),
+        kept,
+        "warm start from a previous batch"
+    );
+    Ok(previous)
 }
 
 fn default_out(dir: &Path) -> PathBuf {

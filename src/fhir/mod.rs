@@ -1,11 +1,12 @@
 //! FHIR R4 for the SAS (issue 19): the resources we emit as plain serde structs
 //! ([`resources`]), our slots in the SAS's profiles and the searchset Bundle ([`sas`]), the
-//! search parameters as the SAS sends them ([`search`]), and the CapabilityStatement of what
-//! is implemented ([`capabilities`]).
+//! search parameters as the SAS sends them ([`search`]), the CapabilityStatement of what is
+//! implemented ([`capabilities`]), and a booking as the SAS's Appointment ([`appointment`]).
 //!
 //! It knows neither HTTP nor SQL: `api::fhir` reads the request, asks the slot room
 //! ([`crate::slots`]) and `store`, and hands the rows to this room.
 
+pub mod appointment;
 pub mod capabilities;
 pub mod resources;
 pub mod sas;

@@ -215,6 +215,31 @@ pub struct Organization {
     pub name: Option<String>,
 }
 
+/// `Appointment` (FrAppointmentSAS): the appointment feedback we send the SAS (INT_R03).
+/// No `id`: the SAS's own, which a conditional update by `identifier` never needs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Appointment {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Meta>,
+    pub extension: Vec<Extension>,
+    pub identifier: Vec<Identifier>,
+    /// `booked`, `cancelled` (the `AppointmentStatus` value set).
+    pub status: &'static str,
+    pub start: String,
+    pub end: String,
+    /// FHIR `dateTime`: when the booking was made.
+    pub created: String,
+    pub participant: Vec<AppointmentParticipant>,
+}
+
+/// A participant of an [`Appointment`]: the doctor, by identifier.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AppointmentParticipant {
+    pub actor: Reference,
+    /// `accepted` (the IG's `sas-valueset-participant-status`).
+    pub status: &'static str,
+}
+
 /// `OperationOutcome`: every FHIR route's error body.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OperationOutcome {
@@ -247,6 +272,7 @@ pub enum Resource {
     Organization(Organization),
     OperationOutcome(OperationOutcome),
     Bundle(Bundle),
+    Appointment(Appointment),
 }
 
 impl Resource {
@@ -260,7 +286,9 @@ impl Resource {
             Resource::Location(r) => ("Location", &r.id),
             Resource::HealthcareService(r) => ("HealthcareService", &r.id),
             Resource::Organization(r) => ("Organization", &r.id),
-            Resource::OperationOutcome(_) | Resource::Bundle(_) => return None,
+            Resource::OperationOutcome(_) | Resource::Bundle(_) | Resource::Appointment(_) => {
+                return None;
+            }
         };
         Some(format!("{kind}/{id}"))
     }

@@ -52,7 +52,8 @@ pub const ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
 pub const V2_0276: &str = "http://terminology.hl7.org/CodeSystem/v2-0276";
 pub const SERVICE_TYPE_EXTENSION: &str =
     "http://hl7.org/fhir/5.0/StructureDefinition/extension-Slot.serviceType";
-const FR_V2_0203: &str = "http://interopsante.org/fhir/CodeSystem/fr-v2-0203";
+/// Identifier types of the French v2 table 0203 (IDNPS, IDNST, INTRN).
+pub const FR_V2_0203: &str = "http://interopsante.org/fhir/CodeSystem/fr-v2-0203";
 const FR_CORE_V2_0203: &str = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203";
 const LOCATION_ID_TYPE: &str =
     "http://interopsante.org/fhir/CodeSystem/fr-location-identifier-type";

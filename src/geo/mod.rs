@@ -6,7 +6,7 @@
 pub(crate) mod communes;
 mod index;
 
-pub use communes::commune_centroid;
+pub use communes::{CommuneMatch, commune_by_code, commune_centroid, search_communes};
 pub use index::PointIndex;
 
 use serde::{Deserialize, Serialize};

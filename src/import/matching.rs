@@ -229,8 +229,10 @@ pub fn read_exclusions_from<R: Read>(
 /// An [`Error::Io`] of either file first (patients before doctors); otherwise, when both files
 /// are invalid, one [`Error::Invalid`] listing both files' errors; then the exclusions' errors.
 pub fn load_matching_instance(dir: &Path, default_max_km: MaxKm) -> Result<Instance, Error> {
-    let patients = read_patients(&dir.join("patients.csv"));
-    let doctors = read_doctors(&dir.join("doctors.csv"));
+    let (patients, doctors) = rayon::join(
+        || read_patients(&dir.join("patients.csv")),
+        || read_doctors(&dir.join("doctors.csv")),
+    );
     match (patients, doctors) {
         (Ok(patients), Ok(doctors)) => {
             let mut inst = Instance {

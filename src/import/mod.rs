@@ -33,7 +33,7 @@ pub use matching::{
     load_matching_instance, read_doctors, read_doctors_from, read_doctors_within, read_patients,
     read_patients_from, read_patients_within,
 };
-pub use result::{read_assignments_from, read_batch_result, read_unmatched_from};
+pub use result::{read_assignments_from, read_batch_result, read_unmatched_from, read_warm_start};
 pub use table::MAX_ERRORS;
 
 use std::fmt;

@@ -121,6 +121,17 @@ pub fn read_batch_result(dir: &Path) -> Result<BatchResult, Error> {
     })
 }
 
+/// Reads what a warm re-batch starts from in a batch's output folder `dir`: `assignments.csv`
+/// and `certificate.json`.
+///
+/// # Errors
+/// As [`read_batch_result`], for these two files.
+pub fn read_warm_start(dir: &Path) -> Result<(Vec<Lined<AssignmentRow>>, CertificateClaim), Error> {
+    let assignments = read_path(&dir.join("assignments.csv"), read_assignments_from)?;
+    let certificate: CertificateClaim = read_json(&dir.join("certificate.json"))?;
+    Ok((assignments, certificate))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,6 +34,10 @@ pub struct BatchParams {
     pub territory: TerritoryParams,
     /// The limit of patients without their own `max_km`.
     pub default_max_km: MaxKm,
+    /// A what-if (issue 20): these doctors are left out, as if they had retired. Such a batch
+    /// shows the shortfall; it is never committed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub without: Vec<crate::domain::Rpps>,
 }
 
 /// Loads, solves, explains and stores batch `job`; `Ok(false)` when another worker took it
@@ -53,10 +57,11 @@ pub(super) async fn run(
         .orphans_in(&params.territory.communes)
         .await
         .context("loading the territory's patients")?;
-    let doctors = store
+    let mut doctors = store
         .doctors_with_places()
         .await
         .context("loading the doctors")?;
+    doctors.retain(|d| !params.without.contains(&d.rpps));
     let ids: Vec<_> = patients.iter().map(|p| p.id.clone()).collect();
     let refused = store
         .refused_pairs(&ids)
@@ -109,6 +114,11 @@ pub(super) async fn run(
         let territory = JobTerritory {
             communes: params.territory.communes.len() as u64,
             epci: params.territory.epci.clone(),
+            without: params
+                .without
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
         };
         let timings = JobTimings {
             explain: explain_ms,

@@ -108,10 +108,93 @@ pub fn solve(inst: &Instance) -> Result<Solution, Error> {
 /// # Errors
 /// As [`solve`].
 pub fn solve_with(inst: &Instance, progress: &mut dyn FnMut(&str, f64)) -> Result<Solution, Error> {
+    solve_from(inst, None, progress)
+}
+
+/// What a previous batch leaves for the next one on a changed instance (patients added or
+/// removed, capacities changed, exclusions added): a warm re-batch starts from it.
+#[derive(Clone, Debug, Default)]
+pub struct Previous {
+    /// The `B` of the previous batch's certificate (its penalties are `3B`, `2B`, `B`).
+    pub bound: i64,
+    /// Per doctor of the new instance, its potential in the previous certificate, if it had
+    /// capacity there.
+    pub potential: Vec<Option<i64>>,
+    /// Per patient of the new instance, the doctor (index in the new instance) that the
+    /// previous batch gave it, if any.
+    pub doctor_of: Vec<Option<u32>>,
+}
+
+/// [`solve_with`], started from a previous batch's potentials and assignment
+/// ([`Transport::warm`]). The previous prices are mapped to this batch's penalties tier band by
+/// tier band (a price `k·B_old − x` becomes `k·B − x`, `0 ≤ x < B_old`), since `B` changes with the
+/// number of doctors with capacity. The result is the same exact optimum with a fresh
+/// certificate: the start only changes the work.
+///
+/// # Errors
+/// As [`solve`].
+///
+/// # Panics
+/// If `previous` does not hold one entry per doctor and per patient of `inst`.
+pub fn solve_warm_with(
+    inst: &Instance,
+    previous: &Previous,
+    progress: &mut dyn FnMut(&str, f64),
+) -> Result<Solution, Error> {
+    assert_eq!(previous.potential.len(), inst.doctors.len());
+    assert_eq!(previous.doctor_of.len(), inst.patients.len());
+    solve_from(inst, Some(previous), progress)
+}
+
+/// The starting potentials and hints of a warm solve on `net`.
+fn warm_start(net: &Network, previous: &Previous) -> (Vec<i64>, Vec<u32>) {
+    let doctors = &net.sparse.doctors.doctor_of_sink;
+    let old = previous.bound.max(1);
+    let potentials = doctors
+        .iter()
+        .map(|&d| {
+            // A price is `W(tier) − x`, `0 ≤ x < B`, for the tier of the doctor's marginal
+            // patient (the potentials' differences along a path stay below `B`).
+            // Saturating: the certificate is read from a file, and any start is valid.
+            let price = previous.potential[d as usize].map_or(0, |p| p.saturating_neg().max(0));
+            let band = price.saturating_add(old - 1) / old;
+            let rest = price.saturating_sub(band.saturating_mul(old));
+            -(band.saturating_mul(net.bound).saturating_add(rest)).max(0)
+        })
+        .collect();
+    let mut sink_of = vec![UNASSIGNED; previous.potential.len()];
+    for (s, &d) in doctors.iter().enumerate() {
+        sink_of[d as usize] = s as u32;
+    }
+    let hint = previous
+        .doctor_of
+        .iter()
+        .map(|d| d.map_or(UNASSIGNED, |d| sink_of[d as usize]))
+        .collect();
+    (potentials, hint)
+}
+
+fn solve_from(
+    inst: &Instance,
+    previous: Option<&Previous>,
+    progress: &mut dyn FnMut(&str, f64),
+) -> Result<Solution, Error> {
     let t0 = Instant::now();
     let net = Network::build(inst, progress);
     let t1 = Instant::now();
-    let mut tr = Transport::new(net.capacity.clone(), net.penalties(inst), &net.arcs)?;
+    let mut tr = match previous {
+        Some(previous) => {
+            let (potentials, hint) = warm_start(&net, previous);
+            Transport::warm(
+                net.capacity.clone(),
+                net.penalties(inst),
+                &net.arcs,
+                &potentials,
+                &hint,
+            )?
+        }
+        None => Transport::new(net.capacity.clone(), net.penalties(inst), &net.arcs)?,
+    };
     tracing::debug!(
         ms = crate::telemetry::ms(t1.elapsed()),
         excess = tr.stats().start_excess,
@@ -122,13 +205,16 @@ pub fn solve_with(inst: &Instance, progress: &mut dyn FnMut(&str, f64)) -> Resul
     drop(net.arcs);
     progress("flow", 0.0);
     let mut pricing_time = Duration::ZERO;
-    if inst.patients.len() >= transport::SCALED_START_SOURCES {
-        // The starting prices came from a coarser copy and are near the optimal ones: pricing
-        // against them now brings in almost every pair the optimum needs, routed once in the
-        // first solve rather than in a second one (3,875 of the region's 3,927 priced patients).
+    let mut last = None;
+    if previous.is_some() || inst.patients.len() >= transport::SCALED_START_SOURCES {
+        // The starting prices came from a coarser copy or a previous batch and are near the
+        // optimal ones: pricing against them now brings in almost every pair the optimum needs,
+        // routed once in the first solve rather than in a second one (3,875 of the region's
+        // 3,927 priced patients).
         let tp = Instant::now();
-        let new = net.sparse.price(inst, &tr);
+        let (new, priced) = net.sparse.price(inst, &tr, None);
         pricing_time += tp.elapsed();
+        last = Some(priced);
         tr.add_arcs(&new)?;
     }
     tr.solve();
@@ -142,8 +228,9 @@ pub fn solve_with(inst: &Instance, progress: &mut dyn FnMut(&str, f64)) -> Resul
     loop {
         rounds += 1;
         let tp = Instant::now();
-        let new = net.sparse.price(inst, &tr);
+        let (new, priced) = net.sparse.price(inst, &tr, last.as_ref());
         pricing_time += tp.elapsed();
+        last = Some(priced);
         if new.is_empty() {
             break;
         }
@@ -455,10 +542,29 @@ impl Sparse {
         (list, d)
     }
 
-    /// Eligible pairs outside the network with a negative reduced cost, per patient.
-    fn price(&self, inst: &Instance, tr: &Transport) -> Vec<(u32, Arcs)> {
+    /// Eligible pairs outside the network with a negative reduced cost, per patient, and the
+    /// potentials they were priced at.
+    ///
+    /// With `last`, the potentials of the previous round (when every eligible pair outside the
+    /// network had a reduced cost ≥ 0), a pair's reduced cost has fallen since by at most its
+    /// sink's rise in potential less its patient's: a patient whose own rise is at least the
+    /// largest rise of any sink is skipped, exactly. After a re-solve that moved few patients
+    /// this skips most of them.
+    fn price(
+        &self,
+        inst: &Instance,
+        tr: &Transport,
+        last: Option<&Priced>,
+    ) -> (Vec<(u32, Arcs)>, Priced) {
         let pot = tr.potentials();
         let pmax = pot.iter().copied().max().unwrap_or(0);
+        let source: Vec<i64> = (0..inst.patients.len())
+            .map(|q| tr.source_potential(q))
+            .collect();
+        let rise = last.map(|l| {
+            let sinks = pot.iter().zip(&l.sink).map(|(p, p0)| p - p0);
+            (l, sinks.max().unwrap_or(0))
+        });
         let chunks = in_parallel(inst.patients.len(), &mut |_| {}, |range| {
             let mut out = Vec::new();
             for q in range {
@@ -466,7 +572,12 @@ impl Sparse {
                 if lb.is_infinite() {
                     continue;
                 }
-                let pq = tr.source_potential(q);
+                let pq = source[q];
+                if let Some((l, rise)) = rise
+                    && pq - l.source[q] >= rise
+                {
+                    continue;
+                }
                 // A new pair (q, s) enters iff cost + p(q) − p(s) < 0, and cost ≥ distance − 0.5.
                 let reach = (pmax - pq) as f64 + 0.5;
                 if lb >= reach {
@@ -497,8 +608,18 @@ impl Sparse {
             }
             out
         });
-        chunks.into_iter().flatten().collect()
+        let priced = Priced {
+            sink: pot.to_vec(),
+            source,
+        };
+        (chunks.into_iter().flatten().collect(), priced)
     }
+}
+
+/// The potentials of a pricing round ([`Sparse::price`]).
+struct Priced {
+    sink: Vec<i64>,
+    source: Vec<i64>,
 }
 
 /// Patients per unit of parallel work.

@@ -189,6 +189,9 @@ pub struct JobTerritory {
     pub communes: u64,
     /// The EPCI they came from, or `null`.
     pub epci: Option<String>,
+    /// A what-if: the doctors left out of the batch (their RPPS), as if they had retired.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub without: Vec<String>,
 }
 
 /// One tier of [`JobSummary::tiers`].
@@ -324,6 +327,7 @@ mod tests {
         let territory = JobTerritory {
             communes: 1,
             epci: None,
+            without: Vec::new(),
         };
         let j = JobSummary::new(&inst, &tally, territory, JobTimings::default());
         let v = serde_json::to_value(&j).unwrap();
@@ -355,6 +359,7 @@ mod tests {
         let territory = JobTerritory {
             communes: 3,
             epci: Some("245400676".into()),
+            without: Vec::new(),
         };
         let j = JobSummary::new(&inst, &tally, territory, JobTimings::default());
         let typed = serde_json::to_string(&j).unwrap();

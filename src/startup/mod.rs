@@ -33,6 +33,8 @@ pub enum Error {
     Tls(#[from] tls::TlsError),
     #[error(transparent)]
     SignIn(#[from] crate::signin::SignInError),
+    #[error("cannot set up the appointment feedback to the SAS")]
+    Feedback(#[from] crate::feedback::Error),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -65,6 +67,8 @@ pub struct Application {
     clock: crate::clock::Clock,
     /// Redis, where expired proposals are announced.
     cache: Option<Cache>,
+    /// The appointment feedback's sender (`--sas-url`).
+    feedback: Option<crate::feedback::Sender>,
 }
 
 impl Application {
@@ -126,6 +130,14 @@ impl Application {
             },
             connections: Arc::clone(&connections),
             public_url: config.public_url.as_deref().map(Arc::from),
+            web: Arc::new(crate::web::WebSettings {
+                map_tiles: config.map_tiles.clone(),
+                token_signin: config.token_signin.unwrap_or(config.oidc_issuer.is_none()),
+                secure_cookie: config
+                    .public_url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("https://")),
+            }),
             streams: Arc::new(api::StreamGate::new(
                 usize::try_from(config.max_event_streams).unwrap_or(usize::MAX),
                 usize::try_from(config.max_event_streams_per_token).unwrap_or(usize::MAX),
@@ -136,6 +148,10 @@ impl Application {
             source,
         };
         let tls = config.tls_files().map(|f| tls::acceptor(&f)).transpose()?;
+        let feedback = config
+            .feedback()?
+            .map(|s| crate::feedback::Sender::new(store.clone(), &s))
+            .transpose()?;
         let listener = TcpListener::bind(config.bind).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
         Ok(Self {
@@ -152,6 +168,7 @@ impl Application {
             tls,
             clock,
             cache,
+            feedback,
         })
     }
 
@@ -224,6 +241,9 @@ impl Application {
             self.clock.clone(),
             stop_worker.subscribe(),
         ));
+        if let Some(sender) = self.feedback {
+            tokio::spawn(sender.run(stop_worker.subscribe()));
+        }
         let stop = async move {
             stop.await;
             let _ = stop_worker.send(true);

@@ -35,6 +35,7 @@ mod garde_plans;
 mod idempotency;
 mod jobs;
 mod offers;
+mod outbox;
 mod patients;
 mod preferences;
 mod proposals;
@@ -47,7 +48,7 @@ mod withdrawals;
 
 pub use audit::{Actor, AuditEntry, AuditFilter, AuditRecord, append as append_audit_in};
 pub use availability::{AvailabilityRecord, PublishedShift, Withdrawal};
-pub use batches::Page;
+pub use batches::{BatchMap, CommuneCount, DoctorPlaces, Page, UnmatchedFilter};
 pub use cabinets::{CabinetDeletion, CabinetUpdate};
 pub use calendar::{CarenceRow, DoctorShift, TableauRow};
 pub use doctors::DoctorRecord;
@@ -59,6 +60,7 @@ pub use garde_plans::{
 pub use idempotency::{IDEMPOTENCY_TTL_SECONDS, Reservation};
 pub use jobs::{JobRecord, JobStatus, MAX_ATTEMPTS, NewJob};
 pub use offers::{OFFER_EXPIRES_BEFORE_SECONDS, OfferOutcome, OfferRecord, ShiftRef, TakeOutcome};
+pub use outbox::{AppointmentRow, ClaimedAppointment, OutboxCounts};
 pub use patients::{GardeDoctorImport, ImportCounts, WindowCounts};
 pub use preferences::{PreferenceRecord, reference_year_start};
 pub use proposals::{

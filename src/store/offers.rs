@@ -644,7 +644,11 @@ async fn move_slots_in(
     .await
     .map_err(Error::from);
     match moved {
-        Ok(ids) => Ok(Ok(ids)),
+        Ok(ids) => {
+            // Their bookings now have another doctor: the SAS hears of it (INT_R03).
+            super::outbox::touch_slots_in(tx, &ids).await?;
+            Ok(Ok(ids))
+        }
         Err(Error::Conflict(_)) => Ok(Err("the taker already has slots at that time")),
         Err(e) => Err(e),
     }

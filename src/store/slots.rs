@@ -435,6 +435,8 @@ impl Store {
                 )
                 .with_detail(serde_json::json!({ "slot_id": slot_id }));
                 super::append_audit_in(&mut tx, self.actor(), &entry).await?;
+                // The SAS hears of it (INT_R03) if and only if it is committed.
+                super::outbox::touch_in(&mut tx, booking.id).await?;
                 tx.commit().await?;
                 Ok(BookOutcome::Booked(booking))
             }
@@ -543,6 +545,7 @@ impl Store {
         };
         let entry = super::AuditEntry::new("booking.cancel", "booking", Some(id.to_string()));
         super::append_audit_in(&mut tx, self.actor(), &entry).await?;
+        super::outbox::touch_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok(CancelOutcome::Cancelled(booking))
     }

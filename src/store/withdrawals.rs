@@ -294,6 +294,8 @@ pub(super) async fn rehome_flagged_in(
             .await?
             .rows_affected();
         if moved == 1 {
+            // Another slot, maybe another doctor: the SAS hears of it (INT_R03).
+            super::outbox::touch_in(tx, booking).await?;
             moves.push(BookingMove {
                 booking_id: booking,
                 from_slot: slot,

@@ -257,6 +257,8 @@ fn concrete(rule: &Rule, f: &Fixture) -> String {
             "/garde/tableau" | "/garde/carence" => "?month=2037-03".to_owned(),
             "/fhir/Slot" => format!("?schedule.actor:Practitioner.identifier=8{DOCTOR_A}"),
             "/fhir/Practitioner" => format!("?identifier=8{DOCTOR_A}"),
+            "/communes" => "?q=nancy".to_owned(),
+            "/batches/{id}/map" => String::new(),
             _ => String::new(),
         }
 }

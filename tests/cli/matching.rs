@@ -329,3 +329,59 @@ fn a_bad_exclusions_file_is_refused_with_its_position() {
     assert!(!err.contains("P9"), "a patient id was echoed: {err}");
     assert!(!out.path().join("assignments.csv").exists());
 }
+
+#[test]
+fn a_warm_re_batch_after_churn_matches_the_cold_one_and_verifies() {
+    // fixtures/nancy, then the same with every 25th patient gone and the first three doctors
+    // with capacity at 1 place (a weekly rerun); the warm batch starts from the first one.
+    let nancy = root().join("fixtures/nancy");
+    let first = tempfile::tempdir().unwrap();
+    let o = cpts(&[
+        "match",
+        nancy.to_str().unwrap(),
+        "--out",
+        first.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let churned = tempfile::tempdir().unwrap();
+    let patients: String = read(&nancy.join("patients.csv"))
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i == 0 || i % 25 != 0)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    std::fs::write(churned.path().join("patients.csv"), patients).unwrap();
+    let mut changed = 0;
+    let doctors: String = read(&nancy.join("doctors.csv"))
+        .lines()
+        .map(|l| {
+            let mut cells: Vec<&str> = l.split(',').collect();
+            if changed < 3 && cells[5] != "capacity" && cells[5] != "0" {
+                changed += 1;
+                cells[5] = "1";
+            }
+            format!("{}\n", cells.join(","))
+        })
+        .collect();
+    std::fs::write(churned.path().join("doctors.csv"), doctors).unwrap();
+    let (cold, warm) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let c = churned.path().to_str().unwrap();
+    let o = cpts(&["match", c, "--out", cold.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = cpts(&[
+        "match",
+        c,
+        "--warm",
+        first.path().to_str().unwrap(),
+        "--out",
+        warm.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let objective = |dir: &std::path::Path| {
+        let s: serde_json::Value = serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
+        s["objective"].clone()
+    };
+    assert_eq!(objective(warm.path()), objective(cold.path()));
+    let v = cpts(&["verify", c, warm.path().to_str().unwrap()]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}

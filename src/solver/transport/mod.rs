@@ -21,6 +21,11 @@
 //!   source is at a best response to the prices, so the reduced-cost optimality conditions
 //!   hold; sinks loaded beyond capacity hold *excess*, sinks with a price and free places are
 //!   in *deficit* (a priced sink must end full).
+//! * Warm re-batches ([`Transport::warm`]): the prices are a previous solve's potentials (of a
+//!   slightly different problem: sources added or removed, capacities changed, arcs gone), and
+//!   each source keeps its previous sink when that is still one of its best responses. No
+//!   coarse copies: the previous optimum is nearer than any of them, and only the churn is
+//!   left out of place.
 //! * The residual network is sources, sinks and one terminal `T` (the unassigned state, and the
 //!   sink of every capacity arc). A source's own potential cancels out of any path through it, so
 //!   the Dijkstra runs on sinks + `T` only, with *composite* edges: from sink `a`, through a source
@@ -126,6 +131,20 @@ pub enum Error {
     TooLarge,
 }
 
+/// Where the starting prices come from (`start.rs`).
+#[derive(Clone, Copy, Debug)]
+enum Start<'a> {
+    /// One price for all sinks, from a ladder.
+    Ladder,
+    /// The optimal prices of coarser copies of the problem (cost scaling).
+    Scaled,
+    /// A previous solve's potentials, and the sink each source held (or [`UNASSIGNED`]).
+    Warm {
+        potentials: &'a [i64],
+        hint: &'a [u32],
+    },
+}
+
 /// Arcs of one source: `(sink, cost)`.
 pub type Arcs = Vec<(u32, i64)>;
 
@@ -196,17 +215,45 @@ impl Transport {
     /// # Errors
     /// [`Error::PenaltyTooSmall`], [`Error::SinkOutOfRange`], [`Error::TooLarge`].
     pub fn new(capacity: Vec<u32>, penalty: Vec<i64>, arcs: &[Arcs]) -> Result<Self, Error> {
-        let scaled = penalty.len() >= SCALED_START_SOURCES;
-        Self::build(capacity, penalty, arcs, scaled)
+        let start = if penalty.len() >= SCALED_START_SOURCES {
+            Start::Scaled
+        } else {
+            Start::Ladder
+        };
+        Self::build(capacity, penalty, arcs, start)
     }
 
-    /// [`Transport::new`], starting from the optimal prices of coarser copies of the problem
-    /// when `scaled` (see `start.rs`), else from the price ladder.
+    /// [`Transport::new`] started from a previous solve of a similar problem (a warm
+    /// re-batch): `potentials[d]` is a price guess for sink `d` (values above 0 count as 0) and
+    /// `hint[q]` the sink source `q` held, or [`UNASSIGNED`]. Each source keeps its hinted
+    /// state when that is one of its best responses to the prices, else takes a best response,
+    /// so the start is valid whatever the guesses; good guesses leave little to route. The
+    /// optimum is the one [`Transport::new`] reaches (same total cost; ties may be broken
+    /// differently).
+    ///
+    /// # Errors
+    /// As [`Transport::new`].
+    ///
+    /// # Panics
+    /// If `potentials` does not hold one value per sink or `hint` one per source.
+    pub fn warm(
+        capacity: Vec<u32>,
+        penalty: Vec<i64>,
+        arcs: &[Arcs],
+        potentials: &[i64],
+        hint: &[u32],
+    ) -> Result<Self, Error> {
+        assert_eq!(potentials.len(), capacity.len(), "one potential per sink");
+        assert_eq!(hint.len(), penalty.len(), "one hint per source");
+        Self::build(capacity, penalty, arcs, Start::Warm { potentials, hint })
+    }
+
+    /// [`Transport::new`] from the given start (see `start.rs`).
     fn build(
         capacity: Vec<u32>,
         penalty: Vec<i64>,
         arcs: &[Arcs],
-        scaled: bool,
+        start: Start<'_>,
     ) -> Result<Self, Error> {
         let n = penalty.len();
         let m = capacity.len();
@@ -215,7 +262,7 @@ impl Transport {
         }
         let mut t = Self::empty(capacity, penalty);
         t.set_arcs(arcs)?;
-        t.prepare(scaled);
+        t.prepare(start);
         Ok(t)
     }
 
@@ -252,13 +299,20 @@ impl Transport {
         }
     }
 
-    /// The starting pseudoflow of the arcs set: prices (from coarser copies when `scaled`, else
-    /// the ladder), every source at a best response, block auction, then the edge heaps and
-    /// what each sink sends to the terminal.
-    fn prepare(&mut self, scaled: bool) {
-        match scaled.then(|| self.coarse_prices()).flatten() {
-            Some(pot) => self.place_at_prices(pot),
-            None => self.place_at_starting_prices(),
+    /// The starting pseudoflow of the arcs set: prices (from coarser copies, the ladder or a
+    /// previous solve), every source at a best response, block auction, then the edge heaps
+    /// and what each sink sends to the terminal.
+    fn prepare(&mut self, start: Start<'_>) {
+        match start {
+            Start::Warm { potentials, hint } => {
+                let pot = potentials.iter().map(|&p| p.min(0)).collect();
+                self.place_near(pot, hint);
+            }
+            Start::Scaled => match self.coarse_prices() {
+                Some(pot) => self.place_at_prices(pot),
+                None => self.place_at_starting_prices(),
+            },
+            Start::Ladder => self.place_at_starting_prices(),
         }
         self.raise_prices(PRICE_SWEEPS);
         self.rebuild_edges();

@@ -1,5 +1,6 @@
-//! Where the exact routing starts from: prices, every source at a best response to them, then a
-//! short block auction. Every source stays at a best response to the sink prices, so the
+//! Where the exact routing starts from: prices (a ladder, coarser copies, or a previous solve's
+//! potentials for a warm re-batch), every source at a best response to them, then a short block
+//! auction. Every source stays at a best response to the sink prices, so the
 //! pseudoflow left satisfies the reduced-cost conditions and [`Transport::solve`] only routes
 //! what is left; the prices only change the amount of work, never the optimum.
 //!
@@ -17,7 +18,7 @@
 //!   phases; its prices, scaled back, leave each fine sink a few units out of place (the
 //!   rounding of its sources' costs), and the phases at the fine level are few too.
 
-use super::{EXCESS_WEIGHT, MAX_PRICE_LEVELS, NONE, SCALE, Stats, Transport};
+use super::{EXCESS_WEIGHT, MAX_PRICE_LEVELS, NONE, SCALE, Stats, Transport, UNASSIGNED};
 
 impl Transport {
     /// Sets one starting price for every sink (`pot = −price`) and places every source at its
@@ -179,13 +180,26 @@ impl Transport {
         if cmax < SCALE {
             return None;
         }
+        let t0 = std::time::Instant::now();
         let penalty = self.penalty.iter().map(|&p| p / SCALE + 1).collect();
         let mut coarse = Self::empty(self.capacity.clone(), penalty);
         coarse.start.clone_from(&self.start);
         coarse.head.clone_from(&self.head);
         coarse.cost = self.cost.iter().map(|&c| c / SCALE).collect();
-        coarse.prepare(true);
+        coarse.prepare(super::Start::Scaled);
+        let t1 = std::time::Instant::now();
+        let at_start = coarse.stats;
         coarse.solve();
+        tracing::debug!(
+            max_cost = cmax / SCALE,
+            start_ms = (t1 - t0).as_secs_f64() * 1e3,
+            solve_ms = t1.elapsed().as_secs_f64() * 1e3,
+            excess = coarse.stats.start_excess,
+            deficit = coarse.stats.start_deficit,
+            searches = coarse.stats.searches - at_start.searches,
+            phases = coarse.stats.phases - at_start.phases,
+            "coarse copy solved"
+        );
         let Stats {
             searches,
             settled,
@@ -213,6 +227,32 @@ impl Transport {
         self.pot = pot;
         for q in 0..self.sources() {
             if let Some((d, c)) = self.best_response(q) {
+                self.attach(q as u32, d, c);
+            }
+        }
+    }
+}
+
+impl Transport {
+    /// Sets the sink potentials `pot` (each ≤ 0) and places every source at a best response,
+    /// preferring the state `hint[q]` (a sink, or [`UNASSIGNED`]) among equally good ones: a
+    /// warm start keeps the previous flow wherever the prices still support it, and where
+    /// several options tie (common at an optimum) it does not reshuffle sources between them.
+    pub(super) fn place_near(&mut self, pot: Vec<i64>, hint: &[u32]) {
+        debug_assert!(pot.len() == self.m && pot.iter().all(|&p| p <= 0));
+        self.pot = pot;
+        for (q, &h) in hint.iter().enumerate() {
+            let best = self.best_response(q);
+            let value = best.map_or(self.penalty[q], |(d, c)| c - self.pot[d as usize]);
+            let kept = if h == UNASSIGNED {
+                (self.penalty[q] == value).then_some(None)
+            } else {
+                (self.start[q]..self.start[q + 1])
+                    .find(|&k| self.head[k] == h)
+                    .filter(|&k| self.cost[k] - self.pot[h as usize] == value)
+                    .map(|k| Some((h, self.cost[k])))
+            };
+            if let Some((d, c)) = kept.unwrap_or(best) {
                 self.attach(q as u32, d, c);
             }
         }

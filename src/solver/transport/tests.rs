@@ -162,7 +162,8 @@ fn the_scaled_start_reaches_the_brute_force_optimum() {
         let m = 1 + next(4) as usize;
         let max_cost = if round % 2 == 0 { 5000 } else { 70 };
         let (capacity, penalty, arcs) = random_problem(&mut next, n, m, max_cost);
-        let mut t = Transport::build(capacity.clone(), penalty.clone(), &arcs, true).unwrap();
+        let mut t =
+            Transport::build(capacity.clone(), penalty.clone(), &arcs, Start::Scaled).unwrap();
         t.solve();
         assert_eq!(
             t.total_cost(),
@@ -189,12 +190,72 @@ fn the_scaled_start_and_the_ladder_reach_the_same_cost() {
         let n = 100 + next(400) as usize;
         let m = 2 + next(30) as usize;
         let (capacity, penalty, arcs) = random_problem(&mut next, n, m, 20_000);
-        let mut scaled = Transport::build(capacity.clone(), penalty.clone(), &arcs, true).unwrap();
+        let mut scaled =
+            Transport::build(capacity.clone(), penalty.clone(), &arcs, Start::Scaled).unwrap();
         scaled.solve();
-        let mut ladder = Transport::build(capacity.clone(), penalty.clone(), &arcs, false).unwrap();
+        let mut ladder =
+            Transport::build(capacity.clone(), penalty.clone(), &arcs, Start::Ladder).unwrap();
         ladder.solve();
         assert_eq!(scaled.total_cost(), ladder.total_cost(), "round {round}");
         check_optimality(&scaled);
         check_feasibility(&scaled, &capacity);
+    }
+}
+
+#[test]
+fn a_warm_start_from_a_changed_problem_reaches_the_brute_force_optimum() {
+    // Solve, then change capacities and costs and start from the first optimum's potentials
+    // and assignment (plus guesses out of range: prices above 0, hints to sinks the source
+    // has no arc to): the warm solve must still reach the optimum, with its potentials.
+    let mut seed = 23u64;
+    let mut next = |k: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % k
+    };
+    for round in 0..300 {
+        let n = 1 + next(7) as usize;
+        let m = 1 + next(4) as usize;
+        let (capacity, penalty, arcs) = random_problem(&mut next, n, m, 70);
+        let mut first = Transport::new(capacity.clone(), penalty.clone(), &arcs).unwrap();
+        first.solve();
+        let capacity: Vec<u32> = capacity
+            .iter()
+            .map(|&c| if next(3) == 0 { next(4) as u32 } else { c })
+            .collect();
+        let mut changed: Vec<Arcs> = vec![Vec::new(); n];
+        for (list, old) in changed.iter_mut().zip(&arcs) {
+            for &(d, c) in old {
+                if next(5) > 0 {
+                    list.push((d, if next(4) == 0 { next(71) as i64 } else { c }));
+                }
+            }
+        }
+        let arcs = changed;
+        let mut pot = first.potentials().to_vec();
+        if next(4) == 0 {
+            pot[0] = 5;
+        }
+        let hint: Vec<u32> = first
+            .assignment()
+            .iter()
+            .map(|&d| {
+                if next(6) == 0 {
+                    next(m as u64) as u32
+                } else {
+                    d
+                }
+            })
+            .collect();
+        let mut t = Transport::warm(capacity.clone(), penalty.clone(), &arcs, &pot, &hint).unwrap();
+        t.solve();
+        assert_eq!(
+            t.total_cost(),
+            brute(&capacity, &penalty, &arcs),
+            "round {round}"
+        );
+        check_optimality(&t);
+        check_feasibility(&t, &capacity);
     }
 }

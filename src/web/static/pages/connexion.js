@@ -1,0 +1,2 @@
+// The sign-in page: nothing to load; the form posts without script.
+document.getElementById('jeton')?.focus();
