@@ -205,6 +205,19 @@ pub const MATRIX: &[Rule] = &[
     rule("GET", "/fhir/Slot/{id}", "ffooffffff f"),
     rule("GET", "/fhir/Schedule/{id}", "ffhhffffff f"),
     rule("GET", "/fhir/Practitioner", "ffooffffff f"),
+    // SMART Scheduling Links: the public slots, for any aggregator, without a token.
+    Rule {
+        method: "GET",
+        path: "/fhir/$bulk-publish",
+        expect: "ooooooooooo",
+        public: true,
+    },
+    Rule {
+        method: "GET",
+        path: "/fhir/$bulk-publish/{file}",
+        expect: "ooooooooooo",
+        public: true,
+    },
 ];
 
 /// The expectation of principal `i` on `rule`, spaces ignored (they group the columns).

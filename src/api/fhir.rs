@@ -35,6 +35,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(read_slot))
         .routes(routes!(read_schedule))
         .routes(routes!(search_practitioners))
+        .routes(routes!(bulk_publish))
+        .routes(routes!(bulk_file))
 }
 
 /// A FHIR R4 resource in JSON (a Bundle, a Slot, a Schedule, a CapabilityStatement), as the
@@ -155,12 +157,16 @@ fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
         (status = 200, description = "The CapabilityStatement", body = FhirResource, content_type = "application/fhir+json"),
         (status = 406, description = "`Accept` refuses FHIR JSON", body = FhirOutcome, content_type = "application/fhir+json"),
     ))]
-async fn metadata(headers: HeaderMap) -> Result<Response, FhirError> {
+async fn metadata(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, FhirError> {
     let media = accepted(&headers)?;
+    let links = links(&state, &headers);
     Ok(fhir_json(
         StatusCode::OK,
         media,
-        &fhir::capabilities::statement(),
+        &fhir::capabilities::statement(&links.fhir_base),
     ))
 }
 
@@ -443,4 +449,172 @@ async fn search_practitioners(
         entry,
     };
     Ok(fhir_json(StatusCode::OK, media, &Resource::Bundle(bundle)))
+}
+
+/// How long an aggregator may reuse a `$bulk-publish` answer, in seconds (SMART Scheduling
+/// Links clients poll every 1 to 5 minutes).
+const BULK_MAX_AGE: u32 = 60;
+
+/// `_since`, if given: an RFC 3339 instant, a Europe/Paris date-time or a date.
+fn since_parameter(uri: &Uri) -> Result<Option<(String, i64)>, FhirError> {
+    let pairs = query_pairs(uri);
+    let values: Vec<&String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "_since")
+        .map(|(_, v)| v)
+        .collect();
+    let bad = |detail: String| {
+        FhirError(
+            StatusCode::BAD_REQUEST,
+            OperationOutcome::bad_parameters(&[fhir::BadParameter {
+                parameter: "_since".to_owned(),
+                detail,
+            }]),
+        )
+    };
+    match values.as_slice() {
+        [] => Ok(None),
+        [one] => fhir::search::instant(one)
+            .map(|(t, _)| Some(((*one).clone(), t)))
+            .map_err(bad),
+        _ => Err(bad("give _since once".to_owned())),
+    }
+}
+
+/// A public, cacheable answer: `Cache-Control`, a strong `ETag` of the body, and 304 when
+/// `If-None-Match` names it.
+fn cacheable(headers: &HeaderMap, media: &'static str, body: Vec<u8>) -> Response {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(&body);
+    let etag: String = format!(
+        "\"{}\"",
+        digest[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let cache = format!("public, max-age={BULK_MAX_AGE}");
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.trim();
+            t == "*" || t.trim_start_matches("W/") == etag
+        });
+    if matches {
+        return (
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag), (header::CACHE_CONTROL, cache)],
+        )
+            .into_response();
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, media.to_owned()),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The SMART Scheduling Links manifest of the garde's public slots: the URLs of the
+/// Location, Schedule and Slot files. Public: any aggregator may read it.
+#[utoipa::path(get, path = "/fhir/$bulk-publish", tag = "fhir",
+    params(("_since" = Option<String>, Query, description = "An instant (RFC 3339, a Europe/Paris date-time, or a date): the Slot file then lists only the slots changed since (a client passes the last manifest's `transactionTime`)")),
+    responses(
+        (status = 200, description = "The manifest: `transactionTime`, `request`, `output` (`type`, `url`), `error`; `Cache-Control: public, max-age=60` and an `ETag`", body = Object, content_type = "application/json"),
+        (status = 304, description = "`If-None-Match` names the current `ETag`"),
+        (status = 400, description = "`_since` cannot be understood", body = FhirOutcome, content_type = "application/fhir+json"),
+    ))]
+async fn bulk_publish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, FhirError> {
+    let since = since_parameter(&uri)?;
+    let links = links(&state, &headers);
+    let now = chrono::Utc::now().timestamp();
+    let manifest = fhir::bulk::manifest(
+        &links.fhir_base,
+        now,
+        since.as_ref().map(|(s, _)| s.as_str()),
+    );
+    let body = serde_json::to_vec(&manifest).expect("a manifest always serializes");
+    // The transaction time changes every second: the ETag is of the links alone.
+    let mut response = cacheable(&headers, "application/json", body);
+    if response.status() == StatusCode::OK {
+        response.headers_mut().remove(header::ETAG);
+    }
+    Ok(response)
+}
+
+/// One NDJSON file of the manifest: `Location.ndjson`, `Schedule.ndjson` or `Slot.ndjson`.
+#[utoipa::path(get, path = "/fhir/$bulk-publish/{file}", tag = "fhir",
+    params(
+        ("file" = String, Path, description = "`Location.ndjson`, `Schedule.ndjson` or `Slot.ndjson`"),
+        ("_since" = Option<String>, Query, description = "Slot file only: the slots changed since this instant, withdrawn ones as `busy-unavailable`"),
+    ),
+    responses(
+        (status = 200, description = "One FHIR R4 resource per line; `Cache-Control: public, max-age=60` and an `ETag`", body = String, content_type = "application/fhir+ndjson"),
+        (status = 304, description = "`If-None-Match` names the current `ETag`"),
+        (status = 400, description = "`_since` cannot be understood", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 404, description = "No such file", body = FhirOutcome, content_type = "application/fhir+json"),
+        (status = 503, description = "The database does not answer", body = FhirOutcome, content_type = "application/fhir+json"),
+    ))]
+async fn bulk_file(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(file): Path<String>,
+) -> Result<Response, FhirError> {
+    use fhir::bulk::{self, Published};
+    let kind = file
+        .strip_suffix(".ndjson")
+        .filter(|k| bulk::FILES.contains(k))
+        .ok_or_else(|| not_found("file"))?;
+    let since = since_parameter(&uri)?;
+    let links = links(&state, &headers);
+    let from = chrono::Utc::now().timestamp();
+    let to = from + bulk::HORIZON_DAYS * 86_400;
+    let resources: Vec<Published> = if kind == "Slot" {
+        let rows = state
+            .store
+            .public_slots(from, to, since.map(|(_, t)| t))
+            .await?;
+        let mut cabinets: Vec<CabinetId> = rows.iter().map(|r| r.slot.cabinet_id.clone()).collect();
+        cabinets.sort();
+        cabinets.dedup();
+        let places: HashMap<CabinetId, PlaceRow> = state
+            .store
+            .places(&cabinets)
+            .await?
+            .into_iter()
+            .map(|p| (p.cabinet.id.clone(), p))
+            .collect();
+        rows.iter()
+            .filter_map(|r| {
+                let place = places.get(&r.slot.cabinet_id)?;
+                Some(Published::Slot(bulk::slot(&links.app_base, r, place)))
+            })
+            .collect()
+    } else {
+        let cabinets = state.store.public_cabinets(from, to).await?;
+        let places = state.store.places(&cabinets).await?;
+        places
+            .iter()
+            .map(|p| {
+                if kind == "Location" {
+                    Published::Location(bulk::location(&links.app_base, p))
+                } else {
+                    Published::Schedule(bulk::schedule(p))
+                }
+            })
+            .collect()
+    };
+    Ok(cacheable(&headers, bulk::NDJSON, bulk::ndjson(&resources)))
 }

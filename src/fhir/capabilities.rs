@@ -13,6 +13,8 @@ pub struct CapabilityStatement {
     pub publisher: &'static str,
     pub kind: &'static str,
     pub software: Software,
+    /// What instance this is (R4's `cpb-14`: an `instance` statement names it).
+    pub implementation: Implementation,
     pub fhir_version: &'static str,
     pub format: Vec<&'static str>,
     pub instantiates: Vec<&'static str>,
@@ -23,6 +25,13 @@ pub struct CapabilityStatement {
 pub struct Software {
     pub name: &'static str,
     pub version: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Implementation {
+    pub description: &'static str,
+    /// The FHIR base of this server.
+    pub url: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -61,8 +70,8 @@ fn interactions(codes: &[&'static str]) -> Vec<Interaction> {
     codes.iter().map(|&code| Interaction { code }).collect()
 }
 
-/// The statement of this server.
-pub fn statement() -> CapabilityStatement {
+/// The statement of this server, whose FHIR base is `fhir_base`.
+pub fn statement(fhir_base: &str) -> CapabilityStatement {
     CapabilityStatement {
         resource_type: "CapabilityStatement",
         status: "active",
@@ -72,6 +81,10 @@ pub fn statement() -> CapabilityStatement {
         software: Software {
             name: "cpts",
             version: env!("CARGO_PKG_VERSION"),
+        },
+        implementation: Implementation {
+            description: "Créneaux des cabinets de garde (CPTS), pour le SAS",
+            url: fhir_base.to_owned(),
         },
         fhir_version: "4.0.1",
         format: vec![super::FHIR_JSON, super::FHIR_JSON_LEGACY, "json"],

@@ -7,6 +7,7 @@
 //! ([`crate::slots`]) and `store`, and hands the rows to this room.
 
 pub mod appointment;
+pub mod bulk;
 pub mod capabilities;
 pub mod resources;
 pub mod sas;

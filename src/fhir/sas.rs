@@ -76,9 +76,19 @@ impl Links {
         }
     }
 
-    /// The agenda of a doctor in the web app (issue 20's page).
-    pub fn agenda(&self, rpps: &Rpps) -> String {
-        format!("{}/doctors/{rpps}/agenda", self.app_base)
+    /// The agenda of a doctor in the web app: the régulation page showing his free slots
+    /// around his cabinet (`place`, when known).
+    pub fn agenda(&self, rpps: &Rpps, place: Option<&PlaceRow>) -> String {
+        let mut url = format!("{}/app/regulation?medecin={rpps}", self.app_base);
+        if let Some(p) = place {
+            let name: String = form_urlencoded::byte_serialize(p.cabinet.name.as_bytes()).collect();
+            url.push_str(&format!(
+                "&lat={:.5}&lon={:.5}&lieu={name}",
+                p.cabinet.coords.lat(),
+                p.cabinet.coords.lon()
+            ));
+        }
+        url
     }
 }
 
@@ -159,8 +169,13 @@ pub fn slot(links: &Links, s: &SlotRecord, free: bool, place: Option<&PlaceRow>)
     }
     Slot {
         id: s.id.to_string(),
+        // The profile fixes `status` to free: a busy slot (read by id) claims none.
         meta: Some(Meta {
-            profile: vec![SLOT_PROFILE.to_owned()],
+            profile: if free {
+                vec![SLOT_PROFILE.to_owned()]
+            } else {
+                Vec::new()
+            },
             security: vec![Coding::new(TRE_R314, "CPTS")],
         }),
         service_type,
@@ -171,7 +186,7 @@ pub fn slot(links: &Links, s: &SlotRecord, free: bool, place: Option<&PlaceRow>)
         status: if free { "free" } else { "busy" },
         start: paris_rfc3339(s.start_at),
         end: paris_rfc3339(s.end_at),
-        comment: Some(links.agenda(&s.rpps)),
+        comment: Some(links.agenda(&s.rpps, place)),
     }
 }
 
@@ -232,7 +247,12 @@ pub fn practitioner_role(links: &Links, rpps: &Rpps, place: &PlaceRow) -> Practi
     let c = &place.cabinet;
     let location = Location {
         id: "location".to_owned(),
-        meta: Meta::profile(LOCATION_PROFILE),
+        // FrLocationAgregateur requires the postal address: a cabinet whose address is not
+        // known yet gives a plain Location, which claims nothing it does not hold.
+        meta: c
+            .address
+            .as_ref()
+            .and_then(|_| Meta::profile(LOCATION_PROFILE)),
         identifier: vec![Identifier {
             kind: Some(CodeableConcept::of(LOCATION_ID_TYPE, "INTRN")),
             system: Some(format!("{}/cabinets", links.app_base)),

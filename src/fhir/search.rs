@@ -59,7 +59,7 @@ fn bad(parameter: &str, detail: impl Into<String>) -> BadParameter {
 
 /// An instant of a `start` parameter: the first second it names, and the first after it
 /// (a date names a whole day, an instant one second).
-fn instant(raw: &str) -> Result<(i64, i64), String> {
+pub fn instant(raw: &str) -> Result<(i64, i64), String> {
     let err = || {
         format!(
             "expected an instant such as 2026-03-02T18:00:00+01:00, a Europe/Paris date-time \

@@ -22,6 +22,15 @@ pub struct CptsRef {
     pub finess: Option<Finess>,
 }
 
+/// A published slot as SMART Scheduling Links lists it (`fhir::bulk`): booked or not, and
+/// withdrawn or not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicSlotRow {
+    pub slot: SlotRecord,
+    pub booked: bool,
+    pub withdrawn: bool,
+}
+
 /// `$first, $first+1, …` for `n` values.
 pub(super) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
@@ -145,5 +154,72 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(n > 0)
+    }
+
+    /// The slots of published plans starting in `[from, to)`, by start and id. Without
+    /// `since`: those not withdrawn. With it (Unix seconds): only those whose state changed
+    /// at or after it (their plan published, a booking made or cancelled, the slot
+    /// withdrawn), withdrawn ones included.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn public_slots(
+        &self,
+        from: i64,
+        to: i64,
+        since: Option<i64>,
+    ) -> Result<Vec<PublicSlotRow>, Error> {
+        let changed = if since.is_some() {
+            "AND (p.published_at >= $3 OR s.withdrawn_at >= $3 OR EXISTS (SELECT 1 FROM \
+             bookings b WHERE b.slot_id = s.id AND (b.created_at >= $3 OR b.cancelled_at >= $3)))"
+        } else {
+            "AND s.withdrawn_at IS NULL"
+        };
+        let sql = format!(
+            "SELECT s.id, s.cabinet_id, s.rpps, s.start_at, s.end_at, s.withdrawn_at, \
+             (SELECT COUNT(*) FROM bookings b \
+              WHERE b.slot_id = s.id AND b.cancelled_at IS NULL) AS booked \
+             FROM slots s JOIN garde_plans p ON p.id = s.plan_id \
+             WHERE p.published_at IS NOT NULL AND s.start_at >= $1 AND s.start_at < $2 \
+             {changed} ORDER BY s.start_at, s.id"
+        );
+        let mut query = sqlx::query(&sql).bind(from).bind(to);
+        if let Some(since) = since {
+            query = query.bind(since);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                let booked: i64 = row.try_get("booked")?;
+                let withdrawn: Option<i64> = row.try_get("withdrawn_at")?;
+                Ok(PublicSlotRow {
+                    slot: SlotRecord::try_from(row)?,
+                    booked: booked > 0,
+                    withdrawn: withdrawn.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    /// The cabinets that have a slot of a published plan, not withdrawn, starting in
+    /// `[from, to)`, by id.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`], [`Error::Corrupt`].
+    pub async fn public_cabinets(&self, from: i64, to: i64) -> Result<Vec<CabinetId>, Error> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT s.cabinet_id FROM slots s JOIN garde_plans p ON p.id = s.plan_id \
+             WHERE p.published_at IS NOT NULL AND s.start_at >= $1 AND s.start_at < $2 \
+             AND s.withdrawn_at IS NULL ORDER BY s.cabinet_id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        ids.into_iter()
+            .map(|id| id.parse().map_err(|_| Error::Corrupt("slots.cabinet_id")))
+            .collect()
     }
 }

@@ -52,7 +52,7 @@ pub use batches::{BatchMap, CommuneCount, DoctorPlaces, Page, UnmatchedFilter};
 pub use cabinets::{CabinetDeletion, CabinetUpdate};
 pub use calendar::{CarenceRow, DoctorShift, TableauRow};
 pub use doctors::DoctorRecord;
-pub use fhir::{CptsRef, PlaceRow};
+pub use fhir::{CptsRef, PlaceRow, PublicSlotRow};
 pub use garde_plans::{
     CabinetRow, GardeDoctorRow, NewSlot, PlanRecord, PublishOutcome, RosterEntryRow, UnfilledRow,
     WindowRow,

@@ -247,6 +247,7 @@ fn concrete(rule: &Rule, f: &Fixture) -> String {
         .replace("{slot_id}", &slot.to_string())
         .replace("{booking_id}", &f.booking)
         .replace("{feed}", &f.feed)
+        .replace("{file}", "Slot.ndjson")
         .replace(
             "{date}",
             &(chrono::Utc::now() + chrono::Duration::days(30))

@@ -9,6 +9,8 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::Executor;
 use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 both_backends!(
@@ -17,7 +19,17 @@ both_backends!(
     an_empty_search_is_an_empty_searchset_and_errors_are_operation_outcomes,
     slots_schedules_practitioners_and_capabilities_are_read,
     a_cabinet_keeps_its_postal_address,
+    the_public_slots_are_published_for_smart_scheduling_links,
 );
+
+#[tokio::test]
+async fn every_resource_we_produce_passes_the_igs_profiles() {
+    crate::helpers::run(
+        crate::helpers::Backend::Sqlite,
+        every_resource_we_produce_passes_the_igs_profiles_on,
+    )
+    .await;
+}
 
 /// The doctors of the tests: A works at NANCY-1 and VANDOEUVRE, B at NANCY-1.
 const DOCTOR_A: &str = "10000000009";
@@ -376,11 +388,14 @@ async fn the_sas_search_answers_a_searchset_shaped_like_the_igs_example(app: Arc
         org["identifier"][0]["type"],
         example["entry"][5]["resource"]["identifier"][0]["type"]
     );
-    assert!(
-        slot["comment"]
-            .as_str()
-            .unwrap()
-            .ends_with(&format!("/doctors/{DOCTOR_A}/agenda"))
+    // The doctor's agenda: the web app's régulation page on his slots around the cabinet.
+    assert_eq!(
+        slot["comment"],
+        format!(
+            "{}/app/regulation?medecin={DOCTOR_A}&lat=48.69210&lon=6.18440\
+             &lieu=Maison+m%C3%A9dicale+de+garde+de+Nancy",
+            app.address
+        )
     );
     // Instants with their zone, in Paris time.
     for k in ["start", "end"] {
@@ -815,4 +830,403 @@ async fn a_cabinet_keeps_its_postal_address(app: Arc<TestApp>) {
             "{problem}"
         );
     }
+}
+
+/// `GET` an absolute URL of ours (a manifest's output), without a token.
+async fn get_public(app: &TestApp, url: &str) -> Response {
+    assert!(url.starts_with(&app.address), "{url} is not ours");
+    app.client.get(url).send().await.unwrap()
+}
+
+/// The lines of an NDJSON answer, parsed.
+async fn ndjson(response: Response) -> Vec<Value> {
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/fhir+ndjson"
+    );
+    assert_eq!(response.headers()["cache-control"], "public, max-age=60");
+    let text = response.text().await.unwrap();
+    assert!(text.is_empty() || text.ends_with('\n'));
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+async fn the_public_slots_are_published_for_smart_scheduling_links(app: Arc<TestApp>) {
+    let ids = seed(&app).await;
+    // The manifest, without a token.
+    let r = app
+        .request(Method::GET, "/fhir/$bulk-publish", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "public, max-age=60");
+    let manifest: Value = r.json().await.unwrap();
+    assert_eq!(
+        manifest["request"],
+        format!("{}/fhir/$bulk-publish", app.address)
+    );
+    assert!(manifest["transactionTime"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(manifest["error"], json!([]));
+    let outputs = manifest["output"].as_array().unwrap();
+    let kinds: Vec<&str> = outputs
+        .iter()
+        .map(|o| o["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["Location", "Schedule", "Slot"]);
+    let url = |i: usize| outputs[i]["url"].as_str().unwrap().to_owned();
+
+    let locations = ndjson(get_public(&app, &url(0)).await).await;
+    assert_eq!(locations.len(), 2, "{locations:?}");
+    let nancy = locations
+        .iter()
+        .find(|l| l["identifier"][0]["value"] == "NANCY-1")
+        .unwrap();
+    assert_eq!(nancy["resourceType"], "Location");
+    assert_eq!(nancy["name"], "Maison médicale de garde de Nancy");
+    assert_eq!(nancy["address"]["postalCode"], "54000");
+    assert_eq!(nancy["address"]["district"], "54");
+    assert_eq!(
+        nancy["telecom"][0],
+        json!({"system": "phone", "value": "+33383123456"})
+    );
+    let schedules = ndjson(get_public(&app, &url(1)).await).await;
+    assert_eq!(schedules.len(), 2);
+    let location_ids: BTreeSet<String> = locations
+        .iter()
+        .map(|l| format!("Location/{}", l["id"].as_str().unwrap()))
+        .collect();
+    for s in &schedules {
+        assert!(location_ids.contains(s["actor"][0]["reference"].as_str().unwrap()));
+        assert_eq!(s["serviceType"][0]["coding"][0]["code"], "124");
+    }
+
+    // Every slot of the next 28 days; a free one links to the régulation page on itself.
+    let slots = ndjson(get_public(&app, &url(2)).await).await;
+    let listed: BTreeSet<i64> = slots
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(listed, ids.iter().copied().collect::<BTreeSet<_>>());
+    let schedule_ids: BTreeSet<String> = schedules
+        .iter()
+        .map(|s| format!("Schedule/{}", s["id"].as_str().unwrap()))
+        .collect();
+    for s in &slots {
+        assert_eq!(s["status"], "free");
+        assert!(schedule_ids.contains(s["schedule"]["reference"].as_str().unwrap()));
+        let link = s["extension"][0]["valueUrl"].as_str().unwrap();
+        assert_eq!(
+            s["extension"][0]["url"],
+            "http://fhir-registry.smarthealthit.org/StructureDefinition/booking-deep-link"
+        );
+        assert!(
+            link.starts_with(&format!(
+                "{}/app/regulation?creneau={}&debut=",
+                app.address,
+                s["id"].as_str().unwrap()
+            )),
+            "{link}"
+        );
+    }
+
+    // A conditional request of the same file: 304; a change: a new ETag.
+    let first = get_public(&app, &url(2)).await;
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let again = app
+        .client
+        .get(url(2))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    // Booked and withdrawn since `since`: exactly these two, busy and busy-unavailable.
+    let since = chrono::Utc::now().timestamp();
+    let regulateur = app.token(Role::Regulateur, None).await;
+    let r = app
+        .book(Some(&regulateur), &ids[1].to_string(), "C15-1")
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    execute(
+        &app,
+        &format!(
+            "UPDATE slots SET withdrawn_at = {} WHERE id = {}",
+            chrono::Utc::now().timestamp(),
+            ids[2]
+        ),
+    )
+    .await;
+    let changed = app
+        .client
+        .get(url(2))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        changed.status(),
+        StatusCode::OK,
+        "the file changed: a new ETag"
+    );
+    let since_text = chrono::DateTime::from_timestamp(since, 0)
+        .unwrap()
+        .to_rfc3339();
+    let r = app
+        .request(Method::GET, "/fhir/$bulk-publish", None)
+        .query(&[("_since", since_text.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let manifest: Value = r.json().await.unwrap();
+    let slot_url = manifest["output"][2]["url"].as_str().unwrap().to_owned();
+    assert!(slot_url.contains("_since="), "{slot_url}");
+    let recent = ndjson(get_public(&app, &slot_url).await).await;
+    let states: Vec<(String, String)> = recent
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_owned(),
+                s["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (ids[1].to_string(), "busy".to_owned()),
+            (ids[2].to_string(), "busy-unavailable".to_owned())
+        ]
+    );
+    assert!(recent.iter().all(|s| s.get("extension").is_none()));
+    // The whole file: the booked one busy, the withdrawn one gone.
+    let all = ndjson(get_public(&app, &url(2)).await).await;
+    assert_eq!(all.len(), ids.len() - 1);
+    assert!(
+        all.iter()
+            .any(|s| s["id"].as_str() == Some(ids[1].to_string().as_str()) && s["status"] == "busy")
+    );
+
+    // Errors: a bad `_since` names it; an unknown file is 404; both as OperationOutcome.
+    let r = app
+        .request(Method::GET, "/fhir/$bulk-publish?_since=yesterday", None)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_outcome(r, StatusCode::BAD_REQUEST, "invalid").await;
+    assert_eq!(body["issue"][0]["expression"][0], "_since");
+    let r = app
+        .request(Method::GET, "/fhir/$bulk-publish/Patient.ndjson", None)
+        .send()
+        .await
+        .unwrap();
+    assert_outcome(r, StatusCode::NOT_FOUND, "not-found").await;
+}
+
+fn validator_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fhir")
+}
+
+/// Whether the validator can run (Node.js, and its packages, installed once); with `CI=true`
+/// a missing Node.js is a failure.
+fn validator() -> bool {
+    let node = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !node {
+        assert!(
+            !crate::helpers::is_ci(),
+            "CI=true but Node.js, which runs the FHIR validator, is not installed"
+        );
+        eprintln!("skipping the FHIR profile validation: Node.js is not installed");
+        return false;
+    }
+    if !validator_dir().join("node_modules/@medplum/core").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(validator_dir())
+            .status()
+            .expect("npm runs");
+        assert!(status.success(), "npm ci in tests/fhir failed");
+    }
+    true
+}
+
+/// Runs tests/fhir/validate.mjs on `files`: its JSON report and whether it passed.
+fn validate(files: &[PathBuf]) -> (Value, bool) {
+    let package = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/fhir-sas/package.tgz");
+    let out = Command::new("node")
+        .arg(validator_dir().join("validate.mjs"))
+        .arg(package)
+        .args(files)
+        .output()
+        .expect("node runs");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "the validator said no report ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (report, out.status.success())
+}
+
+fn write(dir: &Path, name: &str, value: &Value) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(value).unwrap()).unwrap();
+    path
+}
+
+async fn every_resource_we_produce_passes_the_igs_profiles_on(app: Arc<TestApp>) {
+    if !validator() {
+        return;
+    }
+    let ids = seed(&app).await;
+    book_and_withdraw(&app, &ids).await;
+    // A cabinet whose address is not known yet.
+    execute(
+        &app,
+        "UPDATE cabinets SET address_line = NULL, address_city = NULL, address_postcode = NULL \
+         WHERE cabinet_id = 'VANDOEUVRE'",
+    )
+    .await;
+    let regulateur = app.token(Role::Regulateur, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+
+    // The IG's example request, both doctors, the CPTS (INT_R04).
+    let bundle = fhir_ok(
+        app.fhir(
+            Some(&regulateur),
+            &sas_request(&[DOCTOR_A, DOCTOR_B], 24 * 21),
+        )
+        .await,
+    )
+    .await;
+    assert!(bundle["entry"].as_array().unwrap().len() >= 9, "{bundle}");
+    files.push(write(dir.path(), "search.json", &bundle));
+    for (name, path) in [
+        ("slot-free.json", format!("Slot/{}", ids[0])),
+        ("slot-busy.json", format!("Slot/{}", ids[1])),
+        ("metadata.json", "metadata".to_owned()),
+        (
+            "practitioner.json",
+            format!("Practitioner?identifier={RPPS_SYSTEM}%7C8{DOCTOR_A}"),
+        ),
+    ] {
+        let v = fhir_ok(app.fhir(Some(&regulateur), &path).await).await;
+        files.push(write(dir.path(), name, &v));
+    }
+    let schedule = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["resource"]["resourceType"] == "Schedule")
+        .unwrap()["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let v = fhir_ok(
+        app.fhir(Some(&regulateur), &format!("Schedule/{schedule}"))
+            .await,
+    )
+    .await;
+    files.push(write(dir.path(), "schedule.json", &v));
+    // An error.
+    let r = app.fhir(Some(&regulateur), "Slot?start=soon").await;
+    let outcome = assert_outcome(r, StatusCode::BAD_REQUEST, "invalid").await;
+    files.push(write(dir.path(), "outcome.json", &outcome));
+    // The appointment feedback (INT_R03), booked by a person with an RPPS, then cancelled
+    // by a token.
+    let systems = cpts::fhir::appointment::Systems::at(&app.address);
+    for (name, cancelled, identity) in [
+        (
+            "appointment-booked.json",
+            None,
+            Some(format!("rpps:{DOCTOR_B}")),
+        ),
+        ("appointment-cancelled.json", Some(1_772_471_000), None),
+    ] {
+        let row = cpts::store::AppointmentRow {
+            booking_id: 7,
+            rpps: DOCTOR_A.parse().unwrap(),
+            start_at: 1_772_470_800,
+            end_at: 1_772_471_700,
+            created_at: 1_772_460_000,
+            cancelled_at: cancelled,
+            booked_by: "tok-1".to_owned(),
+            booked_by_identity: identity,
+        };
+        let a = serde_json::to_value(cpts::fhir::Resource::Appointment(
+            cpts::fhir::appointment::appointment(&systems, &row),
+        ))
+        .unwrap();
+        files.push(write(dir.path(), name, &a));
+    }
+    // The SMART Scheduling Links files, plain R4.
+    for file in ["Location", "Schedule", "Slot"] {
+        let r = app
+            .request(
+                Method::GET,
+                &format!("/fhir/$bulk-publish/{file}.ndjson"),
+                None,
+            )
+            .send()
+            .await
+            .unwrap();
+        for (i, line) in ndjson(r).await.iter().enumerate() {
+            files.push(write(dir.path(), &format!("bulk-{file}-{i}.json"), line));
+        }
+    }
+
+    let (report, passed) = validate(&files);
+    println!("{}", serde_json::to_string_pretty(&report).unwrap());
+    assert!(passed && report["issues"] == json!([]), "{report:#}");
+    // Every SAS profile we claim was checked, and only the known false alarms set aside.
+    let checked: BTreeSet<&str> = report["byProfile"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for profile in [
+        "https://interop.esante.gouv.fr/ig/fhir/sas/StructureDefinition/sas-cpts-slot-aggregator",
+        "http://sas.fr/fhir/StructureDefinition/FrScheduleAgregateur",
+        "http://sas.fr/fhir/StructureDefinition/FrPractitionerAgregateur",
+        "http://sas.fr/fhir/StructureDefinition/FrPractitionerRoleExerciceAgregateur",
+        "https://interop.esante.gouv.fr/ig/fhir/sas/StructureDefinition/sas-cpts-healthcareservice-aggregator",
+        "https://interop.esante.gouv.fr/ig/fhir/sas/StructureDefinition/sas-cpts-organization-aggregator",
+        "http://sas.fr/fhir/StructureDefinition/FrAppointmentSAS",
+        "base:CapabilityStatement",
+        "base:OperationOutcome",
+        "base:Location",
+        "base:Slot",
+    ] {
+        assert!(
+            checked.contains(profile),
+            "{profile} not checked: {checked:?}"
+        );
+    }
+
+    // The validator can fail: an Organization whose IDNST breaks the IG's FINESS rule, and a
+    // Slot without its status.
+    let mut broken = bundle.clone();
+    for e in broken["entry"].as_array_mut().unwrap() {
+        match e["resource"]["resourceType"].as_str() {
+            Some("Organization") => e["resource"]["identifier"][0]["value"] = json!("1234"),
+            Some("Slot") => {
+                e["resource"].as_object_mut().unwrap().remove("status");
+            }
+            _ => {}
+        }
+    }
+    let (report, passed) = validate(&[write(dir.path(), "broken.json", &broken)]);
+    assert!(!passed, "{report:#}");
+    let messages = report["issues"].to_string();
+    assert!(messages.contains("Organization"), "{messages}");
+    assert!(messages.contains("Slot.status"), "{messages}");
 }

@@ -182,6 +182,19 @@ try {
     await axe(page, 'régulation');
     await page.getByRole('button', { name: 'Annuler la réservation de C15-TEST-0001' }).click();
     await alert(page, 'annulée');
+    // A SMART Scheduling Links deep link (public manifest, then the Slot file) opens the page
+    // on its slot, marked and focused.
+    const manifest = await fetch(`${BASE_URL}/fhir/$bulk-publish`).then((r) => r.json());
+    const slotFile = manifest.output.find((o) => o.type === 'Slot').url;
+    const published = (await fetch(slotFile).then((r) => r.text())).trim().split('\n').map((l) => JSON.parse(l));
+    const free = published.filter((s) => s.status === 'free');
+    assert.ok(free.length > 0, 'the Slot file lists free slots');
+    const wanted = free[free.length - 1];
+    await page.goto(wanted.extension[0].valueUrl);
+    await page.getByText('Créneau demandé', { exact: true }).waitFor();
+    const focused = await page.evaluate(() => document.activeElement?.id);
+    assert.equal(focused, `bloquer-${wanted.id}`);
+    report.deepLink = { slot: wanted.id, freeSlotsPublished: free.length, focused };
   });
 
   await journey('auditeur', async (page) => {

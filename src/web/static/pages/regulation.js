@@ -18,8 +18,10 @@ function areaQuery() {
 }
 
 function whereQuery() {
-  const to = new Date(Date.now() + 14 * 86_400_000).toISOString();
-  return `/slots?${areaQuery()}&to=${encodeURIComponent(to)}&limit=50`;
+  const from = state.from ?? new Date();
+  const to = new Date(from.getTime() + 14 * 86_400_000).toISOString();
+  const since = state.from ? `&from=${encodeURIComponent(from.toISOString())}` : '';
+  return `/slots?${areaQuery()}${since}&to=${encodeURIComponent(to)}&limit=${state.doctor ? 200 : 50}`;
 }
 
 async function search() {
@@ -27,9 +29,49 @@ async function search() {
   const page = await api('GET', whereQuery());
   const area = areaQuery();
   if (area !== state.area) { state.area = area; listen(); }
-  state.slots = page.items;
+  state.slots = state.doctor ? page.items.filter((s) => s.rpps === state.doctor) : page.items;
   render();
   drawSlots(page);
+}
+
+/**
+ * A link from outside opens the page on a cabinet (`lat`, `lon`, `lieu`): the SAS's agenda link
+ * of a doctor (`medecin`: only his slots) or a SMART Scheduling Links deep link (`creneau`: the
+ * slot to hold, marked and focused). False when the address names no place.
+ */
+function fromLink() {
+  const q = new URLSearchParams(window.location.search);
+  const lat = Number.parseFloat(q.get('lat') ?? '');
+  const lon = Number.parseFloat(q.get('lon') ?? '');
+  if (!Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) return false;
+  state.where = { lat, lon, name: (q.get('lieu') || 'le cabinet demandé').slice(0, 120) };
+  // From the slot's start (a deep link's `debut`), so that it heads the list.
+  const from = new Date(q.get('debut') ?? '');
+  state.from = Number.isNaN(from.getTime()) || from < new Date() ? null : from;
+  const slot = Number.parseInt(q.get('creneau') ?? '', 10);
+  state.wanted = Number.isInteger(slot) && slot > 0 ? slot : null;
+  const rpps = q.get('medecin') ?? '';
+  state.doctor = /^[0-9]{11}$/.test(rpps) ? rpps : null;
+  return true;
+}
+
+/** After a search from a link: focus the slot asked for, or say it is gone. */
+function focusWanted() {
+  if (!state.wanted) return;
+  const button = document.getElementById(`bloquer-${state.wanted}`);
+  if (button) {
+    button.scrollIntoView({ block: 'center' });
+    button.focus();
+  } else {
+    announce('Le créneau demandé n\'est plus libre : voici les autres créneaux autour de ce cabinet.', 'warning');
+  }
+}
+
+/** A new place chosen on the page: the filters of a link no longer apply. */
+function forgetLink() {
+  state.doctor = null;
+  state.wanted = null;
+  state.from = null;
 }
 
 function countdown(slotId, expiresAt, node) {
@@ -68,16 +110,25 @@ function slotActions(slot) {
     return form;
   }
   if (slot.held && !slot.held_by_you) return el('p', { class: 'fr-badge fr-badge--warning fr-badge--sm' }, 'En cours de réservation ailleurs');
-  return el('button', { class: 'fr-btn fr-btn--sm fr-btn--secondary', type: 'button', onclick: () => guarded(() => hold(slot)) }, 'Bloquer ce créneau');
+  const button = el('button', { class: 'fr-btn fr-btn--sm fr-btn--secondary', type: 'button', id: `bloquer-${slot.slot_id}`, onclick: () => guarded(() => hold(slot)) }, 'Bloquer ce créneau');
+  if (slot.slot_id !== state.wanted) return button;
+  return el('div', {}, el('p', { class: 'fr-badge fr-badge--info fr-badge--sm fr-mb-1w' }, 'Créneau demandé'), button);
 }
 
+/** Redraws the list; a live update keeps the keyboard focus where it was, when its control remains. */
 function render() {
+  const focused = list.contains(document.activeElement) ? document.activeElement.id : '';
+  draw();
+  if (focused) document.getElementById(focused)?.focus();
+}
+
+function draw() {
   if (!state.slots.length) {
     list.replaceChildren(el('p', {}, `Aucun créneau libre dans ce rayon sur les 14 prochains jours${state.where ? ` autour de ${state.where.name}` : ''}.`));
     return;
   }
   list.replaceChildren(
-    el('p', { class: 'fr-text--sm' }, `${state.slots.length} créneau(x) autour de ${state.where.name}, par heure puis par distance.`),
+    el('p', { class: 'fr-text--sm' }, `${state.slots.length} créneau(x)${state.doctor ? ` du médecin RPPS ${state.doctor}` : ''} autour de ${state.where.name}, par heure puis par distance.`),
     table('Créneaux libres', [
       ['Début', (s) => fmtDateTime(s.start)],
       ['Fin', (s) => fmtTime(s.end)],
@@ -189,6 +240,7 @@ guarded(async () => {
   communeCombobox(document.getElementById('commune'), document.getElementById('commune-suggestions'), (c) => {
     document.getElementById('commune').value = c.name;
     state.where = { insee: c.insee, name: c.name };
+    forgetLink();
     guarded(search);
   });
   document.getElementById('form-recherche').addEventListener('submit', (e) => { e.preventDefault(); guarded(search); });
@@ -198,7 +250,13 @@ guarded(async () => {
   state.map = map;
   map.on('click', (e) => {
     state.where = { lat: e.latlng.lat, lon: e.latlng.lng, name: 'le point choisi' };
+    forgetLink();
     guarded(search);
   });
   await drawCommunes(L, map, dep ? [dep] : departementsOf(['54']));
+  if (fromLink()) {
+    document.getElementById('commune').value = state.where.name;
+    await search();
+    focusWanted();
+  }
 }).catch((e) => { if (!(e instanceof ApiProblem)) console.error(e); });
