@@ -4,6 +4,7 @@
 //!
 //!     cargo run --release --example fhir_search [-- --requests 2000 --weeks 5]
 //!     cargo run --profile test --example fhir_search   # opt-level 1, reuses the tests' build
+//!     cargo run --profile test --example fhir_search -- --requests 100 --save target/sas.json
 //!
 //! The service runs in this process on 127.0.0.1, on a fresh SQLite database in a temporary
 //! directory. The fixture's year is moved by whole weeks (weekdays kept) so that it starts this
@@ -41,6 +42,10 @@ struct Args {
     /// Every search reads the database instead of the slot board.
     #[arg(long)]
     no_board: bool,
+    /// Writes the first timed answer (the whole Bundle) to this file, and prints its request:
+    /// `node tests/fhir/validate.mjs fixtures/fhir-sas/package.tgz FILE` validates it.
+    #[arg(long)]
+    save: Option<std::path::PathBuf>,
     /// The fixture directory (FORMATS.md §3).
     #[arg(long, default_value = "fixtures/dept-y")]
     dir: std::path::PathBuf,
@@ -287,6 +292,18 @@ async fn run(args: Args) -> Result<()> {
     for i in 0..args.requests {
         let (took, bundle) = search(i).await?;
         times.push(took);
+        if i == 0
+            && let Some(path) = &args.save
+        {
+            std::fs::write(path, serde_json::to_vec_pretty(&bundle)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!(
+                "GET {}\n  → {} entries, written to {}",
+                request(i),
+                bundle["entry"].as_array().map_or(0, Vec::len),
+                path.display()
+            );
+        }
         slots += bundle["total"].as_u64().unwrap_or(0);
         entries += bundle["entry"].as_array().map_or(0, Vec::len);
     }

@@ -15,8 +15,14 @@
 //!     which updates the appointment the SAS has or creates it if the lost create never
 //!     arrived; a create already acknowledged (`create_acked_at`) is never sent again;
 //! * **records** the version sent, or on failure waits `retry × 2^failures` seconds, at most
-//!   `retry_max`, before the row is due again (a later change of the booking makes it due at
-//!   once).
+//!   `retry_max`, less up to a fifth at random (so that rows that failed together do not come
+//!   back together), before the row is due again; a later change of the booking makes it due
+//!   at once;
+//! * **parks** a row the SAS **refused** (400, 405, 406, 410, 412, 413, 415, 422: sending the
+//!   same resource again cannot succeed) for [`PARKED`]: it is tried again then, or at once
+//!   when the booking changes, and counted in `cpts_sas_appointments_refused_total` for an
+//!   alert. Transport errors, timeouts, 401/403 (a certificate not yet accepted), 404, 408, 429
+//!   and 5xx are retried with the backoff.
 //!
 //! Logs and metrics name bookings by their id (random, pseudonymous), never a patient. No SQL
 //! here (`store`), no FHIR shapes (`fhir`).
@@ -34,6 +40,15 @@ pub const LEASE: Duration = Duration::from_secs(60);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often an idle sender looks for due rows.
 pub const POLL: Duration = Duration::from_millis(500);
+/// How long a row the SAS refused waits before it is tried again (unless its booking changes).
+pub const PARKED: Duration = Duration::from_secs(24 * 3600);
+
+/// Whether an answer of the SAS refuses the resource itself, so that resending it as is
+/// cannot succeed (FHIR RESTful API: 400 invalid, 412 several matches of a condition, 422
+/// failed its profile…).
+pub fn refused(status: u16) -> bool {
+    matches!(status, 400 | 405 | 406 | 410 | 412 | 413 | 415 | 422)
+}
 
 /// Where the SAS is and how to reach it (`--sas-url`, `--sas-client-cert`, …).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,9 +227,13 @@ impl Sender {
             .send()
             .await;
         let kind = if create { "create" } else { "update" };
+        let mut refusal = false;
         let failure = match answer {
             Ok(r) if r.status().is_success() => None,
-            Ok(r) => Some(format!("the SAS answered {}", r.status().as_u16())),
+            Ok(r) => {
+                refusal = refused(r.status().as_u16());
+                Some(format!("the SAS answered {}", r.status().as_u16()))
+            }
             // Without the URL: it holds our identifier only, but logs need no more than this.
             Err(e) => Some(e.without_url().to_string()),
         };
@@ -243,9 +262,17 @@ impl Sender {
             );
             return Ok(Some(if create { Sent::Created } else { Sent::Updated }));
         };
-        let wait = self.backoff(claim.failures);
         metrics::counter!("cpts_sas_appointment_failures_total", "kind" => kind).increment(1);
-        tracing::warn!(booking = id, kind, error = %failure, retry_in_s = wait, "appointment not sent");
+        let wait = if refusal {
+            metrics::counter!("cpts_sas_appointments_refused_total", "kind" => kind).increment(1);
+            let wait = i64::try_from(PARKED.as_secs()).unwrap_or(i64::MAX);
+            tracing::error!(booking = id, kind, error = %failure, retry_in_s = wait, "the SAS refused an appointment: parked");
+            wait
+        } else {
+            let wait = jittered(self.backoff(claim.failures), rand::random::<f64>());
+            tracing::warn!(booking = id, kind, error = %failure, retry_in_s = wait, "appointment not sent");
+            wait
+        };
         self.store
             .appointment_failed(id, &self.owner, wait, &failure)
             .await?;
@@ -253,10 +280,45 @@ impl Sender {
     }
 
     /// The wait after the `failures + 1`-th failure in a row, in seconds: `retry × 2^failures`,
-    /// at most `retry_max`.
+    /// at most `retry_max` (before [`jittered`]).
     fn backoff(&self, failures: i64) -> i64 {
         let exp = u32::try_from(failures.clamp(0, 30)).unwrap_or(30);
         let wait = self.retry.as_secs().saturating_mul(1_u64 << exp);
         i64::try_from(wait.min(self.retry_max.as_secs())).unwrap_or(i64::MAX)
+    }
+}
+
+/// `wait` less up to a fifth of it, by `draw` in `[0, 1)`; a wait of a second or more stays
+/// one.
+pub fn jittered(wait: i64, draw: f64) -> i64 {
+    if wait <= 1 {
+        return wait.max(0);
+    }
+    let cut = (wait as f64 * 0.2 * draw.clamp(0.0, 1.0)) as i64;
+    (wait - cut).max(1)
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::{jittered, refused};
+
+    #[test]
+    fn a_refusal_of_the_resource_is_told_from_a_failure_that_may_pass() {
+        for s in [400, 405, 406, 410, 412, 413, 415, 422] {
+            assert!(refused(s), "{s}");
+        }
+        for s in [401, 403, 404, 408, 409, 429, 500, 502, 503, 504] {
+            assert!(!refused(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn jitter_takes_off_at_most_a_fifth_and_keeps_a_second() {
+        assert_eq!(jittered(300, 0.0), 300);
+        assert_eq!(jittered(300, 0.999_999), 241);
+        assert!((240..=300).contains(&jittered(300, 0.5)));
+        assert_eq!(jittered(1, 0.9), 1);
+        assert_eq!(jittered(0, 0.5), 0);
+        assert_eq!(jittered(2, 0.999), 2);
     }
 }
