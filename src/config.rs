@@ -79,6 +79,12 @@ pub struct Config {
     #[arg(long, env = "CPTS_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_seconds: u64,
 
+    /// Longest a CSV import (`POST /imports/…`) may take, in seconds: a département's list of a
+    /// few hundred thousand rows takes longer than --request-timeout-seconds; then 503
+    /// `/problems/timeout` and nothing of it is stored.
+    #[arg(long, env = "CPTS_IMPORT_TIMEOUT_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=7200))]
+    pub import_timeout_seconds: u64,
+
     /// A server keeps the token rows it read for this many seconds, so that requests do not
     /// read them each time; a revoked token (`cpts token revoke`) is refused by running
     /// servers within this delay. 0: every request reads its token's row.
@@ -284,6 +290,7 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             max_import_bytes: 64 * 1024 * 1024,
             request_timeout_seconds: 30,
+            import_timeout_seconds: 600,
             shutdown_grace_seconds: 30,
             slot_board_seconds: 10,
             token_cache_seconds: 5,

@@ -941,7 +941,60 @@ pub struct AttachmentReport {
     pub territory: String,
     /// The first day of "this month" (Europe/Paris).
     pub month: String,
+    /// Attachments per month over the last twelve (Europe/Paris), oldest first, this month
+    /// last.
+    pub by_month: Vec<MonthCount>,
     pub communes: Vec<CommuneReportView>,
+}
+
+/// The attachments of one month.
+#[derive(Debug, Serialize, ToSchema, PartialEq, Eq)]
+pub struct MonthCount {
+    /// `YYYY-MM`.
+    #[schema(example = "2026-12")]
+    pub month: String,
+    pub attached: u64,
+}
+
+/// The first instants (Unix seconds) of the `n` months ending with the one of `now`, Paris
+/// time, oldest first, with their `YYYY-MM` labels.
+fn last_months(now: i64, n: u32) -> Vec<(String, i64)> {
+    use chrono::{Datelike, Months, TimeZone};
+    let tz = chrono_tz::Europe::Paris;
+    let today = chrono::DateTime::from_timestamp(now, 0)
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .date_naive();
+    let first = today.with_day(1).unwrap_or(today);
+    (0..n)
+        .rev()
+        .filter_map(|back| first.checked_sub_months(Months::new(back)))
+        .map(|m| {
+            let start = tz
+                .from_local_datetime(&m.and_hms_opt(0, 0, 0).unwrap_or_default())
+                .earliest()
+                .map_or(now, |t| t.timestamp());
+            (m.format("%Y-%m").to_string(), start)
+        })
+        .collect()
+}
+
+/// `instants` counted by the month they fall in (`months` from [`last_months`]).
+fn per_month(months: &[(String, i64)], instants: &[i64]) -> Vec<MonthCount> {
+    let mut counts = vec![0_u64; months.len()];
+    for &t in instants {
+        if let Some(i) = months.iter().rposition(|(_, start)| t >= *start) {
+            counts[i] += 1;
+        }
+    }
+    months
+        .iter()
+        .zip(counts)
+        .map(|((month, _), attached)| MonthCount {
+            month: month.clone(),
+            attached,
+        })
+        .collect()
 }
 
 /// Filters of `GET /reports/attachment`.
@@ -1090,12 +1143,21 @@ async fn attachment_report(
             )
                 .into_response())
         }
-        _ => Ok(Json(AttachmentReport {
-            territory: label,
-            month,
-            communes,
-        })
-        .into_response()),
+        _ => {
+            let months = last_months(state.clock.now(), 12);
+            let since = months.first().map_or(month_start, |(_, t)| *t);
+            let instants = state
+                .store
+                .attachment_instants(patterns.as_deref(), since)
+                .await?;
+            Ok(Json(AttachmentReport {
+                territory: label,
+                month,
+                by_month: per_month(&months, &instants),
+                communes,
+            })
+            .into_response())
+        }
     }
 }
 
@@ -1139,6 +1201,34 @@ fn month_start(now: i64) -> (String, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attachments_fall_in_their_paris_month_over_the_last_twelve() {
+        // 2026-12-04T08:00:00Z.
+        let months = last_months(1_796_371_200, 12);
+        assert_eq!(months.len(), 12);
+        assert_eq!(months[0].0, "2026-01");
+        assert_eq!(months[11].0, "2026-12");
+        // 2026-01-01T00:00:00+01:00.
+        assert_eq!(months[0].1, 1_767_222_000);
+        // Summer time: 2026-07-01T00:00:00+02:00.
+        assert_eq!(months[6], ("2026-07".to_owned(), 1_782_856_800));
+        // 2026-11-30T23:30:00Z is December in Paris; 23:30 UTC on 31 May is June.
+        let counts = per_month(
+            &months,
+            &[1_796_081_400, 1_796_081_400 - 3600, 1_780_270_200, 1],
+        );
+        assert_eq!(counts[11].attached, 1);
+        assert_eq!(counts[10].attached, 1);
+        assert_eq!(
+            counts[5],
+            MonthCount {
+                month: "2026-06".to_owned(),
+                attached: 1
+            }
+        );
+        assert_eq!(counts.iter().map(|c| c.attached).sum::<u64>(), 3);
+    }
 
     #[test]
     fn the_month_begins_at_midnight_paris_time() {

@@ -22,7 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// Most communes in one batch's INSEE list.
-pub const MAX_COMMUNES: usize = 5000;
+pub const MAX_COMMUNES: usize = 40_000;
 /// Default and largest page size of the result lists.
 pub const DEFAULT_PAGE: u64 = 100;
 pub const MAX_PAGE: u64 = 1000;
@@ -39,7 +39,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Territory {
-    /// INSEE codes of communes (1 to 5000).
+    /// INSEE codes of communes (1 to 40,000: every commune of France, overseas included).
     #[schema(value_type = Vec<String>, example = json!(["54395", "54547"]))]
     Insee(Vec<InseeCode>),
     /// The SIREN code (9 digits) of an EPCI: its communes, from the INSEE commune list.

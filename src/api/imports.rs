@@ -23,6 +23,9 @@ use utoipa_axum::routes;
 /// Largest CSV body by default (`--max-import-bytes`): about 1.2 million patient rows.
 pub const IMPORT_LIMIT: usize = 64 * 1024 * 1024;
 
+/// Longest an import may take by default (`--import-timeout-seconds`).
+pub const IMPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import_patients))

@@ -78,7 +78,6 @@ use crate::cache::Cache;
 use crate::store::Store;
 use crate::tokens::TokenKey;
 use axum::Router;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::http::{Request, header};
@@ -152,6 +151,33 @@ pub struct Limits {
     pub import_bytes: usize,
     /// Longest a request may take (503 `/problems/timeout` beyond).
     pub request_timeout: Duration,
+    /// Longest a CSV import (`/imports/…`) may take.
+    pub import_timeout: Duration,
+}
+
+impl Limits {
+    /// The timeout of a request to `path`.
+    pub fn timeout_of(&self, path: &str) -> Duration {
+        if path.starts_with("/imports/") {
+            self.import_timeout
+        } else {
+            self.request_timeout
+        }
+    }
+}
+
+/// Answers 503 `/problems/timeout` when the handler takes longer than its route's limit
+/// ([`Limits::timeout_of`]); the handler's future is dropped, so its transaction rolls back.
+async fn timeout(
+    axum::extract::State(limits): axum::extract::State<Limits>,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let limit = limits.timeout_of(req.uri().path());
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(limit.as_secs()).into_response(),
+    }
 }
 
 impl Default for Limits {
@@ -160,6 +186,7 @@ impl Default for Limits {
             body_bytes: BODY_LIMIT,
             import_bytes: imports::IMPORT_LIMIT,
             request_timeout: REQUEST_TIMEOUT,
+            import_timeout: imports::IMPORT_TIMEOUT,
         }
     }
 }
@@ -339,12 +366,7 @@ pub fn router(state: AppState) -> Router {
                         ApiError::Internal("a handler panicked".into()).into_response()
                     },
                 ))
-                .layer(HandleErrorLayer::new(
-                    move |_: tower::BoxError| async move {
-                        ApiError::Timeout(limits.request_timeout.as_secs())
-                    },
-                ))
-                .timeout(limits.request_timeout),
+                .layer(axum::middleware::from_fn_with_state(limits, timeout)),
         )
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(axum::middleware::from_fn(headers::apply))

@@ -127,6 +127,7 @@ impl Application {
                 body_bytes: config.max_body_bytes,
                 import_bytes: config.max_import_bytes,
                 request_timeout: Duration::from_secs(config.request_timeout_seconds),
+                import_timeout: Duration::from_secs(config.import_timeout_seconds),
             },
             connections: Arc::clone(&connections),
             public_url: config.public_url.as_deref().map(Arc::from),

@@ -944,6 +944,32 @@ impl Store {
     ///
     /// # Errors
     /// [`Error::Unavailable`].
+    /// When each patient of the communes matching `patterns` (all: `None`) was attached, for
+    /// attachments at or after `since` (Unix seconds): the instants, unsorted. The report
+    /// buckets them by Europe/Paris month.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`].
+    pub async fn attachment_instants(
+        &self,
+        patterns: Option<&[String]>,
+        since: i64,
+    ) -> Result<Vec<i64>, Error> {
+        let (c, binds) = match patterns {
+            Some(p) => communes_like("insee", p, 2),
+            None => ("1 = 1".to_owned(), Vec::new()),
+        };
+        let sql = format!(
+            "SELECT attached_at FROM proposals WHERE state = 'attached' \
+             AND attached_at >= $1 AND {c}"
+        );
+        let mut q = sqlx::query_scalar(&sql).persistent(false).bind(since);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
     pub async fn attachment_report(
         &self,
         patterns: Option<&[String]>,

@@ -189,6 +189,27 @@ async fn journeys(app: Arc<TestApp>) {
     ] {
         tokens.insert(name.into(), app.token(role, None).await.into());
     }
+    let report = run_journeys(
+        &app,
+        chromium,
+        tokens,
+        vec![("PLAN", plan), ("DOCTOR", doctor)],
+    )
+    .await;
+    assert_eq!(
+        report["journeys"].as_array().map(Vec::len),
+        Some(6),
+        "{report}"
+    );
+}
+
+/// Runs tests/browser/journeys.mjs against `app` with these tokens and variables; its report.
+async fn run_journeys(
+    app: &TestApp,
+    chromium: PathBuf,
+    tokens: serde_json::Map<String, Value>,
+    vars: Vec<(&'static str, String)>,
+) -> Value {
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser");
     let address = app.address.clone();
     let output = tokio::task::spawn_blocking(move || {
@@ -197,8 +218,7 @@ async fn journeys(app: Arc<TestApp>) {
             .current_dir(browser_dir())
             .env("BASE_URL", address)
             .env("TOKENS", Value::Object(tokens).to_string())
-            .env("PLAN", plan)
-            .env("DOCTOR", doctor)
+            .envs(vars)
             .env("OUT", &out)
             .env("CHROMIUM", chromium)
             .output()
@@ -213,10 +233,89 @@ async fn journeys(app: Arc<TestApp>) {
         "the browser journeys failed:\n{}\n{stdout}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let report: Value = serde_json::from_str(&stdout).expect("the journeys print their report");
-    assert_eq!(
-        report["journeys"].as_array().map(Vec::len),
-        Some(6),
-        "{report}"
+    serde_json::from_str(&stdout).expect("the journeys print their report")
+}
+
+/// Issue 20's scale check, opt-in (a few minutes, a few GB):
+/// `cargo test --test api -- --ignored browser::a_million --nocapture`. The Grand Est instance
+/// of `cpts fixtures --area grand-est --patients 1000000 --doctors 12500` is imported through
+/// the API and matched in one batch over its 5,106 communes; the batch page then draws one
+/// circle per commune, never one marker per patient, and its first render is timed.
+#[tokio::test]
+#[ignore = "minutes: a batch of 1,000,000 patients"]
+async fn a_million_patient_batch_maps_by_commune() {
+    run(Backend::Sqlite, million).await;
+}
+
+async fn million(app: Arc<TestApp>) {
+    let Some(chromium) = chromium() else { return };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let spec = cpts::fixtures::area::Spec {
+        area: cpts::fixtures::Area::GrandEst,
+        patients: 1_000_000,
+        doctors: 12_500,
+        capacity_pct: 50,
+        accepting_pct: 40,
+        seed: 54395,
+    };
+    cpts::fixtures::area::write(&root.join("fixtures/data"), dir.path(), &spec).unwrap();
+    let cpam = app.token(Role::Cpam, None).await;
+    let began = std::time::Instant::now();
+    let mut communes = std::collections::BTreeSet::new();
+    for kind in ["patients", "doctors"] {
+        let csv = std::fs::read_to_string(dir.path().join(format!("{kind}.csv"))).unwrap();
+        if kind == "patients" {
+            for line in csv.lines().skip(1) {
+                communes.insert(line.split(',').nth(3).unwrap().to_owned());
+            }
+        }
+        // The tests' client gives up after 30 s; an import of a million rows takes longer.
+        let r = reqwest::Client::new()
+            .post(format!("{}/imports/{kind}", app.address))
+            .bearer_auth(&cpam)
+            .header("content-type", "text/csv")
+            .timeout(std::time::Duration::from_secs(1800))
+            .body(csv)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{kind}");
+    }
+    let imported = began.elapsed();
+    let communes: Vec<String> = communes.into_iter().collect();
+    let job = app
+        .run_batch(&cpam, &json!({"territory": {"insee": communes}}))
+        .await;
+    let batch = job["id"].as_str().unwrap().to_owned();
+    println!(
+        "1,000,000 patients and 12,500 doctors imported in {:.1} s; batch {batch} over {} communes done {:.1} s later",
+        imported.as_secs_f64(),
+        communes.len(),
+        (began.elapsed() - imported).as_secs_f64()
     );
+    // The aggregate the page draws: its size and how long the API takes to answer it.
+    let asked = std::time::Instant::now();
+    let map: Value = app
+        .get(&format!("/batches/{batch}/map"), Some(&cpam))
+        .await
+        .json()
+        .await
+        .unwrap();
+    println!(
+        "GET /batches/{batch}/map: {} communes, {} doctors, {} bytes of JSON, in {} ms",
+        map["communes"].as_array().unwrap().len(),
+        map["doctors"].as_array().unwrap().len(),
+        map.to_string().len(),
+        asked.elapsed().as_millis()
+    );
+    let mut tokens = serde_json::Map::new();
+    tokens.insert("cpam".into(), cpam.into());
+    let report = run_journeys(&app, chromium, tokens, vec![("SCALE_BATCH", batch)]).await;
+    let shown = report["scale"]["communes_on_map"].as_u64().unwrap();
+    let markers = report["scale"]["markers_on_map"].as_u64().unwrap();
+    // One circle per commune and a square per doctor with places left, never one marker per
+    // patient.
+    assert!(shown > 4000 && shown as usize <= communes.len(), "{report}");
+    assert!(markers >= shown && markers <= shown + 12_500, "{report}");
 }

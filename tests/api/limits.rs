@@ -137,7 +137,11 @@ async fn answer(stream: &mut TcpStream) -> (String, String) {
 
 #[tokio::test]
 async fn a_request_over_the_timeout_is_a_503_problem() {
-    let app = sqlite_app(|c| c.request_timeout_seconds = 1).await;
+    let app = sqlite_app(|c| {
+        c.request_timeout_seconds = 1;
+        c.import_timeout_seconds = 1;
+    })
+    .await;
     let cpam = app.token(Role::Cpam, None).await;
     let started = Instant::now();
     // Half a body, then nothing: the handler waits for the rest until the timeout.

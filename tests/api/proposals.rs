@@ -294,6 +294,21 @@ async fn nancy_proposals_answers_and_a_second_batch_that_respects_them(app: Arc<
     };
     assert_eq!(sum("attached"), accepted.len().div_ceil(2) as u64);
     assert!(sum("attached_this_month") <= sum("attached"));
+    // Attachments per month: twelve months, this one last, every attachment of the test in
+    // them (all made within the year).
+    let months = report["by_month"].as_array().unwrap();
+    assert_eq!(months.len(), 12, "{report}");
+    assert_eq!(
+        months[11]["attached"].as_u64().unwrap(),
+        sum("attached_this_month")
+    );
+    assert_eq!(
+        months
+            .iter()
+            .map(|m| m["attached"].as_u64().unwrap())
+            .sum::<u64>(),
+        sum("attached")
+    );
     assert_eq!(sum("refused"), refused.len() as u64);
     assert_eq!(sum("expired"), waiting.len() as u64);
     assert_eq!(sum("withdrawn"), 1);

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const { BASE_URL, OUT, CHROMIUM = '/usr/bin/chromium', PLAN, DOCTOR } = process.env;
+const { BASE_URL, OUT, CHROMIUM = '/usr/bin/chromium', PLAN, DOCTOR, SCALE_BATCH } = process.env;
 const TOKENS = JSON.parse(process.env.TOKENS);
 const report = { timings: [], axe: [], journeys: [] };
 mkdirSync(OUT, { recursive: true });
@@ -94,10 +94,31 @@ async function journey(role, steps) {
 
 const alert = (page, text) => page.locator('.fr-alert').filter({ hasText: text }).first().waitFor({ timeout: 60_000 });
 
+/**
+ * The scale check (SCALE_BATCH: a batch of about a million patients): its page's first render,
+ * and a map of one circle per commune, never one marker per patient.
+ */
+async function scale() {
+  await journey('cpam', async (page) => {
+    await page.goto(`${BASE_URL}/app/cpam/lots/${SCALE_BATCH}`);
+    await timing(page, 'cpam: lot à grande échelle (carte)', await shownAfterNavigation(page, page.locator('#carte[data-communes]')));
+    const communes = Number(await page.locator('#carte').getAttribute('data-communes'));
+    const markers = Number(await page.locator('#carte').getAttribute('data-marqueurs'));
+    const summary = await page.locator('#carte-resume').textContent();
+    report.scale = { batch: SCALE_BATCH, communes_on_map: communes, markers_on_map: markers, summary };
+  });
+}
+
 try {
+  if (SCALE_BATCH) {
+    await scale();
+  } else {
   await journey('cpam', async (page) => {
     assert.match(page.url(), /\/app\/cpam$/);
     await timing(page, 'cpam: tableau de bord', await shownAfterNavigation(page, page.locator('.app-kpi')));
+    // Attachments per month: the last twelve, this month last.
+    assert.equal(await page.locator('#rattachements-mois .app-bar').count(), 12);
+    await page.screenshot({ path: `${OUT}/cpam-tableau-de-bord.png`, fullPage: true });
     await axe(page, 'cpam: tableau de bord');
     await page.getByLabel('CPTS', { exact: true }).selectOption('grand_nancy');
     await page.getByRole('button', { name: 'Lancer le lot' }).click();
@@ -208,6 +229,7 @@ try {
     await timing(page, 'admin', await shownAfterNavigation(page, page.getByRole('cell', { name: /Grand Nancy/ })));
     await axe(page, 'admin');
   });
+  }
 } finally {
   await browser.close();
   console.log(JSON.stringify(report, null, 1));

@@ -26,6 +26,20 @@ async function loadFigures() {
     kpi('Rattachés ce mois-ci', sum('attached_this_month'), `mois commençant le ${new Date(`${report.month}T12:00:00Z`).toLocaleDateString('fr-FR')}`),
     kpi('Rattachés au total', sum('attached'), `${fmtNumber(sum('places_left'))} places encore libres chez les médecins`),
   );
+  drawMonths(report.by_month || []);
+}
+
+/** Attachments per month over the last twelve: bars, each labelled with its figure. */
+function drawMonths(months) {
+  const max = Math.max(1, ...months.map((m) => m.attached));
+  const label = (m) => new Date(`${m.month}-15T12:00:00Z`).toLocaleDateString('fr-FR', { month: 'long', year: 'numeric' });
+  document.getElementById('rattachements-mois').replaceChildren(
+    el('figure', { role: 'group', 'aria-labelledby': 'rattachements-titre' },
+      el('figcaption', { id: 'rattachements-titre', class: 'fr-text--md fr-text--bold' }, 'Patients rattachés à un médecin traitant, par mois'),
+      months.map((m) => el('div', { class: 'app-bar' },
+        el('span', { class: 'app-bar__label' }, label(m)),
+        el('span', { class: 'app-bar__fill', style: `width:${Math.round((20 * m.attached) / max)}rem`, 'aria-hidden': 'true' }),
+        el('span', {}, fmtNumber(m.attached))))));
 }
 
 function statusBadge(job) {

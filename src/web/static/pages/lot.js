@@ -66,6 +66,7 @@ async function drawMap(data) {
   if (points.length) map.fitBounds(layer.getBounds(), { padding: [20, 20] });
   // What the browser tests read: the map draws one circle per commune, never one per patient.
   map.getContainer().dataset.communes = String(points.length);
+  map.getContainer().dataset.marqueurs = String(points.length + withPlaces.length);
   document.getElementById('carte-resume').textContent = `${fmtNumber(points.length)} communes, ${fmtNumber(total)} patients, `
     + `${fmtNumber(unmatched)} sans médecin (${total ? Math.round((100 * unmatched) / total) : 0} %) ; `
     + `${fmtNumber(withPlaces.length)} médecins ont encore des places.`;
@@ -77,6 +78,22 @@ function unmatchedQuery() {
   return [tier && `tier=${tier}`, reason && `reason=${reason}`].filter(Boolean).join('&');
 }
 
+/**
+ * The solver's explanation (FORMATS.md's `detail`, written in English for the files), said in
+ * French; an explanation of another shape is shown as it is.
+ */
+function explication(detail) {
+  let m = /^nearest doctor with capacity: (\d+) at (\d+) m$/.exec(detail);
+  if (m) return `Le médecin le plus proche ayant des places (RPPS ${m[1]}) est à ${fmtKm(Number(m[2]))}, au-delà de la distance acceptée.`;
+  if (detail === 'no doctor has capacity') return 'Aucun médecin n\'a de places.';
+  m = /^(\d+) saturated doctors in reach; their places are held by tier 1: (\d+), tier 2: (\d+), tier 3: (\d+)$/.exec(detail);
+  if (m) {
+    const [, n, a, b, c] = m.map(Number);
+    return `${fmtNumber(n)} médecin(s) à distance, tous complets ; leurs places vont à ${fmtNumber(a)} patient(s) en ALD, ${fmtNumber(b)} de 70 ans et plus ou C2S, ${fmtNumber(c)} autres.`;
+  }
+  return detail;
+}
+
 async function loadUnmatched() {
   const q = unmatchedQuery();
   const page = await api('GET', `/batches/${id}/unmatched?limit=25${q ? `&${q}` : ''}`);
@@ -86,7 +103,7 @@ async function loadUnmatched() {
       ['Patient (pseudonyme)', (u) => u.patient_id],
       ['Niveau', (u) => `${u.tier} — ${TIERS[u.tier - 1]}`],
       ['Raison', (u) => REASONS[u.reason] || u.reason],
-      ['Explication', (u) => u.detail],
+      ['Explication', (u) => explication(u.detail)],
     ], page.items, { empty: 'Aucun patient ne correspond à ces filtres.' }),
   );
 }
