@@ -138,6 +138,24 @@ try {
     await page.getByLabel('Niveau de priorité').selectOption('1');
     await unmatched.getByText('Aucun patient ne correspond à ces filtres.').waitFor();
     await axe(page, 'cpam: lot');
+    // The what-if, by keyboard: tick the doctor who received the most patients, simulate, land
+    // on the simulation's batch, whose unmatched patients are explained in French and which
+    // cannot be sent; then back to the batch, whose proposals are sent.
+    await page.getByLabel('Niveau de priorité').selectOption('');
+    await page.getByLabel('Raison').selectOption('');
+    const first = page.locator('#form-simulation input[type=checkbox]').first();
+    await first.focus();
+    await page.keyboard.press('Space');
+    assert.ok(await first.isChecked(), 'the space bar ticks the doctor');
+    await page.getByRole('button', { name: 'Simuler sans ces médecins' }).focus();
+    const before = page.url();
+    await page.keyboard.press('Enter');
+    await page.waitForURL((u) => u.href !== before && /\/app\/cpam\/lots\//.test(u.pathname), { timeout: 120_000 });
+    await page.getByText('Simulation : 1 médecin(s) retiré(s).').waitFor();
+    await page.locator('#liste-sans-medecin').getByText(/médecin\(s\) à distance, tous complets/).first().waitFor();
+    await page.getByText('Une simulation ne s\'envoie pas aux médecins', { exact: false }).waitFor();
+    await page.goto(before);
+    await page.locator('#carte[data-communes]').waitFor();
     await page.getByRole('button', { name: 'Envoyer les propositions aux médecins' }).click();
     await alert(page, 'propositions envoyées');
     await page.getByText(/Proposée : /).waitFor();

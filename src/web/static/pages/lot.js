@@ -108,7 +108,11 @@ async function loadUnmatched() {
   );
 }
 
-async function loadPipeline() {
+async function loadPipeline(simulation) {
+  if (simulation) {
+    document.getElementById('pipeline').replaceChildren(el('p', {}, 'Une simulation ne s\'envoie pas aux médecins : elle montre le manque si ces médecins partaient.'));
+    return;
+  }
   const counts = await Promise.all(Object.keys(STATES).map(async (s) => [s, (await api('GET', `/proposals?batch=${id}&state=${s}&limit=1`)).total ?? 0]));
   const total = counts.reduce((n, [, c]) => n + c, 0);
   const box = document.getElementById('pipeline');
@@ -159,7 +163,8 @@ guarded(async () => {
     const q = unmatchedQuery();
     await download(`/batches/${id}/unmatched${q ? `?${q}` : ''}`, 'text/csv', `sans-medecin-${id}.csv`);
   }));
-  const [data] = await Promise.all([api('GET', `/batches/${id}/map`), loadUnmatched(), loadPipeline()]);
+  const simulation = Boolean(job.result?.territory?.without?.length);
+  const [data] = await Promise.all([api('GET', `/batches/${id}/map`), loadUnmatched(), loadPipeline(simulation)]);
   whatIf(job, data);
   await drawMap(data);
 });
