@@ -19,7 +19,6 @@ use cpts::matching::{DEFAULT_MAX_KM, Instance};
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -74,7 +73,7 @@ fn main() -> Result<()> {
         write_instance(&next, dir)?;
         println!("churned instance written to {}", dir.display());
     }
-    let previous = previous(&base, &first, &next);
+    let previous = Previous::carried_over(&base, &first, &next);
     let (cold, t_cold) = timed(|| solve_with(&next, &mut |_, _| {}))?;
     report("churned, cold", &cold, t_cold);
     let (warm, t_warm) = timed(|| solve_warm_with(&next, &previous, &mut |_, _| {}))?;
@@ -154,30 +153,6 @@ fn churn(base: &Instance, args: &Args) -> Instance {
         d.capacity = rng.random_range(0..=2 * d.capacity);
     }
     next
-}
-
-/// What `sol` on `base` leaves for a warm batch on `next` (patients by id, doctors by index).
-fn previous(base: &Instance, sol: &Solution, next: &Instance) -> Previous {
-    let doctor_of: HashMap<&str, Option<u32>> = base
-        .patients
-        .iter()
-        .zip(&sol.matching.doctor_of)
-        .map(|(p, d)| (p.id.as_str(), *d))
-        .collect();
-    Previous {
-        bound: sol.certificate.bound,
-        potential: base
-            .doctors
-            .iter()
-            .zip(&sol.certificate.potential)
-            .map(|(d, p)| (d.capacity > 0).then_some(*p))
-            .collect(),
-        doctor_of: next
-            .patients
-            .iter()
-            .map(|p| doctor_of.get(p.id.as_str()).copied().flatten())
-            .collect(),
-    }
 }
 
 fn write_instance(inst: &Instance, dir: &std::path::Path) -> Result<()> {

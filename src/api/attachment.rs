@@ -956,26 +956,30 @@ pub struct MonthCount {
     pub attached: u64,
 }
 
-/// The first instants (Unix seconds) of the `n` months ending with the one of `now`, Paris
-/// time, oldest first, with their `YYYY-MM` labels.
-fn last_months(now: i64, n: u32) -> Vec<(String, i64)> {
-    use chrono::{Datelike, Months, TimeZone};
-    let tz = chrono_tz::Europe::Paris;
-    let today = chrono::DateTime::from_timestamp(now, 0)
-        .unwrap_or_default()
-        .with_timezone(&tz)
-        .date_naive();
+/// The first days of the `n` months ending with the one of `now` (Europe/Paris), oldest
+/// first, each with the instant (Unix seconds) of its midnight in Paris.
+fn month_starts(now: i64, n: u32) -> Vec<(chrono::NaiveDate, i64)> {
+    use chrono::{Datelike, Months, NaiveTime};
+    let today = crate::garde::calendar::paris_time(now)
+        .map_or_else(|| chrono::Utc::now().date_naive(), |t| t.date_naive());
     let first = today.with_day(1).unwrap_or(today);
     (0..n)
         .rev()
         .filter_map(|back| first.checked_sub_months(Months::new(back)))
-        .map(|m| {
-            let start = tz
-                .from_local_datetime(&m.and_hms_opt(0, 0, 0).unwrap_or_default())
-                .earliest()
+        .map(|day| {
+            // Midnight is never in Paris's spring gap (02:00–03:00).
+            let start = crate::garde::calendar::paris_instant(day.and_time(NaiveTime::MIN))
                 .map_or(now, |t| t.timestamp());
-            (m.format("%Y-%m").to_string(), start)
+            (day, start)
         })
+        .collect()
+}
+
+/// [`month_starts`] labelled `YYYY-MM`.
+fn last_months(now: i64, n: u32) -> Vec<(String, i64)> {
+    month_starts(now, n)
+        .into_iter()
+        .map(|(day, start)| (day.format("%Y-%m").to_string(), start))
         .collect()
 }
 
@@ -1185,17 +1189,10 @@ fn report_cells(c: &CommuneReportView, month: &str) -> Vec<String> {
 
 /// The first day of the Europe/Paris month of `now`, as a date and as Unix seconds.
 fn month_start(now: i64) -> (String, i64) {
-    use chrono::{Datelike, TimeZone};
-    let tz = chrono_tz::Europe::Paris;
-    let local = chrono::DateTime::from_timestamp(now, 0)
-        .unwrap_or_default()
-        .with_timezone(&tz);
-    let first = local.date_naive().with_day(1).unwrap_or(local.date_naive());
-    let start = tz
-        .from_local_datetime(&first.and_hms_opt(0, 0, 0).unwrap_or_default())
-        .earliest()
-        .map_or(now, |t| t.timestamp());
-    (first.to_string(), start)
+    month_starts(now, 1).pop().map_or_else(
+        || (String::new(), now),
+        |(day, start)| (day.to_string(), start),
+    )
 }
 
 #[cfg(test)]

@@ -63,6 +63,24 @@ pub struct FhirOutcome {
 #[derive(Debug)]
 pub struct FhirError(StatusCode, OperationOutcome);
 
+impl FhirError {
+    /// A 400 naming the search parameters that cannot be understood.
+    fn bad_parameters(bad: &[fhir::BadParameter]) -> Self {
+        Self(
+            StatusCode::BAD_REQUEST,
+            OperationOutcome::bad_parameters(bad),
+        )
+    }
+
+    /// A 400 naming one parameter, and why.
+    fn bad_parameter(parameter: &str, detail: String) -> Self {
+        Self::bad_parameters(&[fhir::BadParameter {
+            parameter: parameter.to_owned(),
+            detail,
+        }])
+    }
+}
+
 impl From<ApiError> for FhirError {
     fn from(e: ApiError) -> Self {
         let status = e.status();
@@ -198,12 +216,8 @@ async fn search_slots(
     reader(caller)?;
     let media = accepted(&headers)?;
     let now = chrono::Utc::now().timestamp();
-    let search = SlotSearch::parse(&query_pairs(&uri), now).map_err(|bad| {
-        FhirError(
-            StatusCode::BAD_REQUEST,
-            OperationOutcome::bad_parameters(&bad),
-        )
-    })?;
+    let search = SlotSearch::parse(&query_pairs(&uri), now)
+        .map_err(|bad| FhirError::bad_parameters(&bad))?;
     let room = state.slots(state.store.clone());
     let found = room
         .search_doctors(&DoctorQuery {
@@ -243,21 +257,29 @@ async fn context(
     state: &AppState,
     slots: &[crate::store::SlotRecord],
 ) -> Result<(HashMap<CabinetId, PlaceRow>, HashMap<Rpps, String>), FhirError> {
-    let mut cabinets: Vec<CabinetId> = slots.iter().map(|s| s.cabinet_id.clone()).collect();
-    cabinets.sort();
-    cabinets.dedup();
+    let places = places_of(state, slots).await?;
     let mut doctors: Vec<Rpps> = slots.iter().map(|s| s.rpps.clone()).collect();
     doctors.sort();
     doctors.dedup();
-    let places = state
+    let names = state.store.doctor_names(&doctors).await?;
+    Ok((places, names))
+}
+
+/// The cabinets (with their CPTS) of `slots`, by id.
+async fn places_of<'a>(
+    state: &AppState,
+    slots: impl IntoIterator<Item = &'a crate::store::SlotRecord>,
+) -> Result<HashMap<CabinetId, PlaceRow>, FhirError> {
+    let mut cabinets: Vec<CabinetId> = slots.into_iter().map(|s| s.cabinet_id.clone()).collect();
+    cabinets.sort();
+    cabinets.dedup();
+    Ok(state
         .store
         .places(&cabinets)
         .await?
         .into_iter()
         .map(|p| (p.cabinet.id.clone(), p))
-        .collect();
-    let names = state.store.doctor_names(&doctors).await?;
-    Ok((places, names))
+        .collect())
 }
 
 /// The search as understood, in the SAS's own spelling.
@@ -411,15 +433,7 @@ async fn search_practitioners(
         [one] => fhir::search::practitioner(one),
         _ => Err("give one identifier: urn:oid:1.2.250.1.71.4.2.1|8<RPPS>".to_owned()),
     }
-    .map_err(|detail| {
-        FhirError(
-            StatusCode::BAD_REQUEST,
-            OperationOutcome::bad_parameters(&[fhir::BadParameter {
-                parameter: "identifier".to_owned(),
-                detail,
-            }]),
-        )
-    })?;
+    .map_err(|detail| FhirError::bad_parameter("identifier", detail))?;
     let names = state
         .store
         .doctor_names(std::slice::from_ref(&rpps))
@@ -463,15 +477,7 @@ fn since_parameter(uri: &Uri) -> Result<Option<(String, i64)>, FhirError> {
         .filter(|(k, _)| k == "_since")
         .map(|(_, v)| v)
         .collect();
-    let bad = |detail: String| {
-        FhirError(
-            StatusCode::BAD_REQUEST,
-            OperationOutcome::bad_parameters(&[fhir::BadParameter {
-                parameter: "_since".to_owned(),
-                detail,
-            }]),
-        )
-    };
+    let bad = |detail: String| FhirError::bad_parameter("_since", detail);
     match values.as_slice() {
         [] => Ok(None),
         [one] => fhir::search::instant(one)
@@ -479,6 +485,11 @@ fn since_parameter(uri: &Uri) -> Result<Option<(String, i64)>, FhirError> {
             .map_err(bad),
         _ => Err(bad("give _since once".to_owned())),
     }
+}
+
+/// `Cache-Control` of the `$bulk-publish` answers.
+fn cache_control() -> String {
+    format!("public, max-age={BULK_MAX_AGE}")
 }
 
 /// A public, cacheable answer: `Cache-Control`, a strong `ETag` of the body, and 304 when
@@ -493,7 +504,7 @@ fn cacheable(headers: &HeaderMap, media: &'static str, body: Vec<u8>) -> Respons
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     );
-    let cache = format!("public, max-age={BULK_MAX_AGE}");
+    let cache = cache_control();
     let matches = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -527,8 +538,7 @@ fn cacheable(headers: &HeaderMap, media: &'static str, body: Vec<u8>) -> Respons
 #[utoipa::path(get, path = "/fhir/$bulk-publish", tag = "fhir",
     params(("_since" = Option<String>, Query, description = "An instant (RFC 3339, a Europe/Paris date-time, or a date): the Slot file then lists only the slots changed since (a client passes the last manifest's `transactionTime`)")),
     responses(
-        (status = 200, description = "The manifest: `transactionTime`, `request`, `output` (`type`, `url`), `error`; `Cache-Control: public, max-age=60` and an `ETag`", body = Object, content_type = "application/json"),
-        (status = 304, description = "`If-None-Match` names the current `ETag`"),
+        (status = 200, description = "The manifest: `transactionTime`, `request`, `output` (`type`, `url`), `error`; `Cache-Control: public, max-age=60`", body = Object, content_type = "application/json"),
         (status = 400, description = "`_since` cannot be understood", body = FhirOutcome, content_type = "application/fhir+json"),
     ))]
 async fn bulk_publish(
@@ -545,12 +555,15 @@ async fn bulk_publish(
         since.as_ref().map(|(s, _)| s.as_str()),
     );
     let body = serde_json::to_vec(&manifest).expect("a manifest always serializes");
-    // The transaction time changes every second: the ETag is of the links alone.
-    let mut response = cacheable(&headers, "application/json", body);
-    if response.status() == StatusCode::OK {
-        response.headers_mut().remove(header::ETAG);
-    }
-    Ok(response)
+    // No ETag: its transactionTime changes every second.
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::CACHE_CONTROL, cache_control()),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// One NDJSON file of the manifest: `Location.ndjson`, `Schedule.ndjson` or `Slot.ndjson`.
@@ -586,16 +599,7 @@ async fn bulk_file(
             .store
             .public_slots(from, to, since.map(|(_, t)| t))
             .await?;
-        let mut cabinets: Vec<CabinetId> = rows.iter().map(|r| r.slot.cabinet_id.clone()).collect();
-        cabinets.sort();
-        cabinets.dedup();
-        let places: HashMap<CabinetId, PlaceRow> = state
-            .store
-            .places(&cabinets)
-            .await?
-            .into_iter()
-            .map(|p| (p.cabinet.id.clone(), p))
-            .collect();
+        let places = places_of(&state, rows.iter().map(|r| &r.slot)).await?;
         rows.iter()
             .filter_map(|r| {
                 let place = places.get(&r.slot.cabinet_id)?;

@@ -24,6 +24,11 @@ impl Phone {
         &self.0
     }
 
+    /// In international (E.164) form: `0X XX XX XX XX` → `+33XXXXXXXXX`.
+    pub fn e164(&self) -> String {
+        format!("+33{}", &self.0[1..])
+    }
+
     /// Grouped by two, as the French write it: `03 83 12 34 56`.
     pub fn grouped(&self) -> String {
         self.0

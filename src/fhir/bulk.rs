@@ -17,7 +17,7 @@
 //!
 //! Pure: `api::fhir` reads the rows and serves the bytes.
 
-use super::sas::cabinet_key;
+use super::sas::{cabinet_key, regulation_page};
 use crate::garde::calendar::paris_rfc3339;
 use crate::store::{PlaceRow, PublicSlotRow, SlotRecord};
 use serde::Serialize;
@@ -193,7 +193,7 @@ pub fn location(app_base: &str, place: &PlaceRow) -> Location {
             .as_ref()
             .map(|p| Telecom {
                 system: "phone",
-                value: format!("+33{}", &p.as_str()[1..]),
+                value: p.e164(),
             })
             .into_iter()
             .collect(),
@@ -230,17 +230,15 @@ pub fn schedule(place: &PlaceRow) -> Schedule {
     }
 }
 
-/// The web app's régulation page opened on a slot: the slot, where to search around it and
-/// from when (its start, so that it heads the list).
+/// The web app's régulation page opened on a slot: the slot, from when (its start, so that
+/// it heads the list) and where to search around it.
 pub fn deep_link(app_base: &str, slot: &SlotRecord, place: &PlaceRow) -> String {
-    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!(
-        "{app_base}/app/regulation?creneau={}&debut={}&lat={:.5}&lon={:.5}&lieu={}",
-        slot.id,
-        encode(&paris_rfc3339(slot.start_at)),
-        place.cabinet.coords.lat(),
-        place.cabinet.coords.lon(),
-        encode(&place.cabinet.name)
+    let start: String =
+        form_urlencoded::byte_serialize(paris_rfc3339(slot.start_at).as_bytes()).collect();
+    regulation_page(
+        app_base,
+        &format!("creneau={}&debut={start}", slot.id),
+        Some(place),
     )
 }
 

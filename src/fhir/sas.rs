@@ -79,17 +79,23 @@ impl Links {
     /// The agenda of a doctor in the web app: the régulation page showing his free slots
     /// around his cabinet (`place`, when known).
     pub fn agenda(&self, rpps: &Rpps, place: Option<&PlaceRow>) -> String {
-        let mut url = format!("{}/app/regulation?medecin={rpps}", self.app_base);
-        if let Some(p) = place {
-            let name: String = form_urlencoded::byte_serialize(p.cabinet.name.as_bytes()).collect();
-            url.push_str(&format!(
-                "&lat={:.5}&lon={:.5}&lieu={name}",
-                p.cabinet.coords.lat(),
-                p.cabinet.coords.lon()
-            ));
-        }
-        url
+        regulation_page(&self.app_base, &format!("medecin={rpps}"), place)
     }
+}
+
+/// The web app's régulation page at `app_base`, with the query `first` and, when `place` is
+/// given, the search around that cabinet (`lat`, `lon`, `lieu`) that the page reads.
+pub fn regulation_page(app_base: &str, first: &str, place: Option<&PlaceRow>) -> String {
+    let mut url = format!("{app_base}/app/regulation?{first}");
+    if let Some(p) = place {
+        let name: String = form_urlencoded::byte_serialize(p.cabinet.name.as_bytes()).collect();
+        url.push_str(&format!(
+            "&lat={:.5}&lon={:.5}&lieu={name}",
+            p.cabinet.coords.lat(),
+            p.cabinet.coords.lon()
+        ));
+    }
+    url
 }
 
 /// Which `_include`s a search asked for.
@@ -289,8 +295,7 @@ pub fn practitioner_role(links: &Links, rpps: &Rpps, place: &PlaceRow) -> Practi
             .as_ref()
             .map(|p| ContactPoint {
                 system: "phone",
-                // 0X XX XX XX XX → +33 X XX XX XX XX (E.164).
-                value: format!("+33{}", &p.as_str()[1..]),
+                value: p.e164(),
             })
             .into_iter()
             .collect(),

@@ -125,6 +125,34 @@ pub struct Previous {
     pub doctor_of: Vec<Option<u32>>,
 }
 
+impl Previous {
+    /// What `sol`, solved on `base`, leaves for a warm batch on `next`, an instance with the
+    /// same doctors in the same order (patients are matched by id; a patient new to `next`
+    /// starts unassigned).
+    pub fn carried_over(base: &Instance, sol: &Solution, next: &Instance) -> Self {
+        let doctor_of: std::collections::HashMap<&str, Option<u32>> = base
+            .patients
+            .iter()
+            .zip(&sol.matching.doctor_of)
+            .map(|(p, d)| (p.id.as_str(), *d))
+            .collect();
+        Self {
+            bound: sol.certificate.bound,
+            potential: base
+                .doctors
+                .iter()
+                .zip(&sol.certificate.potential)
+                .map(|(d, p)| (d.capacity > 0).then_some(*p))
+                .collect(),
+            doctor_of: next
+                .patients
+                .iter()
+                .map(|p| doctor_of.get(p.id.as_str()).copied().flatten())
+                .collect(),
+        }
+    }
+}
+
 /// [`solve_with`], started from a previous batch's potentials and assignment
 /// ([`Transport::warm`]). The previous prices are mapped to this batch's penalties tier band by
 /// tier band (a price `k·B_old − x` becomes `k·B − x`, `0 ≤ x < B_old`), since `B` changes with the

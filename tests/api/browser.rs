@@ -15,7 +15,7 @@ use cpts::domain::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 #[tokio::test]
@@ -31,30 +31,17 @@ fn browser_dir() -> PathBuf {
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("CHROMIUM")
         .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    let node = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !path.exists() || !node {
+    if !path.exists() {
         assert!(
             !is_ci(),
-            "CI=true but the browser tests cannot run: chromium at {} exists: {}, node runs: {node}",
-            path.display(),
-            path.exists()
+            "CI=true but the browser tests cannot run: no chromium at {}",
+            path.display()
         );
-        eprintln!("skipping the browser journeys: chromium or Node.js is not installed");
+        eprintln!("skipping the browser journeys: chromium is not installed");
         return None;
     }
-    if !browser_dir().join("node_modules/playwright-core").exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(browser_dir())
-            .status()
-            .expect("npm runs");
-        assert!(status.success(), "npm ci in tests/browser failed");
-    }
-    Some(path)
+    crate::helpers::node_packages("browser", "playwright-core", "the browser journeys")
+        .then_some(path)
 }
 
 async fn post(app: &TestApp, token: &str, path: &str, body: &Value) -> Value {

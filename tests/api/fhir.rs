@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sqlx::Executor;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 both_backends!(
@@ -1033,28 +1033,7 @@ fn validator_dir() -> PathBuf {
 /// Whether the validator can run (Node.js, and its packages, installed once); with `CI=true`
 /// a missing Node.js is a failure.
 fn validator() -> bool {
-    let node = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !node {
-        assert!(
-            !crate::helpers::is_ci(),
-            "CI=true but Node.js, which runs the FHIR validator, is not installed"
-        );
-        eprintln!("skipping the FHIR profile validation: Node.js is not installed");
-        return false;
-    }
-    if !validator_dir().join("node_modules/@medplum/core").exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(validator_dir())
-            .status()
-            .expect("npm runs");
-        assert!(status.success(), "npm ci in tests/fhir failed");
-    }
-    true
+    crate::helpers::node_packages("fhir", "@medplum/core", "the FHIR profile validation")
 }
 
 /// Runs tests/fhir/validate.mjs on `files`: its JSON report and whether it passed.

@@ -70,6 +70,45 @@ pub fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// Whether Node.js (`node` and `npm`) can run the scripts of `tests/{dir}`, whose packages
+/// are installed once (`npm ci`) when `node_modules/{probe}` is missing there. Without
+/// Node.js: with `CI=true` a panic naming `purpose`, locally a message and `false`.
+pub fn node_packages(dir: &str, probe: &str, purpose: &str) -> bool {
+    use std::process::{Command, Stdio};
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let have = |cmd: &str| {
+        Command::new(cmd)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !have("node") || !have("npm") {
+        assert!(
+            !is_ci(),
+            "CI=true but Node.js (node, npm) is not installed: it runs {purpose}"
+        );
+        eprintln!("skipping {purpose}: Node.js is not installed");
+        return false;
+    }
+    let _guard = INSTALL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(dir);
+    if !root.join("node_modules").join(probe).exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&root)
+            .status()
+            .expect("npm runs");
+        assert!(status.success(), "npm ci in tests/{dir} failed");
+    }
+    true
+}
+
 /// The value of `name`, or `None` (locally) / a panic naming it (with `CI=true`).
 fn required_env(name: &str, purpose: &str) -> Option<String> {
     match std::env::var(name) {

@@ -18,12 +18,13 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A certificate authority: its PEM and what signs with it.
-struct Ca {
-    pem: String,
+pub struct Ca {
+    pub pem: String,
     issuer: Issuer<'static, KeyPair>,
 }
 
-fn ca(name: &str) -> Ca {
+/// A self-signed certificate authority named `name`.
+pub fn ca(name: &str) -> Ca {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.distinguished_name.push(DnType::CommonName, name);
@@ -39,13 +40,11 @@ fn ca(name: &str) -> Ca {
     }
 }
 
-/// A leaf signed by `ca`: (certificate PEM, key PEM).
-fn leaf(ca: &Ca, cn: &str, ou: Option<&str>, server: bool) -> (String, String) {
-    let names = if server {
-        vec!["localhost".to_owned()]
-    } else {
-        Vec::new()
-    };
+/// A leaf signed by `ca`: a server's for the host `names`, or a client's when there are none
+/// (certificate PEM, key PEM).
+pub fn leaf(ca: &Ca, cn: &str, ou: Option<&str>, names: &[&str]) -> (String, String) {
+    let server = !names.is_empty();
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
     let mut params = CertificateParams::new(names).unwrap();
     params.distinguished_name.push(DnType::CommonName, cn);
     if let Some(ou) = ou {
@@ -119,10 +118,10 @@ async fn a_mapped_client_certificate_is_its_principal_and_others_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let known = ca("CA de test des plateformes");
     let unknown = ca("Autre CA");
-    let (server_cert, server_key) = leaf(&known, "localhost", None, true);
-    let sas = leaf(&known, "SAS-AGREGATEUR", Some("ANS"), false);
-    let stranger = leaf(&unknown, "SAS-AGREGATEUR", Some("ANS"), false);
-    let unmapped = leaf(&known, "EDITEUR-X", Some("ANS"), false);
+    let (server_cert, server_key) = leaf(&known, "localhost", None, &["localhost"]);
+    let sas = leaf(&known, "SAS-AGREGATEUR", Some("ANS"), &[]);
+    let stranger = leaf(&unknown, "SAS-AGREGATEUR", Some("ANS"), &[]);
+    let unmapped = leaf(&known, "EDITEUR-X", Some("ANS"), &[]);
     let write = |name: &str, text: &str| {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();

@@ -10,7 +10,7 @@
 //! Needs Node.js (`node`, `npm`): with `CI=true` its absence is a failure; locally the test
 //! says it skips. `npm ci` runs in tests/oidc when its node_modules is missing.
 
-use crate::helpers::{Backend, TestApp, assert_problem, is_ci};
+use crate::helpers::{Backend, TestApp, assert_problem};
 use cpts::domain::Role;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
@@ -18,7 +18,6 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::Duration;
 
 const CLIENT_ID: &str = "cpts-test";
@@ -58,35 +57,11 @@ fn oidc_dir() -> PathBuf {
 
 /// Whether Node.js can run the provider; installs its packages once (`npm ci`).
 fn node_ready() -> bool {
-    static INSTALL: Mutex<()> = Mutex::new(());
-    let have = |cmd: &str| {
-        Command::new(cmd)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !have("node") || !have("npm") {
-        assert!(
-            !is_ci(),
-            "CI=true but Node.js (node, npm) is not installed: it runs the OpenID provider of tests/api/oidc.rs"
-        );
-        eprintln!("skipping the OpenID Connect test: Node.js is not installed");
-        return false;
-    }
-    let _guard = INSTALL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !oidc_dir().join("node_modules/oidc-provider").exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(oidc_dir())
-            .status()
-            .expect("npm runs");
-        assert!(status.success(), "npm ci in tests/oidc failed");
-    }
-    true
+    crate::helpers::node_packages(
+        "oidc",
+        "oidc-provider",
+        "the OpenID provider of tests/api/oidc.rs",
+    )
 }
 
 /// A free loopback port (taken back by the OS at once; the process that needs it binds it

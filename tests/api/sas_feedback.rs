@@ -6,6 +6,7 @@
 //! restarted on the same port: every booking arrives, in its last state, created once.
 
 use crate::helpers::{Backend, TestApp};
+use crate::mtls::{ca, leaf};
 use crate::slots::{in_minutes, seed_plan, seed_slots, store_cabinet};
 use axum::Router;
 use axum::body::Bytes;
@@ -13,10 +14,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use cpts::domain::Role;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
@@ -42,45 +39,6 @@ const PROFILE: &str = "http://sas.fr/fhir/StructureDefinition/FrAppointmentSAS";
 const RPPS_SYSTEM: &str = "urn:oid:1.2.250.1.71.4.2.1";
 const PUBLIC_URL: &str = "https://cpts.test";
 const BOOKING_SYSTEM: &str = "https://cpts.test/fhir/sid/booking";
-
-/// A certificate authority and what signs with it.
-struct Ca {
-    pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-fn ca(name: &str) -> Ca {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    Ca {
-        pem: cert.pem(),
-        issuer: Issuer::new(params, key),
-    }
-}
-
-/// A leaf of `ca` for `names` (a server) or none (a client): (certificate PEM, key PEM).
-fn leaf(ca: &Ca, cn: &str, names: Vec<String>) -> (String, String) {
-    let server = !names.is_empty();
-    let mut params = CertificateParams::new(names).unwrap();
-    params.distinguished_name.push(DnType::CommonName, cn);
-    params.use_authority_key_identifier_extension = true;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![if server {
-        ExtendedKeyUsagePurpose::ServerAuth
-    } else {
-        ExtendedKeyUsagePurpose::ClientAuth
-    }];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.issuer).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
 
 /// What the receiver keeps across its restarts, as the SAS's database would.
 #[derive(Debug, Default)]
@@ -388,8 +346,8 @@ async fn appointments_reach_the_sas_once_across_a_receiver_crash(backend: Backen
     };
     let sas_ca = ca("CA du SAS de test");
     let our_ca = ca("CA des éditeurs de test");
-    let server = leaf(&sas_ca, "sas.test", vec!["127.0.0.1".to_owned()]);
-    let client = leaf(&our_ca, "CPTS-GRAND-NANCY", Vec::new());
+    let server = leaf(&sas_ca, "sas.test", None, &["127.0.0.1"]);
+    let client = leaf(&our_ca, "CPTS-GRAND-NANCY", None, &[]);
     let golden = {
         let mut g = BTreeSet::new();
         paths("Appointment", &fixture("Appointment-1.json"), &mut g);

@@ -7,7 +7,6 @@ use cpts::matching::flow::{Previous, solve_warm_with};
 use cpts::matching::{self, Instance, Solution};
 use proptest::collection::vec;
 use proptest::prelude::*;
-use std::collections::HashMap;
 
 /// What changes between the two batches.
 #[derive(Clone, Debug)]
@@ -66,31 +65,6 @@ fn churned(base: &Instance, churn: &Churn) -> Instance {
     inst
 }
 
-/// What `sol` on `base` leaves for a warm batch on `next` (patients by id, doctors by index:
-/// the churn keeps the doctors' order).
-fn previous(base: &Instance, sol: &Solution, next: &Instance) -> Previous {
-    let doctor_of: HashMap<&str, Option<u32>> = base
-        .patients
-        .iter()
-        .zip(&sol.matching.doctor_of)
-        .map(|(p, d)| (p.id.as_str(), *d))
-        .collect();
-    Previous {
-        bound: sol.certificate.bound,
-        potential: base
-            .doctors
-            .iter()
-            .zip(&sol.certificate.potential)
-            .map(|(d, p)| (d.capacity > 0).then_some(*p))
-            .collect(),
-        doctor_of: next
-            .patients
-            .iter()
-            .map(|p| doctor_of.get(p.id.as_str()).copied().flatten())
-            .collect(),
-    }
-}
-
 /// The certificate of flow.rs, checked over every eligible pair of the instance.
 fn certificate_holds(inst: &Instance, sol: &Solution) -> Result<(), String> {
     let c = &sol.certificate;
@@ -142,7 +116,7 @@ proptest! {
         let first = matching::solve(&base).unwrap();
         let next = churned(&base, &churn);
         let cold = matching::solve(&next).unwrap();
-        let warm = solve_warm_with(&next, &previous(&base, &first, &next), &mut |_, _| {})
+        let warm = solve_warm_with(&next, &Previous::carried_over(&base, &first, &next), &mut |_, _| {})
             .unwrap();
         let checked = warm.matching.check(&next);
         prop_assert!(checked.is_ok(), "warm answer infeasible: {:?}", checked);
@@ -157,7 +131,7 @@ proptest! {
         base in small_matching_instance(30, 8),
     ) {
         let first = matching::solve(&base).unwrap();
-        let warm = solve_warm_with(&base, &previous(&base, &first, &base), &mut |_, _| {})
+        let warm = solve_warm_with(&base, &Previous::carried_over(&base, &first, &base), &mut |_, _| {})
             .unwrap();
         prop_assert_eq!(warm.objective, first.objective);
         let holds = certificate_holds(&base, &warm);
